@@ -1,0 +1,209 @@
+"""The build: source → parse → chunk → embed → store, streaming.
+
+Pages flow through in batches so that the model always sees full batches
+while memory stays bounded by one batch, whatever the dump's size. Chunks
+whose text (and model) an earlier build already embedded are not embedded
+again: their vectors are copied from the previous index.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .chunk import ChunkSettings, chunk_page
+from .documents import Chunk, Page, Section, Source
+from .errors import DumpError, IndexFormatError, WikisearchError
+from .index_format import Index, IndexWriter, existing_manifest
+from .models import Embedder
+from .parse import parse_sections
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Chunks gathered before a round of embedding; several model batches.
+_ROUND_CHUNKS = 256
+
+
+@dataclass
+class BuildReport:
+    """What a build did; also written into the manifest."""
+
+    pages: int = 0
+    chunks: int = 0
+    aliases: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    pages_added: int = 0
+    pages_changed: int = 0
+    pages_unchanged: int = 0
+    pages_removed: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    duration_s: float = 0.0
+    version: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_index(
+    source: Source,
+    target: str | Path,
+    embedder: Embedder,
+    model_manifest: dict[str, Any],
+    settings: Settings,
+    source_manifest: dict[str, Any],
+    replace: bool = False,
+) -> BuildReport:
+    """Build (or rebuild) the index at ``target`` from ``source``.
+
+    The previous index stays complete and served until the new one is
+    committed; on any error or interrupt it is left exactly as it was.
+    """
+    target = Path(target)
+    started = time.monotonic()
+    previous = _previous_index(target, model_manifest, replace)
+    old_pages = previous.page_chunk_hashes() if previous else {}
+    report = BuildReport()
+    writer = IndexWriter(target, embedder.dimensions)
+    chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)
+    progress = tqdm(
+        desc="indexing", unit=" pages", disable=settings.quiet, dynamic_ncols=True, mininterval=0.5, leave=False
+    )
+    pending: list[tuple[Page, list[Chunk]]] = []
+    pending_chunks = 0
+    seen: set[str] = set()
+    try:
+        for page in source:
+            if page.redirect is not None:
+                writer.add_alias(page.title, page.redirect)
+                continue
+            if page.title in seen:
+                report.skipped["duplicate title"] = report.skipped.get("duplicate title", 0) + 1
+                logger.warning("skipped page %r: duplicate title", page.title)
+                continue
+            seen.add(page.title)
+            chunks = _chunk(page, chunk_settings, embedder)
+            if not chunks:
+                report.skipped["no text after parsing"] = report.skipped.get("no text after parsing", 0) + 1
+                logger.warning("skipped page %r: no text after parsing", page.title)
+                continue
+            _count_change(report, page, chunks, old_pages)
+            pending.append((page, chunks))
+            pending_chunks += len(chunks)
+            if pending_chunks >= _ROUND_CHUNKS:
+                _flush(pending, writer, embedder, previous, settings, report, progress)
+                pending, pending_chunks = [], 0
+        _flush(pending, writer, embedder, previous, settings, report, progress)
+        for reason, count in Counter(getattr(source, "skip_reasons", {})).items():
+            report.skipped[reason] = report.skipped.get(reason, 0) + count
+        if writer.pages == 0:
+            namespaces = source_manifest.get("namespaces")
+            where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
+            raise DumpError(f"{source_manifest.get('path', 'source')}: no pages to index{where}")
+        report.pages_removed = len(set(old_pages) - seen)
+        report.pages, report.chunks, report.aliases = writer.pages, writer.chunk_count, writer.aliases
+        report.duration_s = round(time.monotonic() - started, 3)
+        manifest = {
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": dict(model_manifest),
+            "source": source_manifest,
+            "chunking": asdict(chunk_settings),
+            "counts": {"skipped": dict(report.skipped)},
+            "build": report.as_dict(),
+        }
+        final = writer.commit(manifest)
+        report.version = final.name
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        progress.close()
+        if previous is not None:
+            previous.close()
+    return report
+
+
+def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool) -> Index | None:
+    """The index being rebuilt, if its embeddings can be reused."""
+    try:
+        manifest = existing_manifest(target)
+    except IndexFormatError:
+        if replace:
+            return None
+        raise
+    if manifest is None:
+        return None
+    old_model = manifest.get("model", {})
+    if (old_model.get("name"), old_model.get("sha256")) != (model_manifest["name"], model_manifest["sha256"]):
+        if replace:
+            return None
+        raise IndexFormatError(
+            f"{target}: index was built with model {old_model.get('name')} "
+            f"(sha256 {str(old_model.get('sha256'))[:12]}…), not {model_manifest['name']}; "
+            "pass --replace to rebuild it from scratch"
+        )
+    try:
+        return Index.open(target)
+    except IndexFormatError as exc:
+        if replace:
+            return None
+        raise IndexFormatError(f"{exc}; pass --replace to rebuild it from scratch") from None
+
+
+def _chunk(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chunk]:
+    try:
+        sections = parse_sections(page.text)
+    except (RecursionError, ValueError) as exc:  # the parser gave up on this page
+        logger.warning("page %r: wikitext could not be parsed (%s); indexing it as plain text", page.title, exc)
+        sections = [Section((), "", page.text)]
+    return chunk_page(page.title, sections, settings, embedder.count_tokens)
+
+
+def _count_change(
+    report: BuildReport, page: Page, chunks: list[Chunk], old_pages: dict[str, tuple[int, tuple[str, ...]]]
+) -> None:
+    old = old_pages.get(page.title)
+    if old is None:
+        report.pages_added += 1
+    elif old[1] == tuple(c.key for c in chunks):
+        report.pages_unchanged += 1
+    else:
+        report.pages_changed += 1
+
+
+def _flush(
+    pending: list[tuple[Page, list[Chunk]]],
+    writer: IndexWriter,
+    embedder: Embedder,
+    previous: Index | None,
+    settings: Settings,
+    report: BuildReport,
+    progress: Any,
+) -> None:
+    """Embed what is new in a round of pages, reuse the rest, write them."""
+    if not pending:
+        return
+    keys = {c.key: c.embed_text for _, chunks in pending for c in chunks}
+    vectors: dict[str, np.ndarray] = previous.vectors_for(keys) if previous is not None else {}
+    missing = [k for k in keys if k not in vectors]
+    report.chunks_reused += sum(1 for _, chunks in pending for c in chunks if c.key in vectors)
+    if missing:
+        try:
+            encoded = embedder.encode([keys[k] for k in missing], batch_size=settings.batch_size)
+        except (RuntimeError, ValueError) as exc:
+            raise WikisearchError(f"embedding failed: {exc}") from exc
+        vectors.update(zip(missing, encoded, strict=True))
+    report.chunks_embedded += len(missing)  # distinct texts sent to the model
+    for page, chunks in pending:
+        matrix = np.stack([vectors[c.key] for c in chunks]) if chunks else np.zeros((0, writer.dimensions))
+        writer.add_page(page, chunks, matrix)
+    progress.update(len(pending))
+    progress.set_postfix(chunks=writer.chunk_count, refresh=False)

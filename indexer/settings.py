@@ -1,0 +1,102 @@
+"""All tunable settings in one object.
+
+Values come from defaults, then ``WIKISEARCH_*`` environment variables, then
+explicit overrides (CLI flags). The README's settings table is written from
+``FIELDS`` below, so documentation and code do not drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import WikisearchError
+
+
+class SettingsError(WikisearchError):
+    """An environment variable or flag has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Embedding model name from the registry (``wikisearch model list``).
+    model: str = "all-MiniLM-L6-v2"
+    #: Use a model that is not in the registry or not OSI-licensed.
+    allow_unvetted_model: bool = False
+    #: Chunks encoded per batch.
+    batch_size: int = 32
+    #: Target size of a chunk in model tokens (title context included).
+    chunk_tokens: int = 200
+    #: Tokens shared by neighbouring windows of a long section.
+    chunk_overlap: int = 40
+    #: Sections shorter than this merge with their neighbour.
+    min_chunk_tokens: int = 24
+    #: CPU threads for the model (0: let torch decide).
+    threads: int = 0
+    #: Hide progress bars (for jobs and cron).
+    quiet: bool = False
+    #: Indexes served by the web app: ``name=dir,name=dir``.
+    indexes: str = ""
+    #: Longest accepted query, in characters.
+    max_query_chars: int = 300
+    #: Largest ``limit`` a search may ask for.
+    max_limit: int = 50
+    #: Rate limit per client for the web app (flask-limiter syntax).
+    rate_limit: str = "60/minute"
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults < ``WIKISEARCH_*`` environment < explicit overrides (None means unset)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in FIELDS:
+            raw = env.get(f"WIKISEARCH_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f, raw)
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                if key not in _NAMES:
+                    raise SettingsError(f"unknown setting {key!r}")
+                values[key] = value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise SettingsError("batch_size must be at least 1")
+        if not 16 <= self.chunk_tokens <= 4096:
+            raise SettingsError("chunk_tokens must be between 16 and 4096")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
+        if self.max_limit < 1 or self.max_query_chars < 1:
+            raise SettingsError("max_limit and max_query_chars must be positive")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+FIELDS = [f for f in dataclasses.fields(Settings) if f.name != "extra"]
+_NAMES = {f.name for f in FIELDS}
+
+
+def _coerce(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    name = f"WIKISEARCH_{f.name.upper()}"
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name}={raw!r}: expected true or false")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: expected an integer") from None
+    return raw
