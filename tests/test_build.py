@@ -1,0 +1,214 @@
+"""The build pipeline and the index format, with a fast fake embedder.
+
+The same behaviours are checked with the real model in test_e2e_model.py.
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.build import build_index
+from indexer.dump import DumpSource
+from indexer.errors import DumpError, IndexFormatError
+from indexer.index_format import MANIFEST, STORE, VECTORS, Index, IndexWriter
+from indexer.search import search
+from indexer.settings import Settings
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder
+
+SETTINGS = Settings(quiet=True)
+
+
+def build(dump: Path, target: Path, embedder: FakeEmbedder, model: dict | None = None, **kwargs):
+    source = DumpSource(dump, **kwargs)
+    return build_index(source, target, embedder, model or FAKE_MODEL, SETTINGS, {"path": str(dump), "namespaces": sorted(source.namespaces)})
+
+
+def docs_xml() -> str:
+    return bz2.decompress((DUMPS / "mediawiki-docs.xml.bz2").read_bytes()).decode("utf-8")
+
+
+def edit_dump(xml: str, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A 'newer dump': one page edited, one removed, one added."""
+    edited = xml.replace(
+        "Allow users to upload files.", "Allow users to upload files (edited in the newer dump).", 1
+    )
+    assert edited != xml
+    removed = re.sub(r"<page>\s*<title>Manual:\$wgSitename</title>.*?</page>", "", edited, count=1, flags=re.S)
+    assert removed != edited
+    new_page = (
+        "<page><title>Manual:$wgBrandNewSetting</title><ns>100</ns><id>99999</id><revision><id>999991</id>"
+        "<timestamp>2026-11-25T00:00:00Z</timestamp><model>wikitext</model><format>text/x-wiki</format>"
+        '<text xml:space="preserve">== Details ==\nA brand new setting that controls nothing at all.</text></revision></page>'
+    )
+    added = removed.replace("</mediawiki>", new_page + "\n</mediawiki>")
+    path = tmp_path / "newer.xml.bz2"
+    path.write_bytes(bz2.compress(added.encode("utf-8")))
+    return path, {"edited": "Manual:$wgEnableUploads", "removed": "Manual:$wgSitename", "added": "Manual:$wgBrandNewSetting"}
+
+
+def test_build_writes_a_consistent_index(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    target = tmp_path / "idx"
+    report = build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder)
+    assert report.pages == 901 and report.chunks >= 901
+    assert report.chunks_embedded == fake_embedder.encoded
+    index = Index.open(target)
+    manifest = json.loads((target / MANIFEST).read_text())
+    assert manifest["format_version"] == 1
+    assert manifest["model"]["name"] == "fake-hash-64" and manifest["model"]["dimensions"] == 64
+    assert manifest["counts"]["chunks"] == index.vectors.ntotal == report.chunks
+    # FAISS ids are SQLite row ids: the stored vector of chunk i is the embedding of chunk i's text
+    rows = index.db().execute("SELECT c.id, p.title, c.section FROM chunks c JOIN pages p ON p.id=c.page ORDER BY random() LIMIT 5").fetchall()
+    for chunk_id, _title, section in rows:
+        text = index.db().execute("SELECT text FROM chunks WHERE id=?", (chunk_id,)).fetchone()[0]
+        expected = FakeEmbedder().encode([section + "\n" + text])[0]
+        assert np.allclose(index.vectors.reconstruct(chunk_id), expected, atol=1e-6)
+
+
+def test_fts_table_covers_chunk_text_and_titles(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    target = tmp_path / "idx"
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder)
+    index = Index.open(target)
+    hits = index.db().execute("SELECT title FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 5", ('"Allow users to upload files"',)).fetchall()
+    assert ("Manual:$wgEnableUploads",) in hits
+
+
+def test_redirects_become_aliases(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    target = tmp_path / "idx"
+    report = build(DUMPS / "enwiki-sample.xml.bz2", target, fake_embedder)
+    index = Index.open(target)
+    assert report.aliases == 100
+    assert index.alias_target("AccessibleComputing") == "Computer accessibility"
+    assert index.db().execute("SELECT count(*) FROM pages WHERE title='AccessibleComputing'").fetchone()[0] == 0
+
+
+def test_rebuild_reembeds_only_changed_chunks(tmp_path: Path) -> None:
+    target = tmp_path / "idx"
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, FakeEmbedder())
+    first = Index.open(target)
+    before = first.page_chunk_hashes()
+    newer, titles = edit_dump(docs_xml(), tmp_path)
+    embedder = FakeEmbedder()
+    report = build(newer, target, embedder)
+    assert (report.pages_added, report.pages_changed, report.pages_removed) == (1, 1, 1)
+    assert report.pages_unchanged == 899
+    after = Index.open(target).page_chunk_hashes()
+    new_hashes = {h for t in (titles["edited"], titles["added"]) for h in after[t][1]} - {h for _, hs in before.values() for h in hs}
+    assert report.chunks_embedded == embedder.encoded == len(new_hashes)
+    assert report.chunks_reused == sum(len(h) for _, h in after.values()) - len(new_hashes)
+    assert titles["removed"] not in after and titles["added"] in after
+
+
+def test_reused_vectors_equal_fresh_ones(tmp_path: Path) -> None:
+    target = tmp_path / "idx"
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, FakeEmbedder())
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, FakeEmbedder())  # all reused
+    fresh = tmp_path / "fresh"
+    build(DUMPS / "mediawiki-docs.xml.bz2", fresh, FakeEmbedder())
+    a, b = Index.open(target), Index.open(fresh)
+    assert a.vectors.ntotal == b.vectors.ntotal
+    assert np.array_equal(a.vectors.reconstruct_n(0, a.vectors.ntotal), b.vectors.reconstruct_n(0, b.vectors.ntotal))
+
+
+def test_failed_build_leaves_the_previous_index_intact(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    target = tmp_path / "idx"
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder)
+    version = target.resolve()
+    data = (DUMPS / "enwiki-sample.xml.bz2").read_bytes()
+    truncated = tmp_path / "cut.xml.bz2"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(DumpError, match="truncated"):
+        build(truncated, target, fake_embedder)
+    assert target.resolve() == version
+    assert [p.name for p in tmp_path.iterdir() if ".building-" in p.name] == []
+    response = search(Index.open(target), fake_embedder, "upload files")
+    assert response.results
+
+
+def test_interrupt_leaves_the_previous_index_and_next_build_cleans_up(tmp_path: Path) -> None:
+    target = tmp_path / "idx"
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, FakeEmbedder())
+    version = target.resolve()
+
+    class Interrupting(FakeEmbedder):
+        def encode(self, texts, batch_size=32):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build(DUMPS / "enwiki-sample.xml.bz2", target, Interrupting(), max_pages=5)
+    assert target.resolve() == version and Index.open(target).counts["pages"] == 901
+    # a build killed with SIGKILL leaves its directory behind; the next build removes it
+    leftover = tmp_path / f".idx.20200101T000000-deadbeef.building-{2**22 + 12345}"
+    leftover.mkdir()
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, FakeEmbedder())
+    assert not leftover.exists()
+
+
+def test_zero_pages_in_chosen_namespaces_is_an_error(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    with pytest.raises(DumpError, match=r"no pages to index in namespaces 6"):
+        build(DUMPS / "mediawiki-docs.xml.bz2", tmp_path / "idx", fake_embedder, namespaces={6})
+    assert not (tmp_path / "idx").exists()
+
+
+def test_index_of_another_model_is_refused_unless_replaced(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    target = tmp_path / "idx"
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, max_pages=5)
+    other = {**FAKE_MODEL, "name": "other-model", "sha256": "1" * 64}
+    with pytest.raises(IndexFormatError, match="built with model fake-hash-64"):
+        build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, model=other, max_pages=5)
+    source = DumpSource(DUMPS / "mediawiki-docs.xml.bz2", max_pages=5)
+    build_index(source, target, fake_embedder, other, SETTINGS, {}, replace=True)
+    assert Index.open(target).model_name == "other-model"
+
+
+def test_a_directory_that_is_not_an_index_is_never_overwritten(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "thesis.txt").write_text("do not delete")
+    with pytest.raises(IndexFormatError, match="not a wikisearch index"):
+        build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, max_pages=3)
+    assert (target / "thesis.txt").read_text() == "do not delete"
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / VECTORS).write_bytes((d / VECTORS).read_bytes()[:1000]), "vectors.faiss is corrupt"),
+        (lambda d: (d / STORE).write_bytes(b"garbage" * 1000), "store.sqlite is corrupt"),
+        (lambda d: (d / MANIFEST).unlink(), "manifest.json is missing"),
+        (lambda d: (d / MANIFEST).write_text("{not json"), "manifest.json is unreadable"),
+        (lambda d: (d / MANIFEST).write_text(json.dumps({**json.loads((d / MANIFEST).read_text()), "format_version": 99})), "format version 99"),
+        (lambda d: (d / MANIFEST).write_text(json.dumps({**json.loads((d / MANIFEST).read_text()), "counts": {"chunks": 1}})), "inconsistent"),
+    ],
+)
+def test_corrupt_index_is_refused_with_the_reason(tmp_path: Path, fake_embedder: FakeEmbedder, damage, message: str) -> None:
+    target = tmp_path / "idx"
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, max_pages=20)
+    damage(target.resolve())
+    with pytest.raises(IndexFormatError, match=message):
+        Index.open(target)
+
+
+def test_only_current_and_previous_versions_are_kept(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    target = tmp_path / "idx"
+    for _ in range(3):
+        build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, max_pages=5)
+    versions = [p for p in tmp_path.iterdir() if p.name.startswith(".idx.")]
+    assert len(versions) == 2 and target.resolve() in versions
+
+
+def test_unwritable_parent_is_a_clear_error(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    if os.geteuid() == 0:
+        parent = Path("/proc/wikisearch-test")  # not writable even for root
+    else:
+        parent = tmp_path / "ro"
+        parent.mkdir()
+        parent.chmod(0o500)
+    with pytest.raises(IndexFormatError, match="cannot"):
+        IndexWriter(parent / "idx", 8)

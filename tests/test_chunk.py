@@ -1,0 +1,76 @@
+"""Chunking: sections to model-sized chunks that know where they are."""
+
+from __future__ import annotations
+
+from indexer.chunk import ChunkSettings, approximate_tokens, chunk_page, split_text
+from indexer.documents import Section
+from indexer.dump import DumpSource
+from indexer.parse import parse_sections
+from tests.conftest import DUMPS
+
+
+def test_each_chunk_knows_page_heading_path_and_anchor() -> None:
+    sections = parse_sections("Intro text that is long enough to stand alone as its own chunk of the page, "
+                              "with several words in it.\n== Setup ==\n=== On Linux ===\n"
+                              "Install the package with apt and configure the service file, then restart it.")
+    chunks = chunk_page("Help:Install", sections, ChunkSettings(min_tokens=5))
+    assert [(c.section, c.anchor) for c in chunks] == [
+        ("Help:Install", ""),
+        ("Help:Install > Setup > On Linux", "On_Linux"),
+    ]
+    assert chunks[1].embed_text.startswith("Help:Install > Setup > On Linux\n")
+    assert chunks[1].text.startswith("Install the package")
+
+
+def test_tiny_sections_merge_into_their_neighbour_keeping_the_first_anchor() -> None:
+    sections = [Section(("A",), "A", "Short."), Section(("A", "B"), "B", "Also short."), Section(("C",), "C", "word " * 170)]
+    chunks = chunk_page("P", sections, ChunkSettings(min_tokens=24))
+    assert len(chunks) == 2
+    assert chunks[0].anchor == "A"
+    assert "Short." in chunks[0].text and "Also short." in chunks[0].text and "B" in chunks[0].text
+    assert chunks[1].anchor == "C"
+
+
+def test_a_tiny_last_section_joins_the_previous_chunk() -> None:
+    sections = [Section(("A",), "A", "word " * 60), Section(("Z",), "Z", "See also.")]
+    chunks = chunk_page("P", sections, ChunkSettings(min_tokens=24))
+    assert len(chunks) == 1 and chunks[0].text.endswith("See also.")
+
+
+def test_long_sections_become_overlapping_windows_within_budget() -> None:
+    sentences = [f"Sentence number {i} talks about topic {i} in some detail." for i in range(200)]
+    windows = split_text(" ".join(sentences), budget=120, overlap=30, count_tokens=approximate_tokens)
+    assert len(windows) > 5
+    assert all(n <= 120 for n in approximate_tokens(windows))
+    for first, second in zip(windows, windows[1:], strict=False):
+        last_sentence = first.rsplit(". ", 1)[-1]
+        assert last_sentence.rstrip(".") in second  # neighbours share their boundary sentence
+    # nothing is lost: every sentence is in some window
+    joined = " ".join(windows)
+    assert all(s in joined for s in sentences)
+
+
+def test_a_single_huge_line_is_cut_by_words() -> None:
+    windows = split_text("x" + " y" * 5000, budget=100, overlap=10, count_tokens=approximate_tokens)
+    assert all(n <= 100 for n in approximate_tokens(windows))
+
+
+def test_real_pages_fit_the_model(fake_embedder) -> None:
+    settings = ChunkSettings()
+    pages = [p for p in DumpSource(DUMPS / "enwiki-sample.xml.bz2", max_pages=15) if not p.redirect]
+    for page in pages:
+        chunks = chunk_page(page.title, parse_sections(page.text), settings)
+        assert chunks, page.title
+        sizes = approximate_tokens([c.embed_text for c in chunks])
+        assert max(sizes) <= settings.chunk_tokens + 8, page.title  # header estimate slack
+        assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+
+
+def test_a_multi_megabyte_page_is_chunked_section_by_section() -> None:
+    # Like Wikitech's Server Admin Log: many dated sections of log lines.
+    day = "\n".join(f"* 12:{m:02d} deploy1001: restarted service-{m} after config change" for m in range(60))
+    text = "\n".join(f"== 2024-01-{d % 28 + 1:02d} ==\n{day}" for d in range(900))
+    assert len(text) > 3_000_000
+    chunks = chunk_page("Server Admin Log", parse_sections(text), ChunkSettings())
+    assert len(chunks) > 900
+    assert chunks[0].anchor == "2024-01-01" and chunks[-1].section.startswith("Server Admin Log > 2024-01-")
