@@ -34,8 +34,31 @@ class ChunkSettings:
     min_tokens: int = 24
 
 
+_IDENTIFIER = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*[a-z][A-Z][A-Za-z0-9_]*")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_CONFIG_PREFIX = re.compile(r"^\$?wg(?=[A-Z])")
+
+
 def section_label(title: str, path: tuple[str, ...]) -> str:
     return " > ".join((title, *path))
+
+
+def identifier_words(text: str) -> str:
+    """Spell out camelCase identifiers so the model reads words:
+    ``$wgEnableUploads`` → ``enable uploads``. Empty if there are none."""
+    spelled = []
+    for ident in _IDENTIFIER.findall(text):
+        words = _CAMEL.findall(_CONFIG_PREFIX.sub("", ident))
+        if len(words) > 1:
+            spelled.append(" ".join(w.lower() for w in words))
+    return "; ".join(dict.fromkeys(spelled))
+
+
+def context_header(title: str, path: tuple[str, ...]) -> str:
+    """What the model reads before a chunk: where it is, identifiers spelled out."""
+    label = section_label(title, path)
+    words = identifier_words(title)
+    return f"{label} ({words})\n" if words else label + "\n"
 
 
 def chunk_page(
@@ -49,7 +72,7 @@ def chunk_page(
     chunks: list[Chunk] = []
     for section in pieces:
         label = section_label(title, section.path)
-        header = label + "\n"
+        header = context_header(title, section.path)
         budget = max(settings.chunk_tokens - count_tokens([header])[0], settings.chunk_tokens // 2)
         for window in split_text(section.text, budget, settings.overlap, count_tokens):
             chunks.append(
