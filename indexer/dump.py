@@ -50,7 +50,14 @@ _SUFFIXES = {".bz2": "bz2", ".gz": "gzip", ".xz": "xz", ".7z": "7z", ".lzma": "l
 _SNIFF_BYTES = 64 * 1024
 _REDIRECT_RE = re.compile(r"^\s*#REDIRECT\s*:?\s*\[\[([^\]|]+)", re.IGNORECASE)
 # Errors a decompressor or the XML parser raises on a broken stream.
-_STREAM_ERRORS = (ParseError, EOFError, OSError, lzma.LZMAError, zlib.error, mwxml.errors.MalformedXML)
+_STREAM_ERRORS = (
+    ParseError,
+    EOFError,
+    OSError,
+    lzma.LZMAError,
+    zlib.error,
+    mwxml.errors.MalformedXML,
+)
 
 
 def default_namespaces(site: SiteInfo) -> set[int]:

@@ -16,6 +16,7 @@ for readers that still have it open.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -193,9 +194,7 @@ class Index:
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
-            for chunk_id, digest in self.db().execute(
-                f"SELECT id, hash FROM chunks WHERE hash IN ({marks})", part
-            ):
+            for chunk_id, digest in self.db().execute(f"SELECT id, hash FROM chunks WHERE hash IN ({marks})", part):
                 found.setdefault(digest, chunk_id)
         if not found:
             return {}
@@ -288,11 +287,10 @@ class IndexWriter:
         )
         page_row = cur.lastrowid
         first = self.chunk_count
-        rows = [
-            (first + i, page_row, c.ordinal, c.section, c.anchor, c.text, c.key) for i, c in enumerate(chunks)
-        ]
+        rows = [(first + i, page_row, c.ordinal, c.section, c.anchor, c.text, c.key) for i, c in enumerate(chunks)]
         self.conn.executemany(
-            "INSERT INTO chunks (id, page, ordinal, section, anchor, text, hash) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            "INSERT INTO chunks (id, page, ordinal, section, anchor, text, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
         self.conn.executemany(
             "INSERT INTO chunks_fts (rowid, title, section, text) VALUES (?, ?, ?, ?)",
@@ -305,7 +303,8 @@ class IndexWriter:
     def add_alias(self, title: str, target: str) -> None:
         name, _, anchor = target.partition("#")
         self.conn.execute(
-            "INSERT OR REPLACE INTO aliases (title, target, anchor) VALUES (?, ?, ?)", (title, name.strip(), anchor)
+            "INSERT OR REPLACE INTO aliases (title, target, anchor) VALUES (?, ?, ?)",
+            (title, name.strip(), anchor),
         )
         self.aliases += 1
 
@@ -342,10 +341,8 @@ class IndexWriter:
         """Drop the half-written version; the current index is untouched."""
         conn = getattr(self, "conn", None)
         if conn is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.close()
-            except sqlite3.Error:
-                pass
         shutil.rmtree(self.version_dir, ignore_errors=True)
 
 
@@ -421,10 +418,8 @@ def _fsync(path: Path) -> None:
 
 
 def _fsync_dir(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # some filesystems cannot fsync a directory
         _fsync(path)
-    except OSError:
-        pass  # some filesystems cannot fsync a directory
 
 
 def _first_line(exc: BaseException) -> str:

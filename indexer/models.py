@@ -158,11 +158,11 @@ def resolve_model(name: str, allow_unvetted: bool = False) -> ResolvedModel:
             f"model {name} is not in the registry, so its provenance is not vetted; "
             "pass --allow-unvetted-model to use it anyway (the index will record that)"
         )
-    weights = next((path / f for f in ("model.safetensors", "pytorch_model.bin") if (path / f).is_file()), None)
-    if weights is None:
+    candidates = [path / f for f in ("model.safetensors", "pytorch_model.bin") if (path / f).is_file()]
+    if not candidates:
         raise ModelError(f"model {name}: no model.safetensors or pytorch_model.bin in {path}")
     logger.warning("using unvetted model %s", name)
-    return ResolvedModel(str(path), path, file_sha256(weights), False, False, None)
+    return ResolvedModel(str(path), path, file_sha256(candidates[0]), False, False, None)
 
 
 class Embedder(Protocol):
@@ -194,14 +194,21 @@ class SentenceTransformerEmbedder:
         self._st = SentenceTransformer(str(model.path), device="cpu", local_files_only=True)
         if model.card is not None:
             self._st.max_seq_length = model.card.max_seq_length
-        self.max_seq_length = int(self._st.max_seq_length)
-        dim = self._st.get_embedding_dimension() if hasattr(self._st, "get_embedding_dimension") else None
-        self.dimensions = int(dim or self._st.get_sentence_embedding_dimension() or 0)
+        self.max_seq_length = int(self._st.max_seq_length or 0)
+        getter = getattr(self._st, "get_embedding_dimension", None) or self._st.get_sentence_embedding_dimension
+        dim = getter()
+        if dim is None:
+            raise ModelError(f"model {model.name}: cannot tell its embedding dimension")
+        self.dimensions = int(dim)
         self._tokenizer = self._st.tokenizer
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         vectors = self._st.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 

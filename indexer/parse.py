@@ -32,7 +32,12 @@ logger = logging.getLogger(__name__)
 
 #: Templates whose named parameters carry documentation: template → (param, label).
 CONTENT_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
-    "settingsummary": (("name", "Setting"), ("type", "Type"), ("default", "Default"), ("since", "Since MediaWiki")),
+    "settingsummary": (
+        ("name", "Setting"),
+        ("type", "Type"),
+        ("default", "Default"),
+        ("since", "Since MediaWiki"),
+    ),
     "api": (("module", "API module"),),
     "extension": (("name", "Extension"),),
     "sparql": (("query", ""),),
@@ -40,16 +45,60 @@ CONTENT_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 #: Inline templates replaced by one of their positional parameters (1-based; -1 = last).
 INLINE_TEMPLATES: dict[str, int] = {
-    "lang": -1, "transl": -1, "nowrap": 1, "small": 1, "code": 1, "mono": 1, "kbd": 1,
-    "var": 1, "tt": 1, "nihongo": 1, "em": 1, "strong": 1, "smallcaps": 1, "ill": 1,
-    "sic": -1, "abbr": 1, "tooltip": 1, "keypress": 1, "q": 1, "p": 1, "para": 1,
+    "lang": -1,
+    "transl": -1,
+    "nowrap": 1,
+    "small": 1,
+    "code": 1,
+    "mono": 1,
+    "kbd": 1,
+    "var": 1,
+    "tt": 1,
+    "nihongo": 1,
+    "em": 1,
+    "strong": 1,
+    "smallcaps": 1,
+    "ill": 1,
+    "sic": -1,
+    "abbr": 1,
+    "tooltip": 1,
+    "keypress": 1,
+    "q": 1,
+    "p": 1,
+    "para": 1,
 }
 #: Templates that render literal text.
-LITERAL_TEMPLATES: dict[str, str] = {"!": "|", "=": "=", "!!": "||", "snd": " – ", "ndash": "–", "mdash": "—", "nbsp": " "}
+LITERAL_TEMPLATES: dict[str, str] = {
+    "!": "|",
+    "=": "=",
+    "!!": "||",
+    "snd": " – ",
+    "ndash": "–",
+    "mdash": "—",
+    "nbsp": " ",
+}
 #: Template name prefixes whose ``key = value`` pairs are facts worth indexing.
 FACT_TEMPLATE_PREFIXES = ("infobox",)
 #: Tags whose content is dropped: references, galleries, styles.
-DROP_TAGS = frozenset({"ref", "references", "gallery", "imagemap", "timeline", "templatestyles", "graph", "mapframe", "maplink", "score", "indicator", "noinclude", "templatedata", "style", "script"})
+DROP_TAGS = frozenset(
+    {
+        "ref",
+        "references",
+        "gallery",
+        "imagemap",
+        "timeline",
+        "templatestyles",
+        "graph",
+        "mapframe",
+        "maplink",
+        "score",
+        "indicator",
+        "noinclude",
+        "templatedata",
+        "style",
+        "script",
+    }
+)
 #: Tags whose content is code or literal text: kept verbatim, not parsed.
 CODE_TAGS = frozenset({"syntaxhighlight", "source", "pre", "nowiki", "math", "chem", "code", "tt", "kbd", "samp"})
 #: Link namespaces that are not text: files, categories, interlanguage links.
@@ -137,17 +186,16 @@ def _render_node(node: Node, depth: int) -> str:
 
 
 def _render_template(node: Template, depth: int) -> str:
-    name = str(node.name).strip().replace("_", " ")
-    key = name.lower()
+    key = str(node.name).strip().replace("_", " ").lower()
     if key.startswith("template:"):
         key = key[len("template:") :]
     if key in LITERAL_TEMPLATES:
         return LITERAL_TEMPLATES[key]
     if key in CONTENT_TEMPLATES:
         lines = []
-        for param, label in CONTENT_TEMPLATES[key]:
-            if node.has(param):
-                value = clean_text(render(node.get(param).value, depth + 1))
+        for name, label in CONTENT_TEMPLATES[key]:
+            if node.has(name):
+                value = clean_text(render(node.get(name).value, depth + 1))
                 if value:
                     lines.append(f"{label}: {value}" if label else value)
         return "\n" + "\n".join(lines) + "\n" if lines else ""

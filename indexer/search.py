@@ -16,8 +16,45 @@ SNIPPET_CHARS = 280
 MORE_SECTIONS = 2
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i in is it my of on or the to what when where which who why "
-    "with you your me we this that".split()
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "my",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+        "you",
+        "your",
+        "me",
+        "we",
+        "this",
+        "that",
+    }
 )
 
 
@@ -171,7 +208,10 @@ def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tup
     matches = _matches(flat, terms)
     start = 0
     if len(flat) > width and matches:
-        best = max(range(len(matches)), key=lambda i: sum(1 for s, _ in matches if matches[i][0] <= s < matches[i][0] + width))
+        best = max(
+            range(len(matches)),
+            key=lambda i: sum(1 for s, _ in matches if matches[i][0] <= s < matches[i][0] + width),
+        )
         start = max(0, matches[best][0] - width // 4)
         if start:
             space = flat.find(" ", start)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import WikisearchError
@@ -46,7 +46,6 @@ class Settings:
     max_limit: int = 50
     #: Rate limit per client for the web app (flask-limiter syntax).
     rate_limit: str = "60/minute"
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,7 +79,7 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-FIELDS = [f for f in dataclasses.fields(Settings) if f.name != "extra"]
+FIELDS = list(dataclasses.fields(Settings))
 _NAMES = {f.name for f in FIELDS}
 
 

@@ -72,12 +72,12 @@ def real_embedder():
     return load_embedder("all-MiniLM-L6-v2")
 
 
-def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``wikisearch`` command as a user would."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [*WIKISEARCH, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([*WIKISEARCH, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index
+from indexer.chunk import ChunkSettings, chunk_page
 from indexer.dump import DumpSource
 from indexer.errors import DumpError, IndexFormatError
 from indexer.index_format import MANIFEST, STORE, VECTORS, Index, IndexWriter
+from indexer.parse import parse_sections
 from indexer.search import search
 from indexer.settings import Settings
 from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder
@@ -27,7 +29,14 @@ SETTINGS = Settings(quiet=True)
 
 def build(dump: Path, target: Path, embedder: FakeEmbedder, model: dict | None = None, **kwargs):
     source = DumpSource(dump, **kwargs)
-    return build_index(source, target, embedder, model or FAKE_MODEL, SETTINGS, {"path": str(dump), "namespaces": sorted(source.namespaces)})
+    return build_index(
+        source,
+        target,
+        embedder,
+        model or FAKE_MODEL,
+        SETTINGS,
+        {"path": str(dump), "namespaces": sorted(source.namespaces)},
+    )
 
 
 def docs_xml() -> str:
@@ -36,9 +45,7 @@ def docs_xml() -> str:
 
 def edit_dump(xml: str, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A 'newer dump': one page edited, one removed, one added."""
-    edited = xml.replace(
-        "Allow users to upload files.", "Allow users to upload files (edited in the newer dump).", 1
-    )
+    edited = xml.replace("Allow users to upload files.", "Allow users to upload files (edited in the newer dump).", 1)
     assert edited != xml
     removed = re.sub(r"<page>\s*<title>Manual:\$wgSitename</title>.*?</page>", "", edited, count=1, flags=re.S)
     assert removed != edited
@@ -50,7 +57,11 @@ def edit_dump(xml: str, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     added = removed.replace("</mediawiki>", new_page + "\n</mediawiki>")
     path = tmp_path / "newer.xml.bz2"
     path.write_bytes(bz2.compress(added.encode("utf-8")))
-    return path, {"edited": "Manual:$wgEnableUploads", "removed": "Manual:$wgSitename", "added": "Manual:$wgBrandNewSetting"}
+    return path, {
+        "edited": "Manual:$wgEnableUploads",
+        "removed": "Manual:$wgSitename",
+        "added": "Manual:$wgBrandNewSetting",
+    }
 
 
 def test_build_writes_a_consistent_index(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
@@ -64,10 +75,13 @@ def test_build_writes_a_consistent_index(tmp_path: Path, fake_embedder: FakeEmbe
     assert manifest["model"]["name"] == "fake-hash-64" and manifest["model"]["dimensions"] == 64
     assert manifest["counts"]["chunks"] == index.vectors.ntotal == report.chunks
     # FAISS ids are SQLite row ids: the stored vector of chunk i is the embedding of chunk i's text
-    rows = index.db().execute("SELECT c.id, p.title, c.section FROM chunks c JOIN pages p ON p.id=c.page ORDER BY random() LIMIT 5").fetchall()
-    for chunk_id, _title, section in rows:
-        text = index.db().execute("SELECT text FROM chunks WHERE id=?", (chunk_id,)).fetchone()[0]
-        expected = FakeEmbedder().encode([section + "\n" + text])[0]
+    pages = {p.title: p for p in DumpSource(DUMPS / "mediawiki-docs.xml.bz2")}
+    rows = index.db().execute(
+        "SELECT c.id, p.title, c.ordinal FROM chunks c JOIN pages p ON p.id=c.page ORDER BY random() LIMIT 20"
+    )
+    for chunk_id, title, ordinal in rows.fetchall():
+        chunk = chunk_page(title, parse_sections(pages[title].text), ChunkSettings())[ordinal]
+        expected = FakeEmbedder().encode([chunk.embed_text])[0]
         assert np.allclose(index.vectors.reconstruct(chunk_id), expected, atol=1e-6)
 
 
@@ -75,7 +89,14 @@ def test_fts_table_covers_chunk_text_and_titles(tmp_path: Path, fake_embedder: F
     target = tmp_path / "idx"
     build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder)
     index = Index.open(target)
-    hits = index.db().execute("SELECT title FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 5", ('"Allow users to upload files"',)).fetchall()
+    hits = (
+        index.db()
+        .execute(
+            "SELECT title FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 5",
+            ('"Allow users to upload files"',),
+        )
+        .fetchall()
+    )
     assert ("Manual:$wgEnableUploads",) in hits
 
 
@@ -99,7 +120,9 @@ def test_rebuild_reembeds_only_changed_chunks(tmp_path: Path) -> None:
     assert (report.pages_added, report.pages_changed, report.pages_removed) == (1, 1, 1)
     assert report.pages_unchanged == 899
     after = Index.open(target).page_chunk_hashes()
-    new_hashes = {h for t in (titles["edited"], titles["added"]) for h in after[t][1]} - {h for _, hs in before.values() for h in hs}
+    new_hashes = {h for t in (titles["edited"], titles["added"]) for h in after[t][1]} - {
+        h for _, hs in before.values() for h in hs
+    }
     assert report.chunks_embedded == embedder.encoded == len(new_hashes)
     assert report.chunks_reused == sum(len(h) for _, h in after.values()) - len(new_hashes)
     assert titles["removed"] not in after and titles["added"] in after
@@ -179,15 +202,30 @@ def test_a_directory_that_is_not_an_index_is_never_overwritten(tmp_path: Path, f
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda d: (d / VECTORS).write_bytes((d / VECTORS).read_bytes()[:1000]), "vectors.faiss is corrupt"),
+        (
+            lambda d: (d / VECTORS).write_bytes((d / VECTORS).read_bytes()[:1000]),
+            "vectors.faiss is corrupt",
+        ),
         (lambda d: (d / STORE).write_bytes(b"garbage" * 1000), "store.sqlite is corrupt"),
         (lambda d: (d / MANIFEST).unlink(), "manifest.json is missing"),
         (lambda d: (d / MANIFEST).write_text("{not json"), "manifest.json is unreadable"),
-        (lambda d: (d / MANIFEST).write_text(json.dumps({**json.loads((d / MANIFEST).read_text()), "format_version": 99})), "format version 99"),
-        (lambda d: (d / MANIFEST).write_text(json.dumps({**json.loads((d / MANIFEST).read_text()), "counts": {"chunks": 1}})), "inconsistent"),
+        (
+            lambda d: (d / MANIFEST).write_text(
+                json.dumps({**json.loads((d / MANIFEST).read_text()), "format_version": 99})
+            ),
+            "format version 99",
+        ),
+        (
+            lambda d: (d / MANIFEST).write_text(
+                json.dumps({**json.loads((d / MANIFEST).read_text()), "counts": {"chunks": 1}})
+            ),
+            "inconsistent",
+        ),
     ],
 )
-def test_corrupt_index_is_refused_with_the_reason(tmp_path: Path, fake_embedder: FakeEmbedder, damage, message: str) -> None:
+def test_corrupt_index_is_refused_with_the_reason(
+    tmp_path: Path, fake_embedder: FakeEmbedder, damage, message: str
+) -> None:
     target = tmp_path / "idx"
     build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, max_pages=20)
     damage(target.resolve())

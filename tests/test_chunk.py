@@ -10,9 +10,11 @@ from tests.conftest import DUMPS
 
 
 def test_each_chunk_knows_page_heading_path_and_anchor() -> None:
-    sections = parse_sections("Intro text that is long enough to stand alone as its own chunk of the page, "
-                              "with several words in it.\n== Setup ==\n=== On Linux ===\n"
-                              "Install the package with apt and configure the service file, then restart it.")
+    sections = parse_sections(
+        "Intro text that is long enough to stand alone as its own chunk of the page, "
+        "with several words in it.\n== Setup ==\n=== On Linux ===\n"
+        "Install the package with apt and configure the service file, then restart it."
+    )
     chunks = chunk_page("Help:Install", sections, ChunkSettings(min_tokens=5))
     assert [(c.section, c.anchor) for c in chunks] == [
         ("Help:Install", ""),
@@ -23,7 +25,11 @@ def test_each_chunk_knows_page_heading_path_and_anchor() -> None:
 
 
 def test_tiny_sections_merge_into_their_neighbour_keeping_the_first_anchor() -> None:
-    sections = [Section(("A",), "A", "Short."), Section(("A", "B"), "B", "Also short."), Section(("C",), "C", "word " * 170)]
+    sections = [
+        Section(("A",), "A", "Short."),
+        Section(("A", "B"), "B", "Also short."),
+        Section(("C",), "C", "word " * 170),
+    ]
     chunks = chunk_page("P", sections, ChunkSettings(min_tokens=24))
     assert len(chunks) == 2
     assert chunks[0].anchor == "A"

@@ -28,7 +28,9 @@ FORMAT_CASES = [
 
 
 @pytest.mark.parametrize(("name", "schema", "title", "rev_id"), FORMAT_CASES)
-def test_reads_every_format_and_takes_the_latest_revision(name: str, schema: str, title: str, rev_id: int | None) -> None:
+def test_reads_every_format_and_takes_the_latest_revision(
+    name: str, schema: str, title: str, rev_id: int | None
+) -> None:
     source = DumpSource(shared(f"dumps/formats/{name}"))
     pages = list(source)
     assert source.schema == schema
@@ -72,7 +74,21 @@ def test_talk_pages_are_not_content_by_default() -> None:
 @pytest.mark.parametrize(
     ("namespaces", "expected"),
     [
-        ({0: "", 1: "Talk", 2: "User", 4: "Project", 6: "File", 10: "Template", 12: "Help", 14: "Category", 100: "Manual", 101: "Manual talk"}, {0, 4, 12, 100}),
+        (
+            {
+                0: "",
+                1: "Talk",
+                2: "User",
+                4: "Project",
+                6: "File",
+                10: "Template",
+                12: "Help",
+                14: "Category",
+                100: "Manual",
+                101: "Manual talk",
+            },
+            {0, 4, 12, 100},
+        ),
         ({}, {0}),
     ],
 )
@@ -118,10 +134,23 @@ BAD_INPUTS = [
     (lambda t: t / "missing.xml.bz2", "no such file"),
     (lambda t: t, "is a directory"),
     (lambda t: _write(t, "empty.xml", b""), "the dump is empty"),
-    (lambda t: _write(t, "page.xml", b"<html><body>not a dump</body></html>"), "expected <mediawiki>, saw <html>"),
+    (
+        lambda t: _write(t, "page.xml", b"<html><body>not a dump</body></html>"),
+        "expected <mediawiki>, saw <html>",
+    ),
     (lambda t: _write(t, "notes.txt", b"just some text\n"), "expected <mediawiki>"),
-    (lambda t: _write(t, "new.xml", b'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.99/" version="0.99"><siteinfo/></mediawiki>'), "unknown export schema '0.99'"),
-    (lambda t: _write(t, "fake.xml.bz2", b"plain text, not bzip2"), "named .bz2 but is not a bz2 file"),
+    (
+        lambda t: _write(
+            t,
+            "new.xml",
+            b'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.99/" version="0.99"><siteinfo/></mediawiki>',
+        ),
+        "unknown export schema '0.99'",
+    ),
+    (
+        lambda t: _write(t, "fake.xml.bz2", b"plain text, not bzip2"),
+        "named .bz2 but is not a bz2 file",
+    ),
     (lambda t: shared("dumps/formats/article-pyrus.xml_invalid.7z"), "not a 7z file"),
 ]
 

@@ -1,0 +1,98 @@
+"""End to end with the real model, through the real command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer.index_format import Index
+from tests.conftest import DUMPS, run_cli
+from tests.test_build import docs_xml, edit_dump
+
+pytestmark = pytest.mark.model
+
+
+def top_titles(index: Path, query: str, limit: int = 3) -> list[str]:
+    result = run_cli("query", "--index", str(index), "--json", "--limit", str(limit), query)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    for hit in data["results"]:
+        assert set(hit) >= {"title", "section", "url", "score", "snippet"}
+    return [hit["title"] for hit in data["results"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("uploading files", "Manual:$wgEnableUploads"),
+        ("how do I let people upload images", "Manual:$wgEnableUploads"),
+        ("how long do login cookies last", "Manual:$wgCookieExpiration"),
+        ("maximum size of a page in kilobytes", "Manual:$wgMaxArticleSize"),
+        ("get the categories of a page with the API", "API:Categories"),
+    ],
+)
+def test_natural_language_queries_find_the_right_page(docs_index: Path, query: str, expected: str) -> None:
+    assert expected in top_titles(docs_index, query)
+
+
+def test_results_link_to_the_section_on_the_wiki(docs_index: Path) -> None:
+    result = run_cli("query", "--index", str(docs_index), "--json", "--limit", "10", "API upload examples")
+    hits = json.loads(result.stdout)["results"]
+    sectioned = [h for h in hits if " > " in h["section"]]
+    assert sectioned, hits
+    for hit in sectioned:
+        section = hit["section"].split(" > ")[-1]
+        assert hit["url"].endswith("#" + section.replace(" ", "_")), hit
+        assert hit["url"].startswith("https://www.mediawiki.org/wiki/" + hit["title"].replace(" ", "_"))
+
+
+def test_plain_output_is_readable(docs_index: Path) -> None:
+    result = run_cli("query", "--index", str(docs_index), "enable uploads")
+    assert result.returncode == 0
+    assert result.stdout.startswith("1. ") and "https://www.mediawiki.org/wiki/" in result.stdout
+
+
+def test_manifest_records_model_provenance_and_source(docs_index: Path) -> None:
+    manifest = Index.open(docs_index).manifest
+    assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["model"]["verified"] is True
+    assert manifest["model"]["license"] == "Apache-2.0" and manifest["model"]["osaid"] == "partial"
+    assert manifest["source"]["siteinfo"]["dbname"] == "mediawikiwiki"
+    assert manifest["counts"]["pages"] == 901
+    assert manifest["build"]["duration_s"] > 0
+
+
+def test_rebuild_from_a_newer_dump_embeds_only_changed_chunks(docs_index: Path, tmp_path: Path) -> None:
+    target = tmp_path / "indexes" / "docs"
+    shutil.copytree(docs_index.parent, target.parent, symlinks=True)
+    (target.parent / docs_index.name).rename(target)
+    before = Index.open(target).page_chunk_hashes()
+    newer, titles = edit_dump(docs_xml(), tmp_path)
+    result = run_cli("build", str(newer), "--index", str(target))
+    assert result.returncode == 0, result.stderr
+    assert "1 added, 1 changed, 899 unchanged, 1 removed" in result.stdout
+    after = Index.open(target)
+    stats = after.manifest["build"]
+    old = {h for _, hashes in before.values() for h in hashes}
+    changed = {h for t in (titles["edited"], titles["added"]) for h in after.page_chunk_hashes()[t][1]} - old
+    assert stats["chunks_embedded"] == len(changed) and 1 <= len(changed) <= 3
+    assert stats["chunks_reused"] == after.counts["chunks"] - len(changed)
+    assert "(edited in the newer dump)" in json.dumps(
+        json.loads(run_cli("query", "--index", str(target), "--json", "upload files").stdout)
+    )
+    assert titles["added"] in top_titles(target, "a brand new setting that controls nothing", 3)
+
+
+def test_enwiki_sample_articles(tmp_path: Path) -> None:
+    """Real Wikipedia articles: tables, infoboxes, refs, redirects as aliases."""
+    target = tmp_path / "enwiki"
+    result = run_cli("build", str(DUMPS / "enwiki-sample.xml.bz2"), "--index", str(target), "--max-pages", "30")
+    assert result.returncode == 0, result.stderr
+    index = Index.open(target)
+    assert index.counts["pages"] == 30
+    assert index.alias_target("AccessibleComputing") == "Computer accessibility"
+    assert top_titles(target, "Greek philosopher who was a student of Plato")[0] == "Aristotle"
+    assert "Andre Agassi" in top_titles(target, "American tennis player who won eight Grand Slam titles")
+    assert "Anarchism" in top_titles(target, "political philosophy that rejects the state and hierarchy")

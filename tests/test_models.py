@@ -1,0 +1,93 @@
+"""Model provenance: the registry, weight verification, refusal of unvetted models."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer import models
+from indexer.errors import ModelError
+from indexer.models import REGISTRY, resolve_model
+from tests.conftest import run_cli
+
+PINNED = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+def test_default_model_is_found_offline_and_its_weights_verify() -> None:
+    model = resolve_model("all-MiniLM-L6-v2")
+    assert model.sha256 == PINNED and model.verified and model.vetted
+    assert (model.path / "model.safetensors").is_file()
+    assert model.manifest()["license"] == "Apache-2.0"
+
+
+def test_weights_that_do_not_match_the_pin_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    card = dataclasses.replace(REGISTRY["all-MiniLM-L6-v2"], sha256="0" * 64)
+    monkeypatch.setitem(REGISTRY, "all-MiniLM-L6-v2", card)
+    with pytest.raises(ModelError, match="weights do not verify"):
+        resolve_model("all-MiniLM-L6-v2")
+
+
+def test_a_non_osi_licence_is_refused_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    card = dataclasses.replace(REGISTRY["all-MiniLM-L6-v2"], weights_license="CC-BY-NC-4.0")
+    monkeypatch.setitem(REGISTRY, "all-MiniLM-L6-v2", card)
+    with pytest.raises(ModelError, match="not OSI-approved"):
+        resolve_model("all-MiniLM-L6-v2")
+    assert not resolve_model("all-MiniLM-L6-v2", allow_unvetted=True).vetted
+
+
+def test_missing_package_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    card = dataclasses.replace(
+        REGISTRY["all-MiniLM-L6-v2"],
+        module="no_such_model_package",
+        package="no-such-model-package",
+    )
+    monkeypatch.setitem(REGISTRY, "all-MiniLM-L6-v2", card)
+    with pytest.raises(ModelError, match="pip install no-such-model-package"):
+        resolve_model("all-MiniLM-L6-v2")
+
+
+def test_unknown_name_lists_the_known_models() -> None:
+    with pytest.raises(ModelError, match="known models are all-MiniLM-L6-v2"):
+        resolve_model("bert-of-unknown-origin")
+
+
+@pytest.fixture(scope="module")
+def local_model_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("models") / "my-model"
+    shutil.copytree(resolve_model("all-MiniLM-L6-v2").path, target)
+    return target
+
+
+def test_a_model_outside_the_registry_needs_explicit_permission(local_model_copy: Path) -> None:
+    with pytest.raises(ModelError, match="--allow-unvetted-model"):
+        resolve_model(str(local_model_copy))
+    model = resolve_model(str(local_model_copy), allow_unvetted=True)
+    assert not model.vetted and not model.verified
+    assert model.manifest()["osaid"] == "unknown"
+
+
+def test_licence_and_notice_ship_with_the_package() -> None:
+    licence = (models.LICENSE_DIR / "all-MiniLM-L6-v2.LICENSE").read_text()
+    notice = (models.LICENSE_DIR / "all-MiniLM-L6-v2.NOTICE").read_text()
+    assert "Apache License" in licence and "Version 2.0" in licence
+    assert PINNED in notice and "MIT" in notice
+
+
+def test_model_info_states_licence_verification_and_exact_openness() -> None:
+    result = run_cli("model", "info")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Apache-2.0" in out and PINNED in out and "verified against the pinned sha256" in out
+    assert "base model not fully OSAID" in out
+    assert "OSAID-compliant" not in out
+
+
+def test_model_info_refuses_an_unvetted_directory_with_exit_2(local_model_copy: Path) -> None:
+    result = run_cli("model", "info", str(local_model_copy))
+    assert result.returncode == 2
+    assert "not in the registry" in result.stderr and "Traceback" not in result.stderr
+    allowed = run_cli("model", "info", str(local_model_copy), "--allow-unvetted-model")
+    assert allowed.returncode == 0 and "unvetted" in allowed.stdout

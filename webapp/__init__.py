@@ -1,0 +1,1 @@
+"""wikisearch web app (Flask): search page and JSON API."""
