@@ -230,6 +230,46 @@ def query(ctx: click.Context, query: str, index_dir: Path, limit: int, offset: i
 
 
 @main.command()
+@click.option(
+    "--index", "indexes", multiple=True, help="NAME=DIR or DIR (named after the directory); repeat for several."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="Worker processes (each loads the model).",
+)
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Threads per worker.")
+@click.pass_context
+@handle_errors
+def serve(ctx: click.Context, indexes: tuple[str, ...], host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the search page and JSON API with gunicorn.
+
+    \b
+    wikisearch serve --index data/indexes/mediawiki-docs --index enwiki=data/indexes/enwiki-sample
+    WIKISEARCH_INDEXES=docs=data/indexes/mediawiki-docs wikisearch serve
+    """
+    _setup_logging(ctx.obj["verbose"], False)
+    from .catalog import parse_index_specs
+    from .index_format import Index
+
+    settings = Settings.load({"indexes": ",".join(indexes) or None})
+    specs = parse_index_specs([settings.indexes])
+    if not specs:
+        raise WikisearchError("no index to serve: give --index NAME=DIR or set WIKISEARCH_INDEXES")
+    for path in specs.values():
+        Index.open(path).close()  # fail here, in one line, rather than in every worker
+    names = ", ".join(specs)
+    click.echo(f"serving {names} at http://{host}:{port}/  (Ctrl-C to stop)", err=True)
+    from webapp.serve import run
+
+    run(settings.replace(indexes=",".join(f"{n}={p}" for n, p in specs.items())), host, port, workers, threads)
+
+
+@main.command()
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory.")
 @handle_errors
 def info(index_dir: Path) -> None:

@@ -229,12 +229,13 @@ def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tup
 
 
 def _matches(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Whole words of ``text`` that start with a query term (stem-ish: upload → uploads)."""
+    """Whole words of ``text`` that are a query term or a short inflection of
+    one (upload → uploads, uploaded; but wiki ↛ WikiEditor)."""
     if not terms:
         return []
     found = []
     for match in _WORD.finditer(text):
         word = match.group().lower()
-        if any(word == t or (len(t) >= 4 and word.startswith(t)) for t in terms):
+        if any(word == t or (len(t) >= 4 and word.startswith(t) and len(word) - len(t) <= 3) for t in terms):
             found.append(match.span())
     return found

@@ -1,0 +1,126 @@
+"""Named indexes and the models that query them.
+
+The web app and the CLI both search through a Catalog: it opens indexes
+through the index format module and loads each model once, however many
+indexes share it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexFormatError, WikisearchError
+from .index_format import Index
+from .models import REGISTRY, Embedder, load_embedder
+from .search import SearchResponse, search
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownIndex(WikisearchError):
+    """A request named an index that is not served."""
+
+
+def parse_index_specs(specs: Iterable[str]) -> dict[str, Path]:
+    """``name=dir`` or a bare ``dir`` (named after its last component), in order."""
+    result: dict[str, Path] = {}
+    for raw in specs:
+        for spec in raw.split(","):
+            spec = spec.strip()
+            if not spec:
+                continue
+            name, sep, directory = spec.partition("=")
+            if not sep:
+                directory, name = spec, Path(spec.rstrip("/")).name
+            name = name.strip()
+            if not name or not directory.strip():
+                raise WikisearchError(f"bad index spec {spec!r}: expected NAME=DIR or DIR")
+            if name in result:
+                raise WikisearchError(f"index name {name!r} given twice")
+            result[name] = Path(directory.strip())
+    return result
+
+
+@dataclass(frozen=True)
+class Served:
+    name: str
+    index: Index
+    embedder: Embedder
+
+
+class Catalog:
+    def __init__(self, specs: dict[str, Path], settings: Settings, embedders: dict[str, Embedder] | None = None):
+        if not specs:
+            raise WikisearchError("no index to serve: give --index NAME=DIR or set WIKISEARCH_INDEXES")
+        self.settings = settings
+        self._embedders: dict[str, Embedder] = dict(embedders or {})
+        self._lock = threading.Lock()
+        self.served: dict[str, Served] = {}
+        for name, path in specs.items():
+            index = Index.open(path)
+            self.served[name] = Served(name, index, self._embedder_for(index))
+            logger.info("serving index %s from %s (%s chunks)", name, path, index.counts.get("chunks"))
+
+    def _embedder_for(self, index: Index) -> Embedder:
+        model = index.manifest["model"]
+        name = str(model["name"])
+        with self._lock:
+            if name not in self._embedders:
+                allow = self.settings.allow_unvetted_model or not model.get("vetted", True)
+                self._embedders[name] = load_embedder(name, allow, self.settings.threads)
+            embedder = self._embedders[name]
+        if getattr(embedder, "dimensions", None) != index.vectors.d:
+            raise IndexFormatError(f"{index.path}: vectors have {index.vectors.d} dimensions, model {name} makes other")
+        return embedder
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.served)
+
+    @property
+    def default(self) -> str:
+        return self.names[0]
+
+    def get(self, name: str | None) -> Served:
+        key = name or self.default
+        if key not in self.served:
+            raise UnknownIndex(f"unknown index {key!r}; served: {', '.join(self.names)}")
+        return self.served[key]
+
+    def search(self, name: str | None, query: str, limit: int = 10, offset: int = 0) -> SearchResponse:
+        served = self.get(name)
+        return search(
+            served.index,
+            served.embedder,
+            query,
+            limit,
+            offset,
+            self.settings.max_query_chars,
+            self.settings.max_limit,
+        )
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """What /about shows for one index: model provenance, source, counts."""
+        served = self.get(name)
+        manifest = served.index.manifest
+        model = dict(manifest.get("model", {}))
+        card = REGISTRY.get(str(model.get("name")))
+        return {
+            "name": name,
+            "model": model,
+            "card": card.as_dict() if card else None,
+            "source": manifest.get("source", {}),
+            "counts": manifest.get("counts", {}),
+            "created_at": manifest.get("created_at"),
+            "build": manifest.get("build", {}),
+        }
+
+    def close(self) -> None:
+        for served in self.served.values():
+            served.index.close()

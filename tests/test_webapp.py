@@ -1,0 +1,281 @@
+"""The web app through Flask's test client: every endpoint, every error, escaping.
+
+Searches here run on an index built with the fast fake embedder; the same
+endpoints run with the real model under gunicorn in test_web_e2e.py.
+"""
+
+from __future__ import annotations
+
+import bz2
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from indexer.build import build_index
+from indexer.catalog import Catalog
+from indexer.dump import DumpSource
+from indexer.settings import Settings
+from tests.conftest import DUMPS, FAKE_MODEL, ROOT, FakeEmbedder
+from webapp import create_app
+
+HOSTILE = '<script>alert("pwned")</script>'
+XSS_DUMP = f"""<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">
+<siteinfo><sitename>Evil wiki</sitename><base>https://evil.example/wiki/Main</base>
+<namespaces><namespace key="0" /></namespaces></siteinfo>
+<page><title>&lt;script&gt;alert(1)&lt;/script&gt; page</title><ns>0</ns><id>1</id>
+<revision><id>2</id><timestamp>2026-01-01T00:00:00Z</timestamp><text xml:space="preserve">
+== &lt;img src=x onerror=alert(2)&gt; heading ==
+Upload files here. {HOSTILE.replace("<", "&lt;").replace(">", "&gt;")} and &lt;b onmouseover="alert(3)"&gt;upload&lt;/b&gt; more upload text.
+An upload example: &amp;lt;script&amp;gt;alert(4)&amp;lt;/script&amp;gt; written with entities.
+&lt;syntaxhighlight lang="html"&gt;&lt;script&gt;alert("code")&lt;/script&gt;&lt;/syntaxhighlight&gt;
+</text></revision></page>
+</mediawiki>"""
+
+
+def _build(dump: Path, target: Path) -> Path:
+    source = DumpSource(dump)
+    build_index(
+        source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {"path": str(dump), "file": dump.name}
+    )
+    return target
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("web")
+    xss = base / "xss.xml.bz2"
+    xss.write_bytes(bz2.compress(XSS_DUMP.encode()))
+    return {
+        "docs": _build(DUMPS / "mediawiki-docs.xml.bz2", base / "docs"),
+        "evil": _build(xss, base / "evil"),
+    }
+
+
+def make_app(indexes: dict[str, Path], **settings: object) -> Flask:
+    config = Settings.load({"rate_limit": "10000/minute", **settings})
+    catalog = Catalog(indexes, config, embedders={"fake-hash-64": FakeEmbedder()})
+    app = create_app(config, catalog=catalog, TESTING=True)
+    return app
+
+
+@pytest.fixture(scope="module")
+def client(indexes: dict[str, Path]) -> FlaskClient:
+    return make_app(indexes).test_client()
+
+
+# ------------------------------------------------------------------ the page
+
+
+def test_home_shows_a_labelled_search_form_and_index_selector(client: FlaskClient) -> None:
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<label for="q"' in html and 'id="q" name="q"' in html
+    assert '<select id="index" name="index">' in html and 'value="docs"' in html and 'value="evil"' in html
+    assert 'rel="search" type="application/opensearchdescription+xml"' in html
+    assert '<ol class="results"' not in html
+
+
+def test_search_page_shows_grouped_results_with_highlights_and_section_links(client: FlaskClient) -> None:
+    html = client.get("/?q=upload+files&index=docs").get_data(as_text=True)
+    assert 'class="results"' in html and html.count('<li class="result">') == 10
+    assert "<mark>" in html
+    assert 'href="https://www.mediawiki.org/wiki/' in html
+    assert "#" in html.split('class="results"')[1]  # some result links to Page#Section
+    assert 'rel="next"' in html and 'rel="prev"' not in html
+
+
+def test_pagination_moves_through_results(client: FlaskClient) -> None:
+    first = client.get("/?q=upload+files&index=docs").get_data(as_text=True)
+    second = client.get("/?q=upload+files&index=docs&page=2").get_data(as_text=True)
+    assert "Results 11–20" in second and 'rel="prev"' in second
+    titles = lambda html: [part.split("</a>")[0].split(">")[-1] for part in html.split("<h2>")[1:]]  # noqa: E731
+    assert set(titles(first)).isdisjoint(titles(second))
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "message"),
+    [
+        ("?q=" + "x" * 301, 400, "Your search is too long"),
+        ("?q=hello&index=nope", 404, "There is no index called “nope”"),
+        ("?q=hello&page=999", 400, "That page of results is out of range"),
+    ],
+)
+def test_bad_requests_get_a_friendly_page_not_a_traceback(
+    client: FlaskClient, query: str, status: int, message: str
+) -> None:
+    response = client.get("/" + query)
+    html = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert message in html and 'role="alert"' in html and "Traceback" not in html
+
+
+def test_blank_query_just_shows_the_form(client: FlaskClient) -> None:
+    response = client.get("/?q=+++")
+    assert response.status_code == 200 and 'role="alert"' not in response.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ escaping and headers
+
+
+def test_wiki_html_is_shown_as_text_everywhere(client: FlaskClient) -> None:
+    html = client.get("/?q=upload&index=evil").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; page" in html
+    # the parser drops <script> tags from wikitext as MediaWiki does; what survives as text is escaped:
+    assert "&lt;script&gt;alert(4)&lt;/script&gt;" in html  # written with entities
+    assert "&lt;script&gt;alert(&#34;code&#34;)&lt;/script&gt;" in html  # a code sample
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b onmouseover" not in html
+    about = client.get("/about").get_data(as_text=True)
+    assert "<script>alert" not in about
+
+
+def test_pages_forbid_inline_scripts_and_third_parties(client: FlaskClient) -> None:
+    response = client.get("/?q=upload")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html  # only <script src=…> of our own origin
+    assert "http://" not in html.split("<main")[0] and "https://" not in html.split("<main")[0]  # no external assets
+
+
+# ------------------------------------------------------------------ JSON API
+
+RESULT_KEYS = {"title", "section", "url", "snippet", "highlights", "score", "page_id", "rev_id", "more"}
+
+
+def test_api_search_returns_results_with_everything_a_gadget_needs(client: FlaskClient) -> None:
+    response = client.get("/api/v1/search?q=upload+files&index=docs&limit=5")
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    data = response.get_json()
+    assert data["index"] == "docs" and data["limit"] == 5 and data["offset"] == 0 and data["has_more"] is True
+    assert len(data["results"]) == 5
+    for hit in data["results"]:
+        assert set(hit) >= RESULT_KEYS
+        assert hit["url"].startswith("https://www.mediawiki.org/wiki/")
+        for start, end in hit["highlights"]:
+            assert 0 <= start < end <= len(hit["snippet"])
+    scores = [h["score"] for h in data["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_api_offset_pages_without_overlap(client: FlaskClient) -> None:
+    a = client.get("/api/v1/search?q=upload+files&index=docs&limit=5").get_json()
+    b = client.get("/api/v1/search?q=upload+files&index=docs&limit=5&offset=5").get_json()
+    assert {h["title"] for h in a["results"]}.isdisjoint(h["title"] for h in b["results"])
+
+
+def test_default_index_is_the_first_served(client: FlaskClient) -> None:
+    assert client.get("/api/v1/search?q=upload").get_json()["index"] == "docs"
+
+
+API_ERRORS = [
+    ("/api/v1/search", 400, "missing_parameter"),
+    ("/api/v1/search?q=", 400, "bad_query"),
+    ("/api/v1/search?q=%20%20", 400, "bad_query"),
+    ("/api/v1/search?q=" + "y" * 301, 400, "bad_query"),
+    ("/api/v1/search?q=ok&limit=0", 400, "bad_query"),
+    ("/api/v1/search?q=ok&limit=51", 400, "bad_query"),
+    ("/api/v1/search?q=ok&limit=ten", 400, "bad_parameter"),
+    ("/api/v1/search?q=ok&offset=-1", 400, "bad_query"),
+    ("/api/v1/search?q=ok&offset=1e3", 400, "bad_parameter"),
+    ("/api/v1/search?q=ok&index=nope", 404, "unknown_index"),
+    ("/api/v1/opensearch", 400, "missing_parameter"),
+    ("/api/v1/opensearch?search=ok&index=nope", 404, "unknown_index"),
+    ("/api/v1/opensearch?search=ok&limit=x", 400, "bad_parameter"),
+    ("/api/v1/nothing-here", 404, "not_found"),
+    ("/opensearch.xml?index=nope", 404, "unknown_index"),
+]
+
+
+@pytest.mark.parametrize(("url", "status", "code"), API_ERRORS)
+def test_every_api_error_has_the_one_json_shape(client: FlaskClient, url: str, status: int, code: str) -> None:
+    response = client.get(url)
+    assert response.status_code == status
+    if url.startswith("/api/"):
+        body = response.get_json()
+        assert set(body) == {"error"} and set(body["error"]) == {"status", "code", "message"}
+        assert body["error"]["status"] == status and body["error"]["code"] == code
+        assert body["error"]["message"] and "Traceback" not in body["error"]["message"]
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_wrong_method_is_a_json_405(client: FlaskClient) -> None:
+    response = client.post("/api/v1/search?q=x")
+    assert response.status_code == 405 and response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_opensearch_answers_in_mediawikis_format(client: FlaskClient) -> None:
+    data = client.get("/api/v1/opensearch?search=upload+files&index=docs&limit=4").get_json()
+    assert data[0] == "upload files" and len(data) == 4
+    assert len(data[1]) == len(data[2]) == len(data[3]) == 4
+    assert all(u.startswith("https://www.mediawiki.org/wiki/") for u in data[3])
+    assert client.get("/api/v1/opensearch?search=").get_json() == ["", [], [], []]
+
+
+def test_opensearch_description_for_browsers(client: FlaskClient) -> None:
+    response = client.get("/opensearch.xml?index=docs", base_url="https://wikisearch.toolforge.org")
+    xml = response.get_data(as_text=True)
+    assert response.mimetype == "application/opensearchdescription+xml"
+    assert 'template="https://wikisearch.toolforge.org/?q={searchTerms}&amp;index=docs"' in xml
+    assert 'type="application/x-suggestions+json"' in xml and "api/v1/opensearch?search={searchTerms}" in xml
+
+
+def test_proxy_headers_give_the_public_url(client: FlaskClient) -> None:
+    xml = client.get(
+        "/opensearch.xml", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "wikisearch.toolforge.org"}
+    ).get_data(as_text=True)
+    assert "https://wikisearch.toolforge.org/?q=" in xml
+
+
+def test_healthz_and_indexes(client: FlaskClient) -> None:
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "ok" and health["indexes"]["docs"]["pages"] == 901
+    listing = client.get("/api/v1/indexes").get_json()
+    assert listing["default"] == "docs" and [i["name"] for i in listing["indexes"]] == ["docs", "evil"]
+
+
+def test_rate_limit_answers_429_with_retry_after(indexes: dict[str, Path]) -> None:
+    limited = make_app(indexes, rate_limit="3/minute").test_client()
+    statuses = [
+        limited.get(url).status_code
+        for url in [
+            "/api/v1/search?q=upload",
+            "/?q=upload",
+            "/api/v1/opensearch?search=upload",
+            "/api/v1/search?q=upload",
+        ]
+    ]
+    assert statuses == [200, 200, 200, 429]  # one budget across all endpoints that search
+    response = limited.get("/api/v1/search?q=upload")
+    assert response.get_json()["error"]["code"] == "rate_limited" and response.headers["Retry-After"]
+    page = limited.get("/?q=upload")
+    assert page.status_code == 429 and "too many requests" in page.get_data(as_text=True)
+    assert limited.get("/healthz").status_code == 200  # monitoring is never limited
+
+
+def test_an_unexpected_failure_is_a_json_500_without_traceback(indexes: dict[str, Path]) -> None:
+    app = make_app(indexes)
+
+    class Broken(FakeEmbedder):
+        def encode(self, texts, batch_size=32):
+            raise ZeroDivisionError("boom")
+
+    app.extensions["wikisearch"].served["docs"] = (
+        app.extensions["wikisearch"]
+        .served["docs"]
+        .__class__("docs", app.extensions["wikisearch"].served["docs"].index, Broken())
+    )
+    response = app.test_client().get("/api/v1/search?q=upload&index=docs")
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "internal_error" and "boom" not in response.get_data(as_text=True)
+
+
+def test_readme_documents_every_setting() -> None:
+    from indexer.settings import FIELDS
+
+    readme = (ROOT / "README.md").read_text()
+    for field in FIELDS:
+        assert f"`WIKISEARCH_{field.name.upper()}`" in readme, field.name

@@ -1,0 +1,189 @@
+"""Routes: the search page, the JSON API, OpenSearch, about and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
+from markupsafe import Markup, escape
+
+from indexer.catalog import Catalog
+from indexer.errors import QueryError
+from indexer.search import SearchResponse
+from indexer.settings import Settings
+
+from .errors import ApiError
+from .limits import limiter
+
+bp = Blueprint("search", __name__)
+# One budget per client across everything that runs the model.
+searches = limiter.shared_limit(lambda: settings().rate_limit, scope="search")
+PAGE_SIZE = 10
+SUGGESTIONS = 8
+
+
+def catalog() -> Catalog:
+    return current_app.extensions["wikisearch"]
+
+
+def settings() -> Settings:
+    return current_app.extensions["wikisearch_settings"]
+
+
+def int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, "bad_parameter", f"{name} must be an integer, got {raw[:40]!r}") from None
+
+
+def highlight(text: str, spans: list[tuple[int, int]] | list[list[int]]) -> Markup:
+    """Escape ``text`` and wrap the query-word spans in <mark>."""
+    out: list[str] = []
+    last = 0
+    for start, end in sorted((int(s), int(e)) for s, e in spans):
+        if start < last or end > len(text):
+            continue
+        out.append(str(escape(text[last:start])))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
+        last = end
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(highlight, "highlight")
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        # Toolforge forbids third-party requests; the CSP makes the browser enforce it.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if request.path.startswith("/api/"):
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
+
+def result_json(response: SearchResponse, index: str) -> dict[str, Any]:
+    data = response.as_dict()
+    data["index"] = index
+    return data
+
+
+@bp.get("/")
+@searches
+def search_page() -> tuple[str, int] | str:
+    cat = catalog()
+    query = request.args.get("q")
+    index = request.args.get("index") or cat.default
+    page = max(1, int_arg("page", 1)) if (request.args.get("page") or "").isdigit() else 1
+    context: dict[str, Any] = {"q": query or "", "index": index, "indexes": _index_choices(cat), "page": page}
+    if index not in cat.served:
+        context["index"] = cat.default
+        return render_template("search.html", error=f"There is no index called “{index}”.", **context), 404
+    if query is None or not query.strip():
+        return render_template("search.html", **context)
+    try:
+        response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    except QueryError as exc:
+        return render_template("search.html", error=_friendly(str(exc)), **context), 400
+    return render_template("search.html", response=response, **context)
+
+
+def _friendly(message: str) -> str:
+    if message.startswith("query is too long"):
+        return f"Your search is too long: please use at most {settings().max_query_chars} characters."
+    if message.startswith("offset"):
+        return "That page of results is out of range."
+    return message[:1].upper() + message[1:] + "."
+
+
+def _index_choices(cat: Catalog) -> list[dict[str, str]]:
+    choices = []
+    for name, served in cat.served.items():
+        site = served.index.manifest.get("source", {}).get("siteinfo", {})
+        label = name if not site.get("sitename") else f"{name} ({site['sitename']})"
+        choices.append({"name": name, "label": label})
+    return choices
+
+
+@bp.get("/api/v1/search")
+@searches
+def api_search() -> Response:
+    query = request.args.get("q")
+    if query is None:
+        raise ApiError(400, "missing_parameter", "the q parameter is required")
+    index = request.args.get("index") or catalog().default
+    response = catalog().search(index, query, int_arg("limit", PAGE_SIZE), int_arg("offset", 0))
+    return jsonify(result_json(response, index))
+
+
+@bp.get("/api/v1/opensearch")
+@searches
+def api_opensearch() -> Response:
+    """MediaWiki's ``action=opensearch`` shape: [query, titles, descriptions, urls]."""
+    query = request.args.get("search")
+    if query is None:
+        raise ApiError(400, "missing_parameter", "the search parameter is required")
+    index = request.args.get("index") or catalog().default
+    limit = int_arg("limit", SUGGESTIONS)
+    if not query.strip():
+        catalog().get(index)  # an unknown index is still an error
+        return jsonify([query, [], [], []])
+    response = catalog().search(index, query, limit, 0)
+    hits = response.results
+    return jsonify([query, [h.title for h in hits], [h.snippet for h in hits], [h.url for h in hits]])
+
+
+@bp.get("/api/v1/indexes")
+def api_indexes() -> Response:
+    cat = catalog()
+    return jsonify({"default": cat.default, "indexes": [cat.describe(name) for name in cat.names]})
+
+
+@bp.get("/opensearch.xml")
+def opensearch_description() -> Response:
+    cat = catalog()
+    index = request.args.get("index") or cat.default
+    cat.get(index)
+    root = request.url_root
+    xml = render_template("opensearch.xml", root=root, index=index, name=f"wikisearch {index}")
+    return Response(xml, mimetype="application/opensearchdescription+xml")
+
+
+@bp.get("/about")
+def about() -> str:
+    cat = catalog()
+    return render_template("about.html", indexes=[cat.describe(name) for name in cat.names])
+
+
+@bp.get("/api")
+def api_help() -> str:
+    return render_template("api.html", example_index=catalog().default, root=request.url_root.rstrip("/"))
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz() -> Response:
+    cat = catalog()
+    return jsonify(
+        {
+            "status": "ok",
+            "indexes": {
+                name: {"pages": s.index.counts.get("pages"), "chunks": s.index.counts.get("chunks")}
+                for name, s in cat.served.items()
+            },
+        }
+    )
+
+
+def opensearch_link(index: str) -> str:
+    return url_for("search.opensearch_description", index=index)
