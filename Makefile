@@ -31,8 +31,8 @@ run: install indexes
 	$(WS) query --index $(INDEXES)/mediawiki-docs "how do I let people upload images"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check indexer webapp tests bench
-	$(VENV)/bin/ruff format --check indexer webapp tests bench
+	$(VENV)/bin/ruff check indexer webapp tests
+	$(VENV)/bin/ruff format --check indexer webapp tests
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

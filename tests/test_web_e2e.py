@@ -1,0 +1,186 @@
+"""The real thing: `wikisearch serve` (gunicorn) with the real model on
+loopback, called over HTTP and driven in Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.model
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(docs_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "gunicorn.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "indexer.cli", "serve", "--index", f"docs={docs_index}", "--port", str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "WIKISEARCH_RATE_LIMIT": "1000/minute"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail(f"server did not come up: {log.read_text()}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert "Traceback" not in log.read_text()
+
+
+def get_json(url: str) -> tuple[int, dict | list]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def test_gunicorn_serves_real_semantic_search(server: str) -> None:
+    status, data = get_json(server + "/api/v1/search?" + urllib.parse.urlencode({"q": "how do I make my wiki private"}))
+    assert status == 200
+    titles = [hit["title"] for hit in data["results"][:3]]  # type: ignore[index]
+    assert "Manual:$wgWhitelistRead" in titles
+    status, suggestions = get_json(server + "/api/v1/opensearch?search=uploading+files&limit=5")
+    assert status == 200 and "Manual:$wgEnableUploads" in suggestions[1]  # type: ignore[index]
+
+
+def test_gunicorn_errors_are_json_not_tracebacks(server: str) -> None:
+    status, data = get_json(server + "/api/v1/search?q=" + "z" * 400)
+    assert status == 400 and data["error"]["code"] == "bad_query"  # type: ignore[index,call-overload]
+
+
+def test_about_states_model_provenance_and_attribution(server: str) -> None:
+    with urllib.request.urlopen(server + "/about", timeout=30) as response:
+        html = response.read().decode()
+    for fact in (
+        "all-MiniLM-L6-v2",
+        "Apache-2.0",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        "verified against the pinned value",
+        "train_script.py",
+        "1.17 B sentence pairs",
+        "partial",
+        "base model not fully OSAID",
+        "mediawiki-docs.xml.bz2",
+        "901 pages",
+    ):
+        assert fact in html, fact
+    assert "OSAID-compliant" not in html
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: make test installs it (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield instance
+        instance.close()
+
+
+def test_a_person_searches_pages_and_follows_results(server: str, browser, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    external: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(server) else external.append(r.url))
+    page.goto(server + "/")
+    page.get_by_label("Search Wikimedia documentation").fill("how do I let people upload images")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("ol.results li.result")
+    assert page.locator("ol.results > li.result").count() == 10
+    titles = page.locator("ol.results > li.result h2 a").all_inner_texts()
+    assert "Manual:$wgEnableUploads" in titles
+    assert page.locator("ol.results mark").count() > 0
+    marked = {m.lower() for m in page.locator("ol.results mark").all_inner_texts()}
+    assert marked and all(m.startswith(("let", "people", "upload", "image")) for m in marked), marked
+    # a result shown with a section breadcrumb links to that section on the wiki
+    with_crumbs = page.locator("li.result:has(nav.breadcrumb)")
+    assert with_crumbs.count() > 0
+    first = with_crumbs.first
+    section = first.locator("nav.breadcrumb span").last.inner_text()
+    href = first.locator("h2 a").get_attribute("href")
+    assert href is not None and href.endswith("#" + urllib.parse.quote(section.replace(" ", "_"), safe="$!*(),/~:.-_'"))
+    page.screenshot(path=str(tmp_path / "results.png"), full_page=True)
+    shutil.copy(tmp_path / "results.png", tmp_path.parent / "results-latest.png")
+    # pagination
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_selector("p.summary")
+    assert "Results 11–20" in page.locator("p.summary").inner_text()
+    assert set(page.locator("ol.results > li.result h2 a").all_inner_texts()).isdisjoint(titles)
+    page.get_by_role("link", name="← Previous").click()
+    assert "Results 1–10" in page.locator("p.summary").inner_text()
+    # the index selector and keyboard: Tab from the box reaches the selector, then the button
+    page.get_by_label("Search Wikimedia documentation").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "index"
+    assert external == []  # no third-party requests
+
+
+def test_suggestions_appear_while_typing(server: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.get_by_label("Search Wikimedia documentation").press_sequentially("uploading files", delay=20)
+    page.wait_for_selector("#suggestions option", state="attached", timeout=15000)
+    options = page.eval_on_selector_all("#suggestions option", "els => els.map(e => e.value)")
+    assert "Manual:$wgEnableUploads" in options
+
+
+def test_the_page_works_without_javascript(server: str, browser) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(server + "/")
+    page.get_by_label("Search Wikimedia documentation").fill("upload images")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector("ol.results li.result")
+    assert page.locator("ol.results > li.result").count() > 0
+    context.close()
+
+
+def test_csp_blocks_injected_inline_script(server: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(server + "/?q=upload")
+    ran = page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.__x = 1'; "
+        "document.body.appendChild(s); return window.__x === 1; }"
+    )
+    assert ran is False
