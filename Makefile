@@ -9,7 +9,7 @@ INDEXES := data/indexes
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run indexes test lint typecheck unit bench clean distclean
+.PHONY: install run indexes test lint typecheck unit browser clean distclean
 
 install: $(STAMP)
 
@@ -27,8 +27,12 @@ $(INDEXES)/%/manifest.json: data/dumps/%.xml.bz2 | $(STAMP)
 indexes: $(INDEXES)/mediawiki-docs/manifest.json $(INDEXES)/enwiki-sample/manifest.json
 
 run: install indexes
-	@echo "Sample indexes are ready. Try:"
-	$(WS) query --index $(INDEXES)/mediawiki-docs "how do I let people upload images"
+	@echo "Serving the sample indexes at http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
+	$(WS) serve --index $(INDEXES)/mediawiki-docs --index $(INDEXES)/enwiki-sample --host $(HOST) --port $(PORT)
+
+# Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check indexer webapp tests
@@ -40,7 +44,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not model and not browser"
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
 	$(PY) -m pytest
 
 clean:
