@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .chunk import ChunkSettings, chunk_page
 from .documents import Chunk, Page, Section, Source
 from .errors import DumpError, IndexFormatError, WikisearchError
-from .index_format import Index, IndexWriter, existing_manifest
+from .index_format import Index, IndexWriter, NotAnIndex, existing_manifest
 from .models import Embedder
 from .parse import parse_sections
 from .settings import Settings
@@ -144,6 +144,8 @@ def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool)
     """The index being rebuilt, if its embeddings can be reused."""
     try:
         manifest = existing_manifest(target)
+    except NotAnIndex:
+        raise
     except IndexFormatError:
         if replace:
             return None

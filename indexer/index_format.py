@@ -74,6 +74,10 @@ CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, text, tokenize = 'uni
 """
 
 
+class NotAnIndex(IndexFormatError):
+    """The path holds something else: never overwritten, even with --replace."""
+
+
 @dataclass(frozen=True)
 class ChunkRow:
     """A stored chunk with its page, as the search needs it."""
@@ -242,7 +246,9 @@ def existing_manifest(path: Path) -> dict[str, Any] | None:
     if path.is_dir() and not any(path.iterdir()):
         return None
     if not path.is_dir():
-        raise IndexFormatError(f"{path}: exists and is not an index directory")
+        raise NotAnIndex(f"{path}: exists and is not an index directory")
+    if not path.is_symlink() and not (path / MANIFEST).is_file():
+        raise NotAnIndex(f"{path}: not a wikisearch index ({MANIFEST} is missing); refusing to replace it")
     return read_manifest(path.resolve(), display=path)
 
 

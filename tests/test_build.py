@@ -196,6 +196,9 @@ def test_a_directory_that_is_not_an_index_is_never_overwritten(tmp_path: Path, f
     (target / "thesis.txt").write_text("do not delete")
     with pytest.raises(IndexFormatError, match="not a wikisearch index"):
         build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, max_pages=3)
+    source = DumpSource(DUMPS / "mediawiki-docs.xml.bz2", max_pages=3)
+    with pytest.raises(IndexFormatError, match="refusing to replace it"):
+        build_index(source, target, fake_embedder, FAKE_MODEL, SETTINGS, {}, replace=True)
     assert (target / "thesis.txt").read_text() == "do not delete"
 
 
