@@ -173,6 +173,8 @@ def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool)
 
 
 def _chunk(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chunk]:
+    if page.markup == "plain":
+        return chunk_page(page.title, [Section((), "", page.text)], settings, embedder.count_tokens)
     try:
         sections = parse_sections(page.text)
     except (RecursionError, ValueError) as exc:  # the parser gave up on this page

@@ -93,7 +93,9 @@ class Catalog:
             raise UnknownIndex(f"unknown index {key!r}; served: {', '.join(self.names)}")
         return self.served[key]
 
-    def search(self, name: str | None, query: str, limit: int = 10, offset: int = 0) -> SearchResponse:
+    def search(
+        self, name: str | None, query: str, limit: int = 10, offset: int = 0, mode: str | None = None
+    ) -> SearchResponse:
         served = self.get(name)
         return search(
             served.index,
@@ -103,6 +105,7 @@ class Catalog:
             offset,
             self.settings.max_query_chars,
             self.settings.max_limit,
+            self.settings.ranking(mode),
         )
 
     def describe(self, name: str) -> dict[str, Any]:

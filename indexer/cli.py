@@ -91,6 +91,14 @@ def main(ctx: click.Context, verbose: int) -> None:
     type=click.Path(path_type=Path),
     help="Index directory to create or update.",
 )
+@click.option(
+    "--source",
+    "source_type",
+    type=click.Choice(["dump", "sparql-examples"]),
+    default="dump",
+    show_default=True,
+    help="dump: every page is a document; sparql-examples: every {{SPARQL}} template of the pages is one.",
+)
 @click.option("--namespaces", help="Comma-separated namespace ids (default: the wiki's content namespaces).")
 @click.option("--model", help="Embedding model from the registry (default all-MiniLM-L6-v2).")
 @click.option(
@@ -119,6 +127,7 @@ def build(
     ctx: click.Context,
     dump: Path,
     index_dir: Path,
+    source_type: str,
     namespaces: str | None,
     model: str | None,
     allow_unvetted_model: bool | None,
@@ -149,12 +158,18 @@ def build(
     from .dump import DumpSource
     from .index_format import existing_manifest
 
-    source = DumpSource(dump, namespaces=_namespaces(namespaces), max_pages=max_pages, base_url=base_url)
+    source: Any
+    if source_type == "sparql-examples":
+        from .sparql_examples import SparqlExamplesSource
+
+        source = SparqlExamplesSource(dump, base_url=base_url)
+    else:
+        source = DumpSource(dump, namespaces=_namespaces(namespaces), max_pages=max_pages, base_url=base_url)
     if not replace:
         existing_manifest(index_dir)  # refuse a non-index directory before loading the model
     embedder = _load_embedder(settings)
     source_manifest = {
-        "type": "mediawiki-dump",
+        "type": "sparql-examples" if source_type == "sparql-examples" else "mediawiki-dump",
         "path": str(dump),
         "file": dump.name,
         "bytes": dump.stat().st_size,
@@ -165,7 +180,7 @@ def build(
             "base": source.site.base,
             "generator": source.site.generator,
         },
-        "namespaces": sorted(source.namespaces),
+        "namespaces": sorted(getattr(source, "namespaces", [])),
         "max_pages": max_pages,
     }
     report = build_index(source, index_dir, embedder, embedder.model.manifest(), settings, source_manifest, replace)
@@ -188,13 +203,11 @@ def _load_embedder(settings: Settings) -> Any:
     return load_embedder(settings.model, settings.allow_unvetted_model, settings.threads)
 
 
-def _embedder_for(index: Any, settings: Settings) -> Any:
-    """The model that built an index; an unvetted one is allowed only if it built it so."""
-    model = index.manifest["model"]
-    allow = settings.allow_unvetted_model or not model.get("vetted", True)
-    from .models import load_embedder
+def _catalog(index_dir: Path, settings: Settings) -> Any:
+    """One index as a catalog: the model that built it is loaded to query it."""
+    from .catalog import Catalog
 
-    return load_embedder(model["name"], allow, settings.threads)
+    return Catalog({index_dir.name or "index": index_dir}, settings)
 
 
 @main.command()
@@ -202,20 +215,21 @@ def _embedder_for(index: Any, settings: Settings) -> Any:
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory.")
 @click.option("--limit", type=int, default=10, show_default=True, help="Pages to show.")
 @click.option("--offset", type=int, default=0, show_default=True, help="Pages to skip (paging).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), help="Ranking (default: hybrid).")
 @click.option("--json", "as_json", is_flag=True, help='Print one JSON object: {"results": [...]}.')
 @click.pass_context
 @handle_errors
-def query(ctx: click.Context, query: str, index_dir: Path, limit: int, offset: int, as_json: bool) -> None:
+def query(
+    ctx: click.Context, query: str, index_dir: Path, limit: int, offset: int, mode: str | None, as_json: bool
+) -> None:
     """Search the index at --index for QUERY."""
     _setup_logging(ctx.obj["verbose"], True)
-    settings = Settings.load()
-    from .index_format import Index
-    from .search import search, validate
+    settings = Settings.load({"search_mode": mode})
+    from .search import validate
 
     validate(query, limit, offset, settings.max_query_chars, settings.max_limit)
-    index = Index.open(index_dir)
-    embedder = _embedder_for(index, settings)
-    response = search(index, embedder, query, limit, offset, settings.max_query_chars, settings.max_limit)
+    catalog = _catalog(index_dir, settings)
+    response = catalog.search(None, query, limit, offset)
     if as_json:
         click.echo(json.dumps(response.as_dict(), ensure_ascii=False))
         return
@@ -267,6 +281,42 @@ def serve(ctx: click.Context, indexes: tuple[str, ...], host: str, port: int, wo
     from webapp.serve import run
 
     run(settings.replace(indexes=",".join(f"{n}={p}" for n, p in specs.items())), host, port, workers, threads)
+
+
+@main.command("eval")
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory.")
+@click.option("--qrels", required=True, type=click.Path(path_type=Path), help="Judgements, JSON Lines.")
+@click.option("--corpus", help="Only the judgements of this corpus (default: all in the file).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), help="Ranking (default: hybrid).")
+@click.option("--fusion", type=click.Choice(["blend", "rrf"]), help="How hybrid fuses (default: blend).")
+@click.option("--dense-weight", type=click.FloatRange(0, 1), help="Share of the dense leg in a blend.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@handle_errors
+def evaluate_command(
+    ctx: click.Context,
+    index_dir: Path,
+    qrels: Path,
+    corpus: str | None,
+    mode: str | None,
+    fusion: str | None,
+    dense_weight: float | None,
+    as_json: bool,
+) -> None:
+    """Measure retrieval quality: nDCG@10, Recall@10, MRR@10, Recall@1 (ir-measures)."""
+    _setup_logging(ctx.obj["verbose"], True)
+    settings = Settings.load({"search_mode": mode, "fusion": fusion, "dense_weight": dense_weight})
+    from .evaluate import evaluate, load_qrels
+
+    judgements = load_qrels(qrels, corpus)
+    served = _catalog(index_dir, settings).get(None)
+    result = evaluate(served.index, served.embedder, judgements, settings.ranking())
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"corpus {result['corpus']}, mode {result['mode']}, {result['queries']} queries")
+    for name, value in result["metrics"].items():
+        click.echo(f"  {name:<10} {value:.4f}")
 
 
 @main.command()

@@ -43,6 +43,10 @@ class Page:
     text: str
     url: str
     redirect: str | None = None  # target title ("Target" or "Target#Section")
+    markup: str = "wikitext"  # "wikitext" is parsed into sections; "plain" is used as it is
+    code: str = ""  # a query or code sample shown as code (SPARQL, SQL)
+    code_language: str = ""  # "sparql", "sql"
+    action_url: str = ""  # where the code runs ("Try it")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,11 @@ import numpy as np
 
 from .documents import Chunk, Page
 from .errors import IndexFormatError
+from .lexical import expand_identifiers
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
@@ -52,7 +53,10 @@ CREATE TABLE pages (
     namespace INTEGER NOT NULL,
     rev_id INTEGER NOT NULL,
     timestamp TEXT NOT NULL,
-    url TEXT NOT NULL
+    url TEXT NOT NULL,
+    code TEXT NOT NULL DEFAULT '',
+    code_language TEXT NOT NULL DEFAULT '',
+    action_url TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY,          -- the chunk's FAISS id
@@ -70,7 +74,9 @@ CREATE TABLE aliases (
     target TEXT NOT NULL,            -- the page it points to
     anchor TEXT NOT NULL DEFAULT ''
 );
-CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, text, tokenize = 'unicode61 remove_diacritics 2');
+-- Lexical search. "terms" holds identifier variants (see lexical.py); rowid = chunks.id.
+CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, text, terms, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE aliases_fts USING fts5(title, terms, target UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
 """
 
 
@@ -91,6 +97,9 @@ class ChunkRow:
     page_id: int
     rev_id: int
     namespace: int
+    code: str
+    code_language: str
+    action_url: str
 
 
 # ---------------------------------------------------------------- reading
@@ -105,6 +114,8 @@ class Index:
         self.manifest = manifest
         self.vectors = vectors
         self._local = threading.local()
+        self._titles: dict[str, list[str]] | None = None
+        self._titles_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
@@ -171,11 +182,81 @@ class Index:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.db().execute(
-            "SELECT c.id, p.title, c.section, c.anchor, c.text, p.url, p.page_id, p.rev_id, p.namespace "
+            "SELECT c.id, p.title, c.section, c.anchor, c.text, p.url, p.page_id, p.rev_id, p.namespace, "
+            "p.code, p.code_language, p.action_url "
             f"FROM chunks c JOIN pages p ON p.id = c.page WHERE c.id IN ({marks})",
             list(ids),
         )
         return {row[0]: ChunkRow(*row) for row in rows}
+
+    def chunk_titles(self, ids: Sequence[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        result: dict[int, str] = {}
+        for start in range(0, len(ids), 900):
+            part = list(ids[start : start + 900])
+            marks = ",".join("?" * len(part))
+            rows = self.db().execute(
+                f"SELECT c.id, p.title FROM chunks c JOIN pages p ON p.id = c.page WHERE c.id IN ({marks})", part
+            )
+            result.update(rows)
+        return result
+
+    def first_chunk(self, title: str) -> int | None:
+        row = (
+            self.db()
+            .execute(
+                "SELECT c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE p.title = ? ORDER BY c.ordinal LIMIT 1",
+                (title,),
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else None
+
+    #: BM25 weights of the FTS columns: title, section path, text, identifier variants.
+    BM25_WEIGHTS = (4.0, 2.0, 1.0, 1.5)
+
+    def lexical(self, expression: str, k: int) -> list[tuple[int, float]]:
+        """Chunks matching a (safe, pre-built) FTS5 expression, by BM25; higher is better."""
+        weights = ", ".join(str(w) for w in self.BM25_WEIGHTS)
+        try:
+            rows = self.db().execute(
+                f"SELECT rowid, -bm25(chunks_fts, {weights}) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "ORDER BY bm25(chunks_fts, " + weights + ") LIMIT ?",
+                (expression, k),
+            )
+            return [(int(cid), float(score)) for cid, score in rows]
+        except sqlite3.OperationalError as exc:
+            logger.warning("lexical search failed for %r: %s", expression, exc)
+            return []
+
+    def lexical_aliases(self, expression: str, k: int) -> list[tuple[str, float]]:
+        """Pages whose redirect titles match, with the redirect's BM25."""
+        try:
+            rows = self.db().execute(
+                "SELECT target, -bm25(aliases_fts, 4.0, 1.5) FROM aliases_fts WHERE aliases_fts MATCH ? "
+                "ORDER BY bm25(aliases_fts, 4.0, 1.5) LIMIT ?",
+                (expression, k),
+            )
+            return [(str(target), float(score)) for target, score in rows]
+        except sqlite3.OperationalError as exc:
+            logger.warning("alias search failed for %r: %s", expression, exc)
+            return []
+
+    def titles_named(self, name: str, normalise: Callable[[str], str]) -> list[str]:
+        """Pages whose title, or a redirect to them, reads ``name`` once normalised."""
+        with self._titles_lock:
+            if self._titles is None:
+                table: dict[str, list[str]] = {}
+                db = self.db()
+                for (title,) in db.execute("SELECT title FROM pages"):
+                    table.setdefault(normalise(title), []).append(title)
+                pages = {t for ts in table.values() for t in ts}
+                for alias, target in db.execute("SELECT title, target FROM aliases"):
+                    if target in pages:
+                        table.setdefault(normalise(alias), []).append(target)
+                self._titles = table
+        return list(dict.fromkeys(self._titles.get(name, [])))
 
     def alias_target(self, title: str) -> str | None:
         row = self.db().execute("SELECT target FROM aliases WHERE title = ?", (title,)).fetchone()
@@ -288,8 +369,19 @@ class IndexWriter:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         cur = self.conn.execute(
-            "INSERT INTO pages (page_id, title, namespace, rev_id, timestamp, url) VALUES (?, ?, ?, ?, ?, ?)",
-            (page.page_id, page.title, page.namespace, page.rev_id, page.timestamp, page.url),
+            "INSERT INTO pages (page_id, title, namespace, rev_id, timestamp, url, code, code_language, action_url) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                page.page_id,
+                page.title,
+                page.namespace,
+                page.rev_id,
+                page.timestamp,
+                page.url,
+                page.code,
+                page.code_language,
+                page.action_url,
+            ),
         )
         page_row = cur.lastrowid
         first = self.chunk_count
@@ -299,8 +391,11 @@ class IndexWriter:
             rows,
         )
         self.conn.executemany(
-            "INSERT INTO chunks_fts (rowid, title, section, text) VALUES (?, ?, ?, ?)",
-            [(first + i, page.title, c.section, c.text) for i, c in enumerate(chunks)],
+            "INSERT INTO chunks_fts (rowid, title, section, text, terms) VALUES (?, ?, ?, ?, ?)",
+            [
+                (first + i, page.title, c.section, c.text, expand_identifiers(f"{page.title} {c.section} {c.text}"))
+                for i, c in enumerate(chunks)
+            ],
         )
         if len(chunks):
             self.vectors.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -311,6 +406,10 @@ class IndexWriter:
         self.conn.execute(
             "INSERT OR REPLACE INTO aliases (title, target, anchor) VALUES (?, ?, ?)",
             (title, name.strip(), anchor),
+        )
+        self.conn.execute(
+            "INSERT INTO aliases_fts (title, terms, target) VALUES (?, ?, ?)",
+            (title, expand_identifiers(title), name.strip()),
         )
         self.aliases += 1
 

@@ -67,6 +67,8 @@ INLINE_TEMPLATES: dict[str, int] = {
     "p": 1,
     "para": 1,
 }
+#: Wikidata entity templates ({{Q|146}}, {{P|31}}) → their id with its letter.
+ID_TEMPLATES: dict[str, str] = {"q": "Q", "p": "P", "property": "P", "l": "L", "lexeme": "L"}
 #: Templates that render literal text.
 LITERAL_TEMPLATES: dict[str, str] = {
     "!": "|",
@@ -199,6 +201,13 @@ def _render_template(node: Template, depth: int) -> str:
                 if value:
                     lines.append(f"{label}: {value}" if label else value)
         return "\n" + "\n".join(lines) + "\n" if lines else ""
+    if key in ID_TEMPLATES:
+        positional = [p for p in node.params if not p.showkey]
+        value = str(positional[0].value).strip() if positional else ""
+        letter = ID_TEMPLATES[key]
+        if value.isdigit():
+            return letter + value
+        return value if value[1:].isdigit() else render(value, depth + 1)
     if key in INLINE_TEMPLATES:
         positional = [p for p in node.params if not p.showkey]
         if not positional:

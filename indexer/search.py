@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import QueryError
 from .index_format import ChunkRow, Index
+from .lexical import fts_query, query_terms
 from .models import Embedder
 from .urls import with_anchor
 
@@ -15,47 +16,6 @@ MAX_OFFSET = 1000
 SNIPPET_CHARS = 280
 MORE_SECTIONS = 2
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset(
-    {
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "my",
-        "of",
-        "on",
-        "or",
-        "the",
-        "to",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-        "you",
-        "your",
-        "me",
-        "we",
-        "this",
-        "that",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -125,6 +85,38 @@ def validate(query: str, limit: int, offset: int, max_query_chars: int = 300, ma
     return cleaned
 
 
+MODES = ("hybrid", "dense", "lexical")
+FUSIONS = ("blend", "rrf")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How the two legs are combined; measured with ``wikisearch eval``."""
+
+    mode: str = "hybrid"
+    fusion: str = "blend"
+    dense_weight: float = 0.6  # blend: share of the dense leg
+    rrf_k: int = 60  # rrf: rank offset
+    title_boost: bool = True  # an exact title or alias match goes first
+
+
+@dataclass
+class _Leg:
+    """One leg's pages: score and chunk ids (best first), in rank order."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    chunks: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, title: str, chunk_id: int, score: float) -> None:
+        if title not in self.scores:
+            self.scores[title] = score
+            self.chunks[title] = []
+        self.chunks[title].append(chunk_id)
+
+    def ranks(self) -> dict[str, int]:
+        return {t: r for r, t in enumerate(sorted(self.scores, key=lambda t: -self.scores[t]), start=1)}
+
+
 def search(
     index: Index,
     embedder: Embedder,
@@ -133,46 +125,142 @@ def search(
     offset: int = 0,
     max_query_chars: int = 300,
     max_limit: int = 50,
+    ranking: Ranking = Ranking(),
 ) -> SearchResponse:
-    """Dense search: nearest chunks, grouped by page, best section first."""
+    """Search one index: dense, lexical or both fused; results grouped by page."""
     query = validate(query, limit, offset, max_query_chars, max_limit)
-    vector = embedder.encode([query])[0]
+    if ranking.mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}")
     wanted = offset + limit + 1  # one more page tells whether there is a next page
-    k = max(64, wanted * 8)
+    depth = max(100, wanted * 10)
+    dense = _dense(index, embedder, query, depth, wanted) if ranking.mode != "lexical" else _Leg()
+    lexical = _lexical(index, query, depth) if ranking.mode != "dense" else _Leg()
+    order = _fuse(dense, lexical, ranking)
+    if ranking.title_boost:
+        order = _lift_exact_titles(index, query, order)
+    page_slice = order[offset : offset + limit]
+    groups = [_sections(title, dense, lexical, index) for title, _ in page_slice]
+    rows = index.chunks([cid for group in groups for cid in group])
+    terms = query_terms(query)
+    results = [
+        _page_hit([(cid, score) for cid in group if cid in rows], rows, terms)
+        for group, (_, score) in zip(groups, page_slice, strict=True)
+        if any(cid in rows for cid in group)
+    ]
+    return SearchResponse(query, results, offset, limit, has_more=len(order) > offset + limit)
+
+
+def _dense(index: Index, embedder: Embedder, query: str, depth: int, wanted: int) -> _Leg:
+    vector = embedder.encode([query])[0]
+    k = depth
     while True:
         hits = index.search(vector, k)
-        groups = _group(hits, index)
-        if len(groups) >= wanted or k >= index.vectors.ntotal:
-            break
+        leg = _Leg()
+        titles = index.chunk_titles([cid for cid, _ in hits])
+        for cid, score in hits:
+            if cid in titles:
+                leg.add(titles[cid], cid, score)
+        if len(leg.scores) >= wanted or k >= index.vectors.ntotal:
+            return leg
         k *= 4
-    terms = query_terms(query)
-    page_slice = groups[offset : offset + limit]
-    rows = index.chunks([cid for group in page_slice for cid, _ in group])
-    results = [_page_hit(group, rows, terms) for group in page_slice]
-    return SearchResponse(query, results, offset, limit, has_more=len(groups) > offset + limit)
 
 
-def _group(hits: list[tuple[int, float]], index: Index) -> list[list[tuple[int, float]]]:
-    """Chunk hits → pages in order of their best chunk; distinct sections only."""
-    rows = index.chunks([cid for cid, _ in hits])
-    order: dict[str, list[tuple[int, float]]] = {}
-    anchors: dict[str, set[str]] = {}
+def _lexical(index: Index, query: str, depth: int) -> _Leg:
+    leg = _Leg()
+    expression = fts_query(query)
+    if not expression:
+        return leg
+    hits = index.lexical(expression, depth)
+    titles = index.chunk_titles([cid for cid, _ in hits])
     for cid, score in hits:
-        row = rows.get(cid)
-        if row is None:
-            continue
-        group = order.setdefault(row.title, [])
-        seen = anchors.setdefault(row.title, set())
-        if row.anchor in seen or len(group) > MORE_SECTIONS:
-            continue
-        seen.add(row.anchor)
-        group.append((cid, score))
-    return list(order.values())
+        if cid in titles:
+            leg.add(titles[cid], cid, score)
+    for target, score in index.lexical_aliases(expression, 20):
+        if target in leg.scores:
+            leg.scores[target] = max(leg.scores[target], score)
+        else:
+            first = index.first_chunk(target)
+            if first is not None:
+                leg.add(target, first, score)
+    return leg
+
+
+def _fuse(dense: _Leg, lexical: _Leg, ranking: Ranking) -> list[tuple[str, float]]:
+    """Pages by fused score. Blend: dense cosine min-max scaled over the
+    candidates, BM25 divided by the best BM25 (the scales differ), then
+    weighted; RRF: by ranks alone."""
+    if not lexical.scores:
+        return sorted(dense.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    if not dense.scores:
+        return sorted(lexical.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    titles = set(dense.scores) | set(lexical.scores)
+    fused: dict[str, float] = {}
+    if ranking.fusion == "rrf":
+        dense_ranks, lexical_ranks = dense.ranks(), lexical.ranks()
+        for title in titles:
+            fused[title] = sum(
+                1.0 / (ranking.rrf_k + ranks[title]) for ranks in (dense_ranks, lexical_ranks) if title in ranks
+            )
+    else:
+        dense_top, dense_floor = max(dense.scores.values()), min(dense.scores.values())
+        lexical_top = max(lexical.scores.values()) or 1.0
+        spread = dense_top - dense_floor
+        w = ranking.dense_weight
+        for title in titles:
+            d = dense.scores.get(title, dense_floor)
+            d_norm = (d - dense_floor) / spread if spread > 0 else 1.0
+            fused[title] = w * d_norm + (1 - w) * lexical.scores.get(title, 0.0) / lexical_top
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def normalise_title(title: str) -> str:
+    """Titles as a user types them: no case, underscores, namespace or ``$wg``."""
+    text = " ".join(title.replace("_", " ").split()).lower()
+    if ":" in text:
+        text = text.split(":", 1)[1].strip()
+    text = text.lstrip("$")
+    return text[2:] if text.startswith("wg") and len(text) > 2 else text
+
+
+def _lift_exact_titles(index: Index, query: str, order: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """A query that names a page (its title or a redirect to it) gets that page first."""
+    matches = index.titles_named(normalise_title(query), normalise_title)
+    if not matches:
+        return order
+    top = order[0][1] if order else 1.0
+    lifted = [(t, top + 1.0) for t in matches]
+    return lifted + [(t, s) for t, s in order if t not in matches]
+
+
+def _sections(title: str, dense: _Leg, lexical: _Leg, index: Index) -> list[int]:
+    """A page's chunks to show: the better leg's best first."""
+    first, second = (lexical, dense) if _prefer_lexical(title, dense, lexical) else (dense, lexical)
+    ids = list(dict.fromkeys(first.chunks.get(title, []) + second.chunks.get(title, [])))
+    if not ids:  # lifted by its title alone
+        chunk = index.first_chunk(title)
+        ids = [chunk] if chunk is not None else []
+    return ids
+
+
+def _prefer_lexical(title: str, dense: _Leg, lexical: _Leg) -> bool:
+    if title not in lexical.scores:
+        return False
+    if title not in dense.scores:
+        return True
+    return lexical.ranks()[title] < dense.ranks()[title]
 
 
 def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: list[str]) -> PageHit:
+    """The best section of a page, and up to two more with other anchors."""
     best_id, best_score = group[0]
     best = rows[best_id]
+    anchors = {best.anchor}
+    extra: list[tuple[int, float]] = []
+    for cid, score in group[1:]:
+        if rows[cid].anchor not in anchors and len(extra) < MORE_SECTIONS:
+            anchors.add(rows[cid].anchor)
+            extra.append((cid, score))
+    group = [group[0], *extra]
     snippet, marks = make_snippet(best.text, terms)
     more = []
     for cid, score in group[1:]:
@@ -190,12 +278,6 @@ def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: 
         rev_id=best.rev_id,
         more=more,
     )
-
-
-def query_terms(query: str) -> list[str]:
-    """Words worth highlighting: no stopwords, no single letters."""
-    words = [w.lower() for w in _WORD.findall(query)]
-    return [w for w in dict.fromkeys(words) if len(w) > 1 and w not in _STOPWORDS]
 
 
 def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:

@@ -44,6 +44,12 @@ class Settings:
     max_query_chars: int = 300
     #: Largest ``limit`` a search may ask for.
     max_limit: int = 50
+    #: Default search mode: hybrid, dense or lexical.
+    search_mode: str = "hybrid"
+    #: How hybrid fuses its legs: blend (weighted normalised scores) or rrf.
+    fusion: str = "blend"
+    #: Share of the dense leg in a blend (0–1).
+    dense_weight: float = 0.6
     #: Rate limit per client for the web app (flask-limiter syntax).
     rate_limit: str = "60/minute"
 
@@ -72,11 +78,23 @@ class Settings:
             raise SettingsError("chunk_tokens must be between 16 and 4096")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
+        if self.search_mode not in ("hybrid", "dense", "lexical"):
+            raise SettingsError("search_mode must be hybrid, dense or lexical")
+        if self.fusion not in ("blend", "rrf"):
+            raise SettingsError("fusion must be blend or rrf")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise SettingsError("dense_weight must be between 0 and 1")
         if self.max_limit < 1 or self.max_query_chars < 1:
             raise SettingsError("max_limit and max_query_chars must be positive")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def ranking(self, mode: str | None = None) -> Any:
+        """The search ranking these settings ask for (``mode`` overrides the default)."""
+        from .search import Ranking
+
+        return Ranking(mode=mode or self.search_mode, fusion=self.fusion, dense_weight=self.dense_weight)
 
 
 FIELDS = list(dataclasses.fields(Settings))
@@ -98,4 +116,9 @@ def _coerce(f: dataclasses.Field[Any], raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise SettingsError(f"{name}={raw!r}: expected an integer") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: expected a number") from None
     return raw

@@ -1,0 +1,94 @@
+"""Retrieval quality, measured: qrels in, nDCG@10 / Recall@10 / MRR@10 / Recall@1 out.
+
+Metrics come from ir-measures (pytrec_eval underneath), not hand-written code.
+Judgements are page-level and binary, as in ``../shared/data/eval/dev.jsonl``:
+one JSON object a line, ``{"id", "corpus", "query", "relevant": [titles]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ir_measures
+from ir_measures import RR, R, nDCG
+
+from .errors import WikisearchError
+from .index_format import Index
+from .models import Embedder
+from .parse import clean_text, render
+from .search import Ranking, search
+
+METRICS = {"ndcg@10": nDCG @ 10, "recall@10": R @ 10, "mrr@10": RR @ 10, "recall@1": R @ 1}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    id: str
+    corpus: str
+    query: str
+    relevant: tuple[str, ...]
+
+
+def doc_id(title: str) -> str:
+    """A title as it is displayed: underscores as spaces, wiki markup rendered
+    (``{{Q|Q146}}`` → ``Q146``), so qrels and results compare equal."""
+    text = title.replace("_", " ")
+    if "{{" in text or "<" in text or "[[" in text:
+        text = clean_text(render(text))
+    return " ".join(text.split())
+
+
+def load_qrels(path: str | Path, corpus: str | None = None) -> list[Judgement]:
+    path = Path(path)
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise WikisearchError(f"{path}: cannot read qrels: {exc.strerror}") from None
+    judgements = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            item = Judgement(str(data["id"]), str(data["corpus"]), str(data["query"]), tuple(data["relevant"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WikisearchError(f"{path}:{number}: not a qrels line ({exc})") from None
+        if corpus is None or item.corpus == corpus:
+            judgements.append(item)
+    if not judgements:
+        raise WikisearchError(f"{path}: no judgements" + (f" for corpus {corpus!r}" if corpus else ""))
+    return judgements
+
+
+def run_queries(
+    index: Index, embedder: Embedder, judgements: list[Judgement], ranking: Ranking, depth: int = 10
+) -> dict[str, list[str]]:
+    """Each query's ranked page titles (normalised), through the one search function."""
+    return {
+        j.id: [doc_id(hit.title) for hit in search(index, embedder, j.query, depth, 0, 10_000, depth, ranking).results]
+        for j in judgements
+    }
+
+
+def score(judgements: list[Judgement], run: dict[str, list[str]]) -> dict[str, float]:
+    qrels = [ir_measures.Qrel(j.id, doc_id(title), 1) for j in judgements for title in j.relevant]
+    scored = [
+        ir_measures.ScoredDoc(qid, title, float(len(titles) - rank))
+        for qid, titles in run.items()
+        for rank, title in enumerate(titles)
+    ]
+    aggregate = ir_measures.calc_aggregate(list(METRICS.values()), qrels, scored)
+    return {name: round(float(aggregate.get(measure, 0.0)), 4) for name, measure in METRICS.items()}
+
+
+def evaluate(index: Index, embedder: Embedder, judgements: list[Judgement], ranking: Ranking) -> dict[str, Any]:
+    run = run_queries(index, embedder, judgements, ranking)
+    return {
+        "corpus": judgements[0].corpus,
+        "mode": ranking.mode,
+        "queries": len(judgements),
+        "metrics": score(judgements, run),
+    }
