@@ -74,9 +74,11 @@ CREATE TABLE aliases (
     target TEXT NOT NULL,            -- the page it points to
     anchor TEXT NOT NULL DEFAULT ''
 );
--- Lexical search. "terms" holds identifier variants (see lexical.py); rowid = chunks.id.
-CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, text, terms, tokenize = 'unicode61 remove_diacritics 2');
-CREATE VIRTUAL TABLE aliases_fts USING fts5(title, terms, target UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+-- Lexical search; rowid = chunks.id. "terms" holds the identifier variants of the
+-- chunk (see lexical.py), "title_terms" those of the page title alone: a setting's
+-- name ($wgUseRCPatrol: "use rc patrol") says what the page is about.
+CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, text, terms, title_terms, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE aliases_fts USING fts5(title, terms, target UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2');
 """
 
 
@@ -214,7 +216,7 @@ class Index:
         return int(row[0]) if row else None
 
     #: BM25 weights of the FTS columns: title, section path, text, identifier variants.
-    BM25_WEIGHTS = (4.0, 2.0, 1.0, 1.5)
+    BM25_WEIGHTS = (4.0, 2.0, 1.0, 1.0, 3.0)
 
     def lexical(self, expression: str, k: int) -> list[tuple[int, float]]:
         """Chunks matching a (safe, pre-built) FTS5 expression, by BM25; higher is better."""
@@ -385,15 +387,16 @@ class IndexWriter:
         )
         page_row = cur.lastrowid
         first = self.chunk_count
+        title_terms = expand_identifiers(page.title)
         rows = [(first + i, page_row, c.ordinal, c.section, c.anchor, c.text, c.key) for i, c in enumerate(chunks)]
         self.conn.executemany(
             "INSERT INTO chunks (id, page, ordinal, section, anchor, text, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         self.conn.executemany(
-            "INSERT INTO chunks_fts (rowid, title, section, text, terms) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO chunks_fts (rowid, title, section, text, terms, title_terms) VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (first + i, page.title, c.section, c.text, expand_identifiers(f"{page.title} {c.section} {c.text}"))
+                (first + i, page.title, c.section, c.text, expand_identifiers(f"{c.section} {c.text}"), title_terms)
                 for i, c in enumerate(chunks)
             ],
         )

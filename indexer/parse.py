@@ -109,6 +109,8 @@ NON_TEXT_LINK = re.compile(r"^\s*:?\s*(file|image|category|media|[a-z]{2,3}(-[a-
 SHOWN_LINK = re.compile(r"^\s*:\s*(category|file|image)\s*:", re.IGNORECASE)
 
 _MAX_DEPTH = 40
+#: Longest value kept of a labelled template parameter.
+MAX_PARAM_CHARS = 120
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
@@ -198,6 +200,8 @@ def _render_template(node: Template, depth: int) -> str:
         for name, label in CONTENT_TEMPLATES[key]:
             if node.has(name):
                 value = clean_text(render(node.get(name).value, depth + 1))
+                if len(value) > MAX_PARAM_CHARS and label:  # a long default (a JSON blob) drowns the prose
+                    value = value[:MAX_PARAM_CHARS].rsplit(" ", 1)[0] + " …"
                 if value:
                     lines.append(f"{label}: {value}" if label else value)
         return "\n" + "\n".join(lines) + "\n" if lines else ""

@@ -1,0 +1,91 @@
+"""Retrieval quality table: dense, lexical and hybrid on the shared corpora.
+
+    python bench/eval.py [--qrels ../shared/data/eval/dev.jsonl] [--sweep]
+
+Prints one table and writes bench/results/eval.json. ``--sweep`` adds the
+fusion variants (RRF, blends at several weights) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexer.catalog import Catalog  # noqa: E402
+from indexer.errors import IndexFormatError  # noqa: E402
+from indexer.evaluate import evaluate, load_qrels  # noqa: E402
+from indexer.search import Ranking  # noqa: E402
+from indexer.settings import Settings  # noqa: E402
+
+CORPORA = {
+    "mediawiki-docs": ROOT / "data/indexes/mediawiki-docs",
+    "wikidata-examples": ROOT / "data/indexes/wikidata-examples",
+    "enwiki-sample": ROOT / "data/indexes/enwiki-sample",
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--qrels", default=str(ROOT.parent / "shared/data/eval/dev.jsonl"))
+    parser.add_argument("--out", default=str(ROOT / "bench/results/eval.json"))
+    parser.add_argument("--sweep", action="store_true", help="also measure fusion variants")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings.load()
+    default = settings.ranking()
+    rankings = {
+        "dense": Ranking(mode="dense"),
+        "lexical": Ranking(mode="lexical"),
+        "hybrid": default,
+    }
+    if args.sweep:
+        rankings["hybrid rrf"] = Ranking(fusion="rrf")
+        rankings["hybrid rrf, no title lift"] = Ranking(fusion="rrf", title_boost=False)
+        for weight in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+            rankings[f"hybrid blend {weight}"] = Ranking(fusion="blend", dense_weight=weight)
+    rows = []
+    embedders: dict = {}
+    for corpus, path in CORPORA.items():
+        if not (path / "manifest.json").exists():
+            print(f"skipping {corpus}: no index at {path} (make eval builds it)", file=sys.stderr)
+            continue
+        judgements = load_qrels(args.qrels, corpus)
+        try:
+            served = Catalog({corpus: path}, settings, embedders).get(corpus)
+        except IndexFormatError as exc:
+            print(f"skipping {corpus}: {exc}", file=sys.stderr)
+            continue
+        embedders[served.index.model_name] = served.embedder
+        for name, ranking in rankings.items():
+            started = time.perf_counter()
+            result = evaluate(served.index, served.embedder, judgements, ranking)
+            result["ranking"] = name
+            result["seconds_per_query"] = round((time.perf_counter() - started) / len(judgements), 4)
+            rows.append(result)
+    metric_names = ["ndcg@10", "recall@10", "mrr@10", "recall@1"]
+    header = f"{'corpus':<18} {'ranking':<28} {'queries':>7} " + " ".join(f"{m:>9}" for m in metric_names)
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        values = " ".join(f"{row['metrics'][m]:>9.4f}" for m in metric_names)
+        print(f"{row['corpus']:<18} {row['ranking']:<28} {row['queries']:>7} {values}")
+    means = {}
+    for name in rankings:
+        scores = [r["metrics"]["ndcg@10"] for r in rows if r["ranking"] == name]
+        if scores:
+            means[name] = round(sum(scores) / len(scores), 4)
+    print("\nmean nDCG@10 over corpora: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"qrels": args.qrels, "rows": rows, "mean_ndcg@10": means}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
