@@ -41,6 +41,9 @@ class PageHit:
     page_id: int
     rev_id: int
     more: list[SectionHit]
+    code: str = ""  # for query collections: the query itself
+    code_language: str = ""
+    action_url: str = ""  # "Try it" / "Open in Quarry"
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -86,6 +89,9 @@ def validate(query: str, limit: int, offset: int, max_query_chars: int = 300, ma
 
 
 MODES = ("hybrid", "dense", "lexical")
+#: Candidates per leg that fix the score normalisation, so that page 2 of the
+#: results continues page 1 whatever depth each request needs.
+NORM_DEPTH = 200
 FUSIONS = ("blend", "rrf")
 
 
@@ -95,7 +101,7 @@ class Ranking:
 
     mode: str = "hybrid"
     fusion: str = "blend"
-    dense_weight: float = 0.6  # blend: share of the dense leg
+    dense_weight: float = 0.7  # blend: share of the dense leg
     rrf_k: int = 60  # rrf: rank offset
     title_boost: bool = True  # an exact title or alias match goes first
 
@@ -106,6 +112,7 @@ class _Leg:
 
     scores: dict[str, float] = field(default_factory=dict)
     chunks: dict[str, list[int]] = field(default_factory=dict)
+    floor: float = 0.0  # the score at NORM_DEPTH: the same for every page of results
 
     def add(self, title: str, chunk_id: int, score: float) -> None:
         if title not in self.scores:
@@ -132,7 +139,7 @@ def search(
     if ranking.mode not in MODES:
         raise QueryError(f"mode must be one of {', '.join(MODES)}")
     wanted = offset + limit + 1  # one more page tells whether there is a next page
-    depth = max(100, wanted * 10)
+    depth = max(NORM_DEPTH, wanted * 10)
     dense = _dense(index, embedder, query, depth, wanted) if ranking.mode != "lexical" else _Leg()
     lexical = _lexical(index, query, depth) if ranking.mode != "dense" else _Leg()
     order = _fuse(dense, lexical, ranking)
@@ -155,7 +162,7 @@ def _dense(index: Index, embedder: Embedder, query: str, depth: int, wanted: int
     k = depth
     while True:
         hits = index.search(vector, k)
-        leg = _Leg()
+        leg = _Leg(floor=hits[min(NORM_DEPTH, len(hits)) - 1][1] if hits else 0.0)
         titles = index.chunk_titles([cid for cid, _ in hits])
         for cid, score in hits:
             if cid in titles:
@@ -202,7 +209,7 @@ def _fuse(dense: _Leg, lexical: _Leg, ranking: Ranking) -> list[tuple[str, float
                 1.0 / (ranking.rrf_k + ranks[title]) for ranks in (dense_ranks, lexical_ranks) if title in ranks
             )
     else:
-        dense_top, dense_floor = max(dense.scores.values()), min(dense.scores.values())
+        dense_top, dense_floor = max(dense.scores.values()), dense.floor
         lexical_top = max(lexical.scores.values()) or 1.0
         spread = dense_top - dense_floor
         w = ranking.dense_weight
@@ -254,6 +261,7 @@ def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: 
     """The best section of a page, and up to two more with other anchors."""
     best_id, best_score = group[0]
     best = rows[best_id]
+    prose = _prose(best)
     anchors = {best.anchor}
     extra: list[tuple[int, float]] = []
     for cid, score in group[1:]:
@@ -261,7 +269,7 @@ def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: 
             anchors.add(rows[cid].anchor)
             extra.append((cid, score))
     group = [group[0], *extra]
-    snippet, marks = make_snippet(best.text, terms)
+    snippet, marks = make_snippet(prose, terms) if prose else ("", [])
     more = []
     for cid, score in group[1:]:
         row = rows[cid]
@@ -277,7 +285,19 @@ def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: 
         page_id=best.page_id,
         rev_id=best.rev_id,
         more=more,
+        code=best.code,
+        code_language=best.code_language,
+        action_url=best.action_url,
     )
+
+
+def _prose(row: ChunkRow) -> str:
+    """The text to quote: for a query collection, its description, not the code shown beside it."""
+    if not row.code:
+        return row.text
+    head = row.code.strip().splitlines()[0] if row.code.strip() else ""
+    cut = row.text.find(head) if head else -1
+    return row.text[:cut].strip() if cut >= 0 else ""
 
 
 def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:

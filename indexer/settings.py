@@ -49,7 +49,7 @@ class Settings:
     #: How hybrid fuses its legs: blend (weighted normalised scores) or rrf.
     fusion: str = "blend"
     #: Share of the dense leg in a blend (0–1).
-    dense_weight: float = 0.6
+    dense_weight: float = 0.7
     #: Rate limit per client for the web app (flask-limiter syntax).
     rate_limit: str = "60/minute"
 

@@ -92,7 +92,7 @@ def search_page() -> tuple[str, int] | str:
     if query is None or not query.strip():
         return render_template("search.html", **context)
     try:
-        response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE, request.args.get("mode") or None)
     except QueryError as exc:
         return render_template("search.html", error=_friendly(str(exc)), **context), 400
     return render_template("search.html", response=response, **context)
@@ -122,8 +122,11 @@ def api_search() -> Response:
     if query is None:
         raise ApiError(400, "missing_parameter", "the q parameter is required")
     index = request.args.get("index") or catalog().default
-    response = catalog().search(index, query, int_arg("limit", PAGE_SIZE), int_arg("offset", 0))
-    return jsonify(result_json(response, index))
+    mode = request.args.get("mode") or None
+    response = catalog().search(index, query, int_arg("limit", PAGE_SIZE), int_arg("offset", 0), mode)
+    data = result_json(response, index)
+    data["mode"] = mode or settings().search_mode
+    return jsonify(data)
 
 
 @bp.get("/api/v1/opensearch")
