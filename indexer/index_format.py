@@ -77,8 +77,12 @@ CREATE TABLE aliases (
 -- Lexical search; rowid = chunks.id. "terms" holds the identifier variants of the
 -- chunk (see lexical.py), "title_terms" those of the page title alone: a setting's
 -- name ($wgUseRCPatrol: "use rc patrol") says what the page is about.
-CREATE VIRTUAL TABLE chunks_fts USING fts5(title, section, text, terms, title_terms, tokenize = 'porter unicode61 remove_diacritics 2');
-CREATE VIRTUAL TABLE aliases_fts USING fts5(title, terms, target UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    title, section, text, terms, title_terms, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE aliases_fts USING fts5(
+    title, terms, target UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2'
+);
 """
 
 
