@@ -9,7 +9,7 @@ INDEXES := data/indexes
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run indexes test lint typecheck unit browser clean distclean
+.PHONY: install run indexes eval test lint typecheck unit browser clean distclean
 
 install: $(STAMP)
 
@@ -21,22 +21,30 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Sample indexes; rebuilt (incrementally) when their dump changes.
-$(INDEXES)/%/manifest.json: data/dumps/%.xml.bz2 | $(STAMP)
-	$(WS) build $< --index $(INDEXES)/$*
+# --replace: an index of an older format is rebuilt (embeddings of unchanged chunks are reused when they can be).
+$(INDEXES)/%/manifest.json: data/dumps/%.xml.bz2 indexer/index_format.py | $(STAMP)
+	$(WS) build $< --index $(INDEXES)/$* --replace
 
-indexes: $(INDEXES)/mediawiki-docs/manifest.json $(INDEXES)/enwiki-sample/manifest.json
+$(INDEXES)/wikidata-examples/manifest.json: data/dumps/wikidata-sparql-examples.xml.bz2 indexer/index_format.py | $(STAMP)
+	$(WS) build $< --source sparql-examples --index $(INDEXES)/wikidata-examples --replace
+
+indexes: $(INDEXES)/mediawiki-docs/manifest.json $(INDEXES)/wikidata-examples/manifest.json $(INDEXES)/enwiki-sample/manifest.json
+
+# Retrieval quality of dense, lexical and hybrid on the shared dev judgements: one table.
+eval: indexes
+	$(PY) bench/eval.py
 
 run: install indexes
 	@echo "Serving the sample indexes at http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
-	$(WS) serve --index $(INDEXES)/mediawiki-docs --index $(INDEXES)/enwiki-sample --host $(HOST) --port $(PORT)
+	$(WS) serve --index $(INDEXES)/mediawiki-docs --index $(INDEXES)/wikidata-examples --index $(INDEXES)/enwiki-sample --host $(HOST) --port $(PORT)
 
 # Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check indexer webapp tests
-	$(VENV)/bin/ruff format --check indexer webapp tests
+	$(VENV)/bin/ruff check indexer webapp tests bench
+	$(VENV)/bin/ruff format --check indexer webapp tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
