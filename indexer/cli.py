@@ -94,10 +94,19 @@ def main(ctx: click.Context, verbose: int) -> None:
 @click.option(
     "--source",
     "source_type",
-    type=click.Choice(["dump", "sparql-examples"]),
+    type=click.Choice(["dump", "sparql-examples", "records"]),
     default="dump",
     show_default=True,
-    help="dump: every page is a document; sparql-examples: every {{SPARQL}} template of the pages is one.",
+    help="dump: every page is a document; sparql-examples: every {{SPARQL}} template of the pages is one; "
+    "records: every record of a JSON Lines or CSV file is one.",
+)
+@click.option("--preset", type=click.Choice(["quarry", "sparql"]), help="records: a field mapping for a known shape.")
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="ROLE=NAME",
+    help="records: which field is the id, title, description, code, url or context (repeatable).",
 )
 @click.option("--namespaces", help="Comma-separated namespace ids (default: the wiki's content namespaces).")
 @click.option("--model", help="Embedding model from the registry (default all-MiniLM-L6-v2).")
@@ -128,6 +137,8 @@ def build(
     dump: Path,
     index_dir: Path,
     source_type: str,
+    preset: str | None,
+    fields: tuple[str, ...],
     namespaces: str | None,
     model: str | None,
     allow_unvetted_model: bool | None,
@@ -159,7 +170,17 @@ def build(
     from .index_format import existing_manifest
 
     source: Any
-    if source_type == "sparql-examples":
+    if source_type == "records":
+        from .records import RecordsSource, mapping_from
+
+        overrides = {}
+        for spec in fields:
+            role, sep, name = spec.partition("=")
+            if not sep or not name:
+                raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
+            overrides[role.strip()] = name.strip()
+        source = RecordsSource(dump, mapping_from(preset, overrides), max_records=max_pages)
+    elif source_type == "sparql-examples":
         from .sparql_examples import SparqlExamplesSource
 
         source = SparqlExamplesSource(dump, base_url=base_url)
@@ -169,7 +190,8 @@ def build(
         existing_manifest(index_dir)  # refuse a non-index directory before loading the model
     embedder = _load_embedder(settings)
     source_manifest = {
-        "type": "sparql-examples" if source_type == "sparql-examples" else "mediawiki-dump",
+        "type": {"dump": "mediawiki-dump"}.get(source_type, source_type),
+        "preset": preset,
         "path": str(dump),
         "file": dump.name,
         "bytes": dump.stat().st_size,

@@ -18,7 +18,7 @@ from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_page
 from indexer.dump import DumpSource
 from indexer.errors import DumpError, IndexFormatError
-from indexer.index_format import MANIFEST, STORE, VECTORS, Index, IndexWriter
+from indexer.index_format import FORMAT_VERSION, MANIFEST, STORE, VECTORS, Index, IndexWriter
 from indexer.parse import parse_sections
 from indexer.search import search
 from indexer.settings import Settings
@@ -71,7 +71,7 @@ def test_build_writes_a_consistent_index(tmp_path: Path, fake_embedder: FakeEmbe
     assert report.chunks_embedded == fake_embedder.encoded
     index = Index.open(target)
     manifest = json.loads((target / MANIFEST).read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["model"]["name"] == "fake-hash-64" and manifest["model"]["dimensions"] == 64
     assert manifest["counts"]["chunks"] == index.vectors.ntotal == report.chunks
     # FAISS ids are SQLite row ids: the stored vector of chunk i is the embedding of chunk i's text

@@ -16,6 +16,8 @@ from flask.testing import FlaskClient
 from indexer.build import build_index
 from indexer.catalog import Catalog
 from indexer.dump import DumpSource
+from indexer.records import RecordsSource, mapping_from
+from indexer.sparql_examples import SparqlExamplesSource, try_it_url
 from indexer.settings import Settings
 from tests.conftest import DUMPS, FAKE_MODEL, ROOT, FakeEmbedder
 from webapp import create_app
@@ -34,8 +36,8 @@ An upload example: &amp;lt;script&amp;gt;alert(4)&amp;lt;/script&amp;gt; written
 </mediawiki>"""
 
 
-def _build(dump: Path, target: Path) -> Path:
-    source = DumpSource(dump)
+def _build(dump: Path, target: Path, source=None) -> Path:
+    source = source or DumpSource(dump)
     build_index(
         source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {"path": str(dump), "file": dump.name}
     )
@@ -47,9 +49,13 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("web")
     xss = base / "xss.xml.bz2"
     xss.write_bytes(bz2.compress(XSS_DUMP.encode()))
+    examples = DUMPS / "wikidata-sparql-examples.xml.bz2"
+    quarry = Path(__file__).parent / "data" / "quarry-sample.jsonl"
     return {
         "docs": _build(DUMPS / "mediawiki-docs.xml.bz2", base / "docs"),
         "evil": _build(xss, base / "evil"),
+        "examples": _build(examples, base / "examples", SparqlExamplesSource(examples)),
+        "quarry": _build(quarry, base / "quarry", RecordsSource(quarry, mapping_from("quarry", {}))),
     }
 
 
@@ -234,7 +240,12 @@ def test_healthz_and_indexes(client: FlaskClient) -> None:
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok" and health["indexes"]["docs"]["pages"] == 901
     listing = client.get("/api/v1/indexes").get_json()
-    assert listing["default"] == "docs" and [i["name"] for i in listing["indexes"]] == ["docs", "evil"]
+    assert listing["default"] == "docs" and [i["name"] for i in listing["indexes"]] == [
+        "docs",
+        "evil",
+        "examples",
+        "quarry",
+    ]
 
 
 def test_rate_limit_answers_429_with_retry_after(indexes: dict[str, Path]) -> None:
@@ -271,6 +282,38 @@ def test_an_unexpected_failure_is_a_json_500_without_traceback(indexes: dict[str
     response = app.test_client().get("/api/v1/search?q=upload&index=docs")
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_error" and "boom" not in response.get_data(as_text=True)
+
+
+def test_query_results_show_code_and_a_try_it_link(client: FlaskClient) -> None:
+    html = client.get("/?q=cats+with+pictures&index=examples").get_data(as_text=True)
+    first = html.split('<li class="result">')[1]
+    assert ">Cats, with pictures</a>" in first
+    code = first.split('<pre class="code"')[1].split("</pre>")[0]
+    assert "wdt:P31 wd:Q146" in code and "&lt;translate&gt;" in code  # shown as text, escaped
+    source = next(
+        d for d in SparqlExamplesSource(DUMPS / "wikidata-sparql-examples.xml.bz2") if d.title == "Cats, with pictures"
+    )
+    expected = try_it_url(source.code).replace("&", "&amp;")
+    assert f'<a class="action-link" href="{expected}">Try it</a>' in first
+    assert first.index("This query looks at all items") < first.index('<pre class="code"')  # description above the code
+
+
+def test_long_code_is_collapsed_without_javascript(client: FlaskClient) -> None:
+    html = client.get("/?q=horses+mother+father+birth+year&index=examples").get_data(as_text=True)
+    first = html.split('<li class="result">')[1]
+    assert "Horses" in first.split("</h2>")[0]
+    assert '<details class="code-more">' in first and "<summary>Show all" in first
+    assert first.split('<pre class="code"')[1].split("</pre>")[0].count("\n") <= 14  # 15 lines shown
+
+
+def test_sql_results_open_in_quarry(client: FlaskClient) -> None:
+    html = client.get("/?q=unpatrolled+new+pages&index=quarry").get_data(as_text=True)
+    first = html.split('<li class="result">')[1]
+    assert "Unreviewed new pages older than a week" in first
+    assert '<a class="action-link" href="https://quarry.wmcloud.org/query/102">Open in Quarry</a>' in first
+    assert "rc_patrolled = 0" in first
+    data = client.get("/api/v1/search?q=unpatrolled+new+pages&index=quarry&limit=1").get_json()
+    assert data["results"][0]["code_language"] == "sql" and data["results"][0]["action_url"].endswith("/102")
 
 
 def test_readme_documents_every_setting() -> None:
