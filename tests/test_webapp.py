@@ -17,8 +17,8 @@ from indexer.build import build_index
 from indexer.catalog import Catalog
 from indexer.dump import DumpSource
 from indexer.records import RecordsSource, mapping_from
-from indexer.sparql_examples import SparqlExamplesSource, try_it_url
 from indexer.settings import Settings
+from indexer.sparql_examples import SparqlExamplesSource, try_it_url
 from tests.conftest import DUMPS, FAKE_MODEL, ROOT, FakeEmbedder
 from webapp import create_app
 
