@@ -9,6 +9,8 @@ again: their vectors are copied from the previous index.
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -96,6 +98,7 @@ def build_index(
                 continue
             seen.add(page.title)
             chunks = _chunk(page, chunk_settings, embedder)
+            _crash_point("parse")
             if not chunks:
                 report.skipped["no text after parsing"] = report.skipped.get("no text after parsing", 0) + 1
                 logger.warning("skipped page %r: no text after parsing", page.title)
@@ -128,8 +131,12 @@ def build_index(
             "counts": {"skipped": dict(report.skipped)},
             "build": report.as_dict(),
         }
+        _crash_point("write")
         final = writer.commit(manifest)
         report.version = final.name
+    except (sqlite3.Error, OSError) as exc:  # disk full, read-only, I/O error while writing
+        writer.abort()
+        raise IndexFormatError(f"{target}: cannot write the index: {exc}; the previous index is unchanged") from None
     except BaseException:
         writer.abort()
         raise
@@ -138,6 +145,16 @@ def build_index(
         if previous is not None:
             previous.close()
     return report
+
+
+def _crash_point(stage: str) -> None:
+    """For the crash-safety tests: with WIKISEARCH_TEST_CRASH_POINT=stage the build
+    announces that it reached ``stage`` (a file beside the marker) and waits there
+    to be killed, so a test can SIGKILL it at an exact point."""
+    marker = os.environ.get("WIKISEARCH_TEST_CRASH_POINT")
+    if marker and marker.split(":", 1)[0] == stage:
+        Path(marker.split(":", 1)[1]).write_text(stage)
+        time.sleep(300)
 
 
 def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool) -> Index | None:
@@ -210,6 +227,7 @@ def _flush(
     """Embed what is new in a round of pages, reuse the rest, write them."""
     if not pending:
         return
+    _crash_point("embed")
     keys = {c.key: c.embed_text for _, chunks in pending for c in chunks}
     vectors: dict[str, np.ndarray] = previous.vectors_for(keys) if previous is not None else {}
     missing = [k for k in keys if k not in vectors]

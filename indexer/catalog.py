@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import IndexFormatError, WikisearchError
-from .index_format import Index
+from .index_format import Index, open_index
 from .models import REGISTRY, Embedder, load_embedder
 from .search import SearchResponse, search
 from .settings import Settings
@@ -55,17 +56,70 @@ class Served:
 
 
 class Catalog:
-    def __init__(self, specs: dict[str, Path], settings: Settings, embedders: dict[str, Embedder] | None = None):
+    """Named indexes, kept up to date: when a rebuild swaps an index in, the
+    next request (checked at most every ``reload_interval`` seconds) serves
+    the new one; if the new one does not load, the old one stays served."""
+
+    def __init__(
+        self,
+        specs: dict[str, Path],
+        settings: Settings,
+        embedders: dict[str, Embedder] | None = None,
+        reload_interval: float = 1.0,
+    ):
         if not specs:
             raise WikisearchError("no index to serve: give --index NAME=DIR or set WIKISEARCH_INDEXES")
         self.settings = settings
+        self.specs = dict(specs)
+        self.reload_interval = reload_interval
         self._embedders: dict[str, Embedder] = dict(embedders or {})
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._refused: set[Path] = set()
         self.served: dict[str, Served] = {}
         for name, path in specs.items():
-            index = Index.open(path)
+            index = open_index(path)
             self.served[name] = Served(name, index, self._embedder_for(index))
             logger.info("serving index %s from %s (%s chunks)", name, path, index.counts.get("chunks"))
+
+    def refresh(self, force: bool = False) -> list[str]:
+        """Load indexes whose directory now names a new version; return their names."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.reload_interval:
+            return []
+        if not self._reload_lock.acquire(blocking=force):
+            return []  # another thread is checking right now
+        try:
+            self._checked = now
+            return [name for name, path in self.specs.items() if self._reload(name, path)]
+        finally:
+            self._reload_lock.release()
+
+    def _reload(self, name: str, path: Path) -> bool:
+        try:
+            target = path.resolve(strict=True)
+        except OSError:
+            return False
+        current = self.served[name]
+        if target == current.index.version_dir or target in self._refused:
+            return False
+        try:
+            index = Index.open(path)
+            served = Served(name, index, self._embedder_for(index))
+        except WikisearchError as exc:
+            self._refused.add(target)
+            logger.error(
+                "index %s: new version %s refused, still serving %s: %s",
+                name,
+                target.name,
+                current.index.version_dir.name,
+                exc,
+            )
+            return False
+        self.served[name] = served
+        logger.info("index %s: now serving %s (%s chunks)", name, target.name, index.counts.get("chunks"))
+        return True
 
     def _embedder_for(self, index: Index) -> Embedder:
         model = index.manifest["model"]
@@ -88,6 +142,7 @@ class Catalog:
         return self.names[0]
 
     def get(self, name: str | None) -> Served:
+        self.refresh()
         key = name or self.default
         if key not in self.served:
             raise UnknownIndex(f"unknown index {key!r}; served: {', '.join(self.names)}")

@@ -300,6 +300,30 @@ class Index:
             self._local.conn = None
 
 
+def open_index(path: str | Path) -> Index:
+    """Open the index at ``path``; if its current version is broken, fall back to
+    the newest older version that loads (logged), so a bad swap never takes a
+    search service down."""
+    path = Path(path)
+    try:
+        return Index.open(path)
+    except IndexFormatError as exc:
+        if not path.is_symlink():
+            raise
+        current = path.resolve()
+        for version in sorted(_versions(path), key=lambda p: p.name, reverse=True):
+            if version.resolve() == current:
+                continue
+            try:
+                index = Index.open(version)
+            except IndexFormatError:
+                continue
+            logger.error("%s: %s; serving the previous version %s instead", path, exc, version.name)
+            index.path = path
+            return index
+        raise
+
+
 def read_manifest(directory: Path, display: Path | None = None) -> dict[str, Any]:
     display = display or directory
     path = directory / MANIFEST

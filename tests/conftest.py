@@ -89,6 +89,63 @@ def docs_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """``wikisearch serve`` (gunicorn) on a free loopback port, for one test module."""
+
+    def __init__(self, indexes: dict[str, Path], log: Path, env: dict[str, str] | None = None, threads: int = 4):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        specs = [arg for name, path in indexes.items() for arg in ("--index", f"{name}={path}")]
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [*WIKISEARCH, "serve", *specs, "--port", str(self.port), "--threads", str(threads)],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "WIKISEARCH_RATE_LIMIT": "1000000/minute", **(env or {})},
+            )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        import time
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.5)
+        self.stop()
+        pytest.fail(f"server did not come up: {self.log.read_text()[-3000:]}")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return self.log.read_text()
+
+
 def copy_index(src: Path, dst: Path) -> Path:
     """A private copy of an index (the real directory, not the symlink)."""
     shutil.copytree(src.resolve(), dst)

@@ -4,12 +4,7 @@ loopback, called over HTTP and driven in Debian's headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,48 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import Server
 
 pytestmark = pytest.mark.model
 CHROMIUM = "/usr/bin/chromium"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(docs_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "gunicorn.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "indexer.cli", "serve", "--index", f"docs={docs_index}", "--port", str(port)],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "WIKISEARCH_RATE_LIMIT": "1000/minute"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail(f"server did not come up: {log.read_text()}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    assert "Traceback" not in log.read_text()
+    running = Server({"docs": docs_index}, tmp_path_factory.mktemp("server") / "gunicorn.log")
+    yield running.url
+    assert "Traceback" not in running.stop()
 
 
 def get_json(url: str) -> tuple[int, dict | list]:
