@@ -48,11 +48,12 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     return Settings.load(overrides)
 
 
-def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
+def _setup_logging(verbose: int, quiet: bool, base: int = logging.WARNING) -> None:
+    level = base if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
     if quiet and not verbose:
         level = logging.ERROR
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it picked is not news
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -288,16 +289,16 @@ def serve(ctx: click.Context, indexes: tuple[str, ...], host: str, port: int, wo
     wikisearch serve --index data/indexes/mediawiki-docs --index enwiki=data/indexes/enwiki-sample
     WIKISEARCH_INDEXES=docs=data/indexes/mediawiki-docs wikisearch serve
     """
-    _setup_logging(ctx.obj["verbose"], False)
+    _setup_logging(ctx.obj["verbose"], False, base=logging.INFO)  # a service logs what it loads
     from .catalog import parse_index_specs
-    from .index_format import Index
+    from .index_format import open_index
 
     settings = Settings.load({"indexes": ",".join(indexes) or None})
     specs = parse_index_specs([settings.indexes])
     if not specs:
         raise WikisearchError("no index to serve: give --index NAME=DIR or set WIKISEARCH_INDEXES")
     for path in specs.values():
-        Index.open(path).close()  # fail here, in one line, rather than in every worker
+        open_index(path).close()  # fail here, in one line, rather than in every worker
     names = ", ".join(specs)
     click.echo(f"serving {names} at http://{host}:{port}/  (Ctrl-C to stop)", err=True)
     from webapp.serve import run

@@ -468,7 +468,9 @@ class IndexWriter:
             _swap_in(self.target, final)
         except (OSError, RuntimeError, sqlite3.Error) as exc:
             self.abort()
-            raise IndexFormatError(f"{self.target}: could not write the index: {_first_line(exc)}") from None
+            raise IndexFormatError(
+                f"{self.target}: cannot write the index: {_first_line(exc)}; the previous index is unchanged"
+            ) from None
         prune_versions(self.target, keep={final, previous} - {None})  # type: ignore[arg-type]
         logger.info("index %s now points at %s", self.target, final.name)
         return final

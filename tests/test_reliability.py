@@ -36,11 +36,14 @@ QUERIES = [
 
 
 def own_copy(docs_index: Path, tmp_path: Path, name: str = "docs") -> Path:
+    """A private copy of the index under another name, versions renamed to match."""
     parent = tmp_path / "indexes"
-    shutil.copytree(docs_index.parent, parent, symlinks=True)
-    target = parent / name
-    (parent / docs_index.name).rename(target)
-    return target
+    parent.mkdir()
+    version = docs_index.resolve()
+    copied = parent / version.name.replace(f".{docs_index.name}.", f".{name}.", 1)
+    shutil.copytree(version, copied)
+    os.symlink(copied.name, parent / name)
+    return parent / name
 
 
 def get(url: str, timeout: float = 30) -> tuple[int, bytes]:
@@ -117,6 +120,7 @@ def test_hot_swap_under_load_never_fails_a_request(docs_index: Path, tmp_path: P
         server.proc.poll() is None and server.stop()
     assert set(outcomes) == {"ok"}, outcomes
     assert outcomes["ok"] >= 20
+    print(f"\nhot swap: {dict(outcomes)} across two rebuilds")
     assert log.count("now serving") >= 2 and "Traceback" not in log
 
 
@@ -261,5 +265,8 @@ def test_eight_clients_for_sixty_seconds_no_errors_flat_memory(docs_index: Path,
     first = [rss for t, rss in samples if t < 10]
     last = [rss for t, rss in samples if t >= 50]
     growth = (sum(last) / len(last)) / (sum(first) / len(first))
+    print(
+        f"\nload: {dict(outcomes)} in 60 s; worker RSS first 10 s {sum(first) // len(first)} KiB, last 10 s {sum(last) // len(last)} KiB"
+    )
     assert growth < 1.05, (first, last)  # no more than 5 % between the first and last 10 s
     assert "Traceback" not in log
