@@ -9,7 +9,7 @@ INDEXES := data/indexes
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run indexes eval test lint typecheck unit browser clean distclean
+.PHONY: install run indexes eval bench test lint typecheck unit browser clean distclean
 
 install: $(STAMP)
 
@@ -29,6 +29,9 @@ $(INDEXES)/wikidata-examples/manifest.json: data/dumps/wikidata-sparql-examples.
 	$(WS) build $< --source sparql-examples --index $(INDEXES)/wikidata-examples --replace
 
 indexes: $(INDEXES)/mediawiki-docs/manifest.json $(INDEXES)/wikidata-examples/manifest.json $(INDEXES)/enwiki-sample/manifest.json
+
+bench: $(STAMP)
+	$(PY) bench/bench.py
 
 # Retrieval quality of dense, lexical and hybrid on the shared dev judgements: one table.
 eval: indexes
