@@ -63,6 +63,7 @@ def build_index(
     settings: Settings,
     source_manifest: dict[str, Any],
     replace: bool = False,
+    encoder: tuple[Path, dict[str, Any]] | None = None,
 ) -> BuildReport:
     """Build (or rebuild) the index at ``target`` from ``source``.
 
@@ -132,6 +133,8 @@ def build_index(
             "build": report.as_dict(),
         }
         _crash_point("write")
+        if encoder is not None:
+            writer.add_encoder(*encoder)
         final = writer.commit(manifest)
         report.version = final.name
     except (sqlite3.Error, OSError) as exc:  # disk full, read-only, I/O error while writing

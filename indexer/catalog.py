@@ -124,11 +124,24 @@ class Catalog:
     def _embedder_for(self, index: Index) -> Embedder:
         model = index.manifest["model"]
         name = str(model["name"])
+        encoder = index.manifest.get("encoder")
         with self._lock:
-            if name not in self._embedders:
+            if encoder and name not in self._embedders:
+                # Queries through the ONNX export stored with the index: no torch in this process.
+                key = f"onnx:{encoder['onnx_sha256']}"
+                if key not in self._embedders:
+                    from .onnx_encoder import OnnxEncoder
+
+                    dims = int(model.get("dimensions") or index.vectors.d)
+                    seq = int(model.get("max_seq_length") or 256)
+                    self._embedders[key] = OnnxEncoder(index.version_dir, encoder, seq, dims, self.settings.threads)
+                embedder = self._embedders[key]
+            elif name not in self._embedders:
                 allow = self.settings.allow_unvetted_model or not model.get("vetted", True)
                 self._embedders[name] = load_embedder(name, allow, self.settings.threads)
-            embedder = self._embedders[name]
+                embedder = self._embedders[name]
+            else:
+                embedder = self._embedders[name]
         if getattr(embedder, "dimensions", None) != index.vectors.d:
             raise IndexFormatError(f"{index.path}: vectors have {index.vectors.d} dimensions, model {name} makes other")
         return embedder

@@ -206,7 +206,12 @@ def build(
         "namespaces": sorted(getattr(source, "namespaces", [])),
         "max_pages": max_pages,
     }
-    report = build_index(source, index_dir, embedder, embedder.model.manifest(), settings, source_manifest, replace)
+    from .onnx_encoder import prepare_encoder
+
+    encoder = prepare_encoder(embedder.model, index_dir.absolute().parent)
+    report = build_index(
+        source, index_dir, embedder, embedder.model.manifest(), settings, source_manifest, replace, encoder
+    )
     if not settings.quiet:
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
         rate = report.chunks_embedded / report.duration_s if report.duration_s else 0.0

@@ -390,6 +390,7 @@ class IndexWriter:
         self.vectors = faiss.IndexFlatIP(dimensions)
         self.pages = 0
         self.aliases = 0
+        self.encoder: dict[str, Any] | None = None
 
     @property
     def chunk_count(self) -> int:
@@ -444,6 +445,16 @@ class IndexWriter:
         )
         self.aliases += 1
 
+    def add_encoder(self, directory: Path, info: dict[str, Any]) -> None:
+        """Store the query encoder's files with this version (hard links when possible)."""
+        for name in (info["onnx"], info["tokenizer"]):
+            source, dest = directory / name, self.version_dir / name
+            try:
+                os.link(source, dest)
+            except OSError:
+                shutil.copyfile(source, dest)
+        self.encoder = dict(info)
+
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Finish the files, then make this version the one ``target`` names."""
         manifest = {"format_version": FORMAT_VERSION, **manifest}
@@ -451,6 +462,8 @@ class IndexWriter:
             {"pages": self.pages, "chunks": self.chunk_count, "aliases": self.aliases}
         )
         manifest["index"] = {"faiss": "IndexFlatIP", "metric": "inner_product", "normalized": True}
+        if self.encoder:
+            manifest["encoder"] = self.encoder
         manifest["model"]["dimensions"] = self.dimensions
         try:
             self.conn.commit()

@@ -1,0 +1,70 @@
+"""The torch-free query encoder: same vectors as the model that built the index,
+verified before use, and a serving process that never imports torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.errors import ModelError
+from indexer.index_format import Index
+from indexer.onnx_encoder import OnnxEncoder, prepare_encoder
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.model
+
+
+def test_onnx_vectors_equal_the_models(real_embedder, docs_index: Path) -> None:
+    index = Index.open(docs_index)
+    info = index.manifest["encoder"]
+    onnx = OnnxEncoder(index.version_dir, info, 256, 384)
+    rows = index.db().execute("SELECT section || char(10) || text FROM chunks ORDER BY random() LIMIT 60").fetchall()
+    texts = [r[0] for r in rows] + ["how do I let people upload images", "$wgEnableUploads", "P31 Q146", "ünïcödé ✓"]
+    ours, theirs = onnx.encode(texts, batch_size=16), real_embedder.encode(texts)
+    cosine = (ours * theirs).sum(axis=1)
+    assert cosine.min() >= 0.999, cosine.min()
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+
+
+def test_a_tampered_encoder_is_refused(docs_index: Path, tmp_path: Path) -> None:
+    index = Index.open(docs_index)
+    copy = tmp_path / "v"
+    shutil.copytree(index.version_dir, copy)
+    data = bytearray((copy / "encoder.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / "encoder.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not verify"):
+        OnnxEncoder(copy, index.manifest["encoder"], 256, 384)
+
+
+def test_the_export_is_cached_per_model(real_embedder, tmp_path: Path) -> None:
+    first = prepare_encoder(real_embedder.model, tmp_path)
+    assert first is not None
+    mtime = (first[0] / "encoder.onnx").stat().st_mtime
+    second = prepare_encoder(real_embedder.model, tmp_path)
+    assert second is not None and second[1] == first[1]
+    assert (second[0] / "encoder.onnx").stat().st_mtime == mtime  # not exported again
+
+
+def test_serving_never_imports_torch(docs_index: Path) -> None:
+    script = f"""
+import json, sys
+from webapp import create_app
+from indexer.settings import Settings
+app = create_app(Settings.load({{"indexes": "docs={docs_index}"}}))
+client = app.test_client()
+data = client.get("/api/v1/search?q=uploading+files").get_json()
+print(json.dumps({{"torch": "torch" in sys.modules, "st": "sentence_transformers" in sys.modules,
+                  "titles": [r["title"] for r in data["results"][:3]]}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["torch"] is False and out["st"] is False
+    assert "Manual:$wgEnableUploads" in out["titles"]
