@@ -122,6 +122,8 @@ class Index:
         self._local = threading.local()
         self._titles: dict[str, list[str]] | None = None
         self._titles_lock = threading.Lock()
+        self._chunk_pages: np.ndarray | None = None
+        self._page_titles: dict[int, str] = {}
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
@@ -196,17 +198,15 @@ class Index:
         return {row[0]: ChunkRow(*row) for row in rows}
 
     def chunk_titles(self, ids: Sequence[int]) -> dict[int, str]:
-        if not ids:
-            return {}
-        result: dict[int, str] = {}
-        for start in range(0, len(ids), 900):
-            part = list(ids[start : start + 900])
-            marks = ",".join("?" * len(part))
-            rows = self.db().execute(
-                f"SELECT c.id, p.title FROM chunks c JOIN pages p ON p.id = c.page WHERE c.id IN ({marks})", part
-            )
-            result.update(rows)
-        return result
+        """Page title of each chunk id, from a table loaded once (a join per
+        query cost more than the vector search)."""
+        with self._titles_lock:
+            if self._chunk_pages is None:
+                rows = self.db().execute("SELECT page FROM chunks ORDER BY id").fetchall()
+                self._chunk_pages = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                self._page_titles = dict(self.db().execute("SELECT id, title FROM pages").fetchall())
+        pages, titles = self._chunk_pages, self._page_titles
+        return {int(i): titles[int(pages[i])] for i in ids if 0 <= i < len(pages)}
 
     def first_chunk(self, title: str) -> int | None:
         row = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -113,6 +114,7 @@ class _Leg:
     scores: dict[str, float] = field(default_factory=dict)
     chunks: dict[str, list[int]] = field(default_factory=dict)
     floor: float = 0.0  # the score at NORM_DEPTH: the same for every page of results
+    _ranks: dict[str, int] | None = None
 
     def add(self, title: str, chunk_id: int, score: float) -> None:
         if title not in self.scores:
@@ -121,7 +123,10 @@ class _Leg:
         self.chunks[title].append(chunk_id)
 
     def ranks(self) -> dict[str, int]:
-        return {t: r for r, t in enumerate(sorted(self.scores, key=lambda t: -self.scores[t]), start=1)}
+        if self._ranks is None or len(self._ranks) != len(self.scores):
+            order = sorted(self.scores, key=lambda t: -self.scores[t])
+            self._ranks = {t: r for r, t in enumerate(order, start=1)}
+        return self._ranks
 
 
 def search(
@@ -335,9 +340,10 @@ def _matches(text: str, terms: list[str]) -> list[tuple[int, int]]:
     one (upload → uploads, uploaded; but wiki ↛ WikiEditor)."""
     if not terms:
         return []
-    found = []
-    for match in _WORD.finditer(text):
-        word = match.group().lower()
-        if any(word == t or (len(t) >= 4 and word.startswith(t) and len(word) - len(t) <= 3) for t in terms):
-            found.append(match.span())
-    return found
+    return [m.span() for m in _terms_pattern(tuple(terms)).finditer(text)]
+
+
+@functools.lru_cache(maxsize=256)
+def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = [re.escape(t) + (r"\w{0,3}" if len(t) >= 4 else "") for t in sorted(terms, key=len, reverse=True)]
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
