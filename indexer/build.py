@@ -13,6 +13,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .chunk import ChunkSettings, chunk_page
+from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_page
 from .documents import Chunk, Page, Section, Source
 from .errors import DumpError, IndexFormatError, WikisearchError
-from .index_format import Index, IndexWriter, NotAnIndex, existing_manifest
+from .hashing import text_hash
+from .index_format import Index, IndexWriter, NotAnIndex, StoredChunk, existing_manifest
 from .models import Embedder
 from .parse import parse_sections
 from .settings import Settings
@@ -74,6 +76,12 @@ def build_index(
     started = time.monotonic()
     previous = _previous_index(target, model_manifest, replace)
     old_pages = previous.page_chunk_hashes() if previous else {}
+    chunking = {
+        **asdict(ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)),
+        "version": CHUNKER_VERSION,
+    }
+    # Unchanged pages keep their chunks only if they would be cut the same way.
+    reuse_chunks = previous is not None and previous.manifest.get("chunking") == chunking
     report = BuildReport()
     writer = IndexWriter(target, embedder.dimensions)
     chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)
@@ -85,7 +93,7 @@ def build_index(
         mininterval=0.5,
         leave=False,
     )
-    pending: list[tuple[Page, list[Chunk]]] = []
+    pending: list[tuple[Page, Sequence[Chunk | StoredChunk]]] = []
     pending_chunks = 0
     seen: set[str] = set()
     try:
@@ -98,7 +106,8 @@ def build_index(
                 logger.warning("skipped page %r: duplicate title", page.title)
                 continue
             seen.add(page.title)
-            chunks = _chunk(page, chunk_settings, embedder)
+            stored = previous.stored_chunks(page.title, text_hash(page.text)) if reuse_chunks and previous else None
+            chunks = stored if stored is not None else _chunk(page, chunk_settings, embedder)
             _crash_point("parse")
             if not chunks:
                 report.skipped["no text after parsing"] = report.skipped.get("no text after parsing", 0) + 1
@@ -128,7 +137,7 @@ def build_index(
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": dict(model_manifest),
             "source": source_manifest,
-            "chunking": asdict(chunk_settings),
+            "chunking": chunking,
             "counts": {"skipped": dict(report.skipped)},
             "build": report.as_dict(),
         }
@@ -206,7 +215,7 @@ def _chunk(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chun
 def _count_change(
     report: BuildReport,
     page: Page,
-    chunks: list[Chunk],
+    chunks: Sequence[Chunk | StoredChunk],
     old_pages: dict[str, tuple[int, tuple[str, ...]]],
 ) -> None:
     old = old_pages.get(page.title)
@@ -219,7 +228,7 @@ def _count_change(
 
 
 def _flush(
-    pending: list[tuple[Page, list[Chunk]]],
+    pending: list[tuple[Page, Sequence[Chunk | StoredChunk]]],
     writer: IndexWriter,
     embedder: Embedder,
     previous: Index | None,
@@ -231,13 +240,14 @@ def _flush(
     if not pending:
         return
     _crash_point("embed")
-    keys = {c.key: c.embed_text for _, chunks in pending for c in chunks}
+    keys = list(dict.fromkeys(c.key for _, chunks in pending for c in chunks))
+    texts = {c.key: c.embed_text for _, chunks in pending for c in chunks if isinstance(c, Chunk)}
     vectors: dict[str, np.ndarray] = previous.vectors_for(keys) if previous is not None else {}
-    missing = [k for k in keys if k not in vectors]
+    missing = [k for k in keys if k not in vectors]  # never a stored chunk: its vector is in `previous`
     report.chunks_reused += sum(1 for _, chunks in pending for c in chunks if c.key in vectors)
     if missing:
         try:
-            encoded = embedder.encode([keys[k] for k in missing], batch_size=settings.batch_size)
+            encoded = embedder.encode([texts[k] for k in missing], batch_size=settings.batch_size)
         except (RuntimeError, ValueError) as exc:
             raise WikisearchError(f"embedding failed: {exc}") from exc
         vectors.update(zip(missing, encoded, strict=True))

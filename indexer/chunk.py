@@ -17,6 +17,10 @@ from .documents import Chunk, Section
 
 TokenCounter = Callable[[list[str]], list[int]]
 
+#: Bump when parsing or chunking would cut the same text differently: a rebuild
+#: then parses every page again instead of reusing the stored chunks.
+CHUNKER_VERSION = 1
+
 _WORDISH = re.compile(r"\w+|[^\w\s]")
 # Paragraph and line boundaries first, then sentences, then words.
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")

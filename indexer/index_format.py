@@ -36,11 +36,12 @@ import numpy as np
 
 from .documents import Chunk, Page
 from .errors import IndexFormatError
+from .hashing import text_hash
 from .lexical import expand_identifiers
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
@@ -56,7 +57,8 @@ CREATE TABLE pages (
     url TEXT NOT NULL,
     code TEXT NOT NULL DEFAULT '',
     code_language TEXT NOT NULL DEFAULT '',
-    action_url TEXT NOT NULL DEFAULT ''
+    action_url TEXT NOT NULL DEFAULT '',
+    text_hash TEXT NOT NULL DEFAULT ''  -- sha256 of the source text: unchanged pages skip parsing
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY,          -- the chunk's FAISS id
@@ -84,6 +86,18 @@ CREATE VIRTUAL TABLE aliases_fts USING fts5(
     title, terms, target UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk read back from an index: what the writer needs, with its reuse key."""
+
+    page_title: str
+    ordinal: int
+    section: str
+    anchor: str
+    text: str
+    key: str
 
 
 class NotAnIndex(IndexFormatError):
@@ -278,6 +292,19 @@ class Index:
             result.setdefault(title, (rev_id, []))[1].append(digest)
         return {title: (rev, tuple(hashes)) for title, (rev, hashes) in result.items()}
 
+    def stored_chunks(self, title: str, source_hash: str) -> list[StoredChunk] | None:
+        """The chunks of a page whose source text is unchanged, to reuse without parsing."""
+        rows = (
+            self.db()
+            .execute(
+                "SELECT c.ordinal, c.section, c.anchor, c.text, c.hash FROM chunks c JOIN pages p ON p.id = c.page "
+                "WHERE p.title = ? AND p.text_hash = ? ORDER BY c.ordinal",
+                (title, source_hash),
+            )
+            .fetchall()
+        )
+        return [StoredChunk(title, *row) for row in rows] or None
+
     def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the chunks whose embedded text has these hashes."""
         wanted = list(set(hashes))
@@ -396,12 +423,12 @@ class IndexWriter:
     def chunk_count(self) -> int:
         return int(self.vectors.ntotal)
 
-    def add_page(self, page: Page, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def add_page(self, page: Page, chunks: Sequence[Chunk | StoredChunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         cur = self.conn.execute(
-            "INSERT INTO pages (page_id, title, namespace, rev_id, timestamp, url, code, code_language, action_url) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO pages (page_id, title, namespace, rev_id, timestamp, url, code, code_language, action_url, "
+            "text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 page.page_id,
                 page.title,
@@ -412,6 +439,7 @@ class IndexWriter:
                 page.code,
                 page.code_language,
                 page.action_url,
+                text_hash(page.text),
             ),
         )
         page_row = cur.lastrowid

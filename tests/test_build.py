@@ -253,3 +253,22 @@ def test_unwritable_parent_is_a_clear_error(tmp_path: Path, fake_embedder: FakeE
         parent.chmod(0o500)
     with pytest.raises(IndexFormatError, match="cannot"):
         IndexWriter(parent / "idx", 8)
+
+
+def test_rebuild_parses_only_pages_whose_text_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import indexer.build as build_module
+
+    target = tmp_path / "idx"
+    build(DUMPS / "mediawiki-docs.xml.bz2", target, FakeEmbedder())
+    parsed: list[str] = []
+    real_parse = build_module.parse_sections
+    monkeypatch.setattr(build_module, "parse_sections", lambda text: parsed.append(text) or real_parse(text))
+    newer, _ = edit_dump(docs_xml(), tmp_path)
+    report = build(newer, target, FakeEmbedder())
+    assert len(parsed) == 2  # the edited page and the new one; 899 reused as stored
+    assert report.pages_unchanged == 899
+    # other chunk settings cut pages differently: everything is parsed again
+    parsed.clear()
+    source = DumpSource(newer)
+    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True, chunk_tokens=150), {})
+    assert len(parsed) == 901
