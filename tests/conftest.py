@@ -60,6 +60,16 @@ class FakeEmbedder:
 FAKE_MODEL = {"name": "fake-hash-64", "sha256": "0" * 64, "verified": False, "vetted": False}
 
 
+def fake_build(source, target: Path):
+    """An index of ``source`` at ``target`` made with the fake embedder, opened."""
+    from indexer.build import build_index
+    from indexer.index_format import Index
+    from indexer.settings import Settings
+
+    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {})
+    return Index.open(target)
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

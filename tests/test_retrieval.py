@@ -17,25 +17,20 @@ from indexer.lexical import fts_query, identifier_variants
 from indexer.search import Ranking, _fuse, _Leg, normalise_title, search
 from indexer.settings import Settings
 from indexer.sparql_examples import SparqlExamplesSource
-from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, run_cli
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build, run_cli
 
 LEXICAL = Ranking(mode="lexical")
 
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    target = tmp_path_factory.mktemp("lex") / "docs"
-    source = DumpSource(DUMPS / "mediawiki-docs.xml.bz2")
-    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {})
-    return Index.open(target)
+    return fake_build(DumpSource(DUMPS / "mediawiki-docs.xml.bz2"), tmp_path_factory.mktemp("lex") / "docs")
 
 
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    target = tmp_path_factory.mktemp("lex") / "examples"
     source = SparqlExamplesSource(DUMPS / "wikidata-sparql-examples.xml.bz2")
-    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {})
-    return Index.open(target)
+    return fake_build(source, tmp_path_factory.mktemp("lex") / "examples")
 
 
 def titles(index: Index, query: str, ranking: Ranking = LEXICAL, limit: int = 5) -> list[str]:

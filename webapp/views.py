@@ -40,6 +40,13 @@ def int_arg(name: str, default: int) -> int:
         raise ApiError(400, "bad_parameter", f"{name} must be an integer, got {raw[:40]!r}") from None
 
 
+def required_arg(name: str) -> str:
+    value = request.args.get(name)
+    if value is None:
+        raise ApiError(400, "missing_parameter", f"the {name} parameter is required")
+    return value
+
+
 def highlight(text: str, spans: list[tuple[int, int]] | list[list[int]]) -> Markup:
     """Escape ``text`` and wrap the query-word spans in <mark>."""
     out: list[str] = []
@@ -118,9 +125,7 @@ def _index_choices(cat: Catalog) -> list[dict[str, str]]:
 @bp.get("/api/v1/search")
 @searches
 def api_search() -> Response:
-    query = request.args.get("q")
-    if query is None:
-        raise ApiError(400, "missing_parameter", "the q parameter is required")
+    query = required_arg("q")
     index = request.args.get("index") or catalog().default
     mode = request.args.get("mode") or None
     response = catalog().search(index, query, int_arg("limit", PAGE_SIZE), int_arg("offset", 0), mode)
@@ -133,9 +138,7 @@ def api_search() -> Response:
 @searches
 def api_opensearch() -> Response:
     """MediaWiki's ``action=opensearch`` shape: [query, titles, descriptions, urls]."""
-    query = request.args.get("search")
-    if query is None:
-        raise ApiError(400, "missing_parameter", "the search parameter is required")
+    query = required_arg("search")
     index = request.args.get("index") or catalog().default
     limit = int_arg("limit", SUGGESTIONS)
     if not query.strip():
