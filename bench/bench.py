@@ -106,8 +106,9 @@ def bench_indexing(dump: Path, embedder, workdir: Path) -> dict:
     newer = workdir / ("newer-" + dump.name)
     edited = changed_dump(dump, newer)
     started = time.perf_counter()
+    encoder = prepare_encoder(embedder.model, workdir)  # cached: not exported again
     rebuild = build_index(
-        DumpSource(newer), target, embedder, embedder.model.manifest(), settings, {"path": str(newer)}
+        DumpSource(newer), target, embedder, embedder.model.manifest(), settings, {"path": str(newer)}, False, encoder
     )
     incremental = time.perf_counter() - started
     size = sum(f.stat().st_size for f in target.resolve().iterdir())

@@ -32,7 +32,10 @@ def export_onnx(model: ResolvedModel, out_dir: Path) -> dict[str, Any]:
     """Export ``model`` (mean-pooled, normalised) to ``out_dir``; needs torch and onnx."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
+    import transformers
     from transformers import AutoModel
+
+    transformers.utils.logging.disable_progress_bar()
 
     try:
         import onnx  # noqa: F401  (the exporter needs it)
