@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Iterator
 
 import mwparserfromhell
 from mwparserfromhell.nodes import (
@@ -261,7 +260,3 @@ def clean_text(text: str) -> str:
     text = "\n".join(lines)
     text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
-
-
-def iter_sections(wikitext: str) -> Iterator[Section]:
-    yield from parse_sections(wikitext)

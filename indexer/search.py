@@ -93,7 +93,6 @@ MODES = ("hybrid", "dense", "lexical")
 #: Candidates per leg that fix the score normalisation, so that page 2 of the
 #: results continues page 1 whatever depth each request needs.
 NORM_DEPTH = 200
-FUSIONS = ("blend", "rrf")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from markupsafe import Markup, escape
 
 from indexer.catalog import Catalog
@@ -91,7 +91,8 @@ def search_page() -> tuple[str, int] | str:
     cat = catalog()
     query = request.args.get("q")
     index = request.args.get("index") or cat.default
-    page = max(1, int_arg("page", 1)) if (request.args.get("page") or "").isdigit() else 1
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and int(raw_page) >= 1 else 1  # a person's typo: page 1
     context: dict[str, Any] = {"q": query or "", "index": index, "indexes": _index_choices(cat), "page": page}
     if index not in cat.served:
         context["index"] = cat.default
@@ -189,7 +190,3 @@ def healthz() -> Response:
             },
         }
     )
-
-
-def opensearch_link(index: str) -> str:
-    return url_for("search.opensearch_description", index=index)
