@@ -413,7 +413,9 @@ class IndexWriter:
             self.conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
         except (OSError, sqlite3.OperationalError) as exc:
             self.abort()
-            raise IndexFormatError(f"{parent}: cannot write the index: {_first_line(exc)}") from None
+            raise IndexFormatError(
+                f"{self.target}: cannot write the index: {_first_line(exc)}; the previous index is unchanged"
+            ) from None
         self.vectors = faiss.IndexFlatIP(dimensions)
         self.pages = 0
         self.aliases = 0

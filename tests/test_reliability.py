@@ -170,7 +170,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "small"
     mount.mkdir()
     result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True, text=True
+        ["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", str(mount)], capture_output=True, text=True
     )
     if result.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs here ({result.stderr.strip()}); the disk-full test needs root")
