@@ -76,15 +76,12 @@ def build_index(
     started = time.monotonic()
     previous = _previous_index(target, model_manifest, replace)
     old_pages = previous.page_chunk_hashes() if previous else {}
-    chunking = {
-        **asdict(ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)),
-        "version": CHUNKER_VERSION,
-    }
+    chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)
+    chunking = {**asdict(chunk_settings), "version": CHUNKER_VERSION}
     # Unchanged pages keep their chunks only if they would be cut the same way.
     reuse_chunks = previous is not None and previous.manifest.get("chunking") == chunking
     report = BuildReport()
     writer = IndexWriter(target, embedder.dimensions)
-    chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)
     progress = tqdm(
         desc="indexing",
         unit=" pages",

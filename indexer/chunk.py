@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from .documents import Chunk, Section
+from .lexical import CAMEL_WORDS
 
 TokenCounter = Callable[[list[str]], list[int]]
 
@@ -39,7 +40,6 @@ class ChunkSettings:
 
 
 _IDENTIFIER = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*[a-z][A-Z][A-Za-z0-9_]*")
-_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _CONFIG_PREFIX = re.compile(r"^\$?wg(?=[A-Z])")
 
 
@@ -52,7 +52,7 @@ def identifier_words(text: str) -> str:
     ``$wgEnableUploads`` → ``enable uploads``. Empty if there are none."""
     spelled = []
     for ident in _IDENTIFIER.findall(text):
-        words = _CAMEL.findall(_CONFIG_PREFIX.sub("", ident))
+        words = CAMEL_WORDS.findall(_CONFIG_PREFIX.sub("", ident))
         if len(words) > 1:
             spelled.append(" ".join(w.lower() for w in words))
     return "; ".join(dict.fromkeys(spelled))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 _IDENT = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*")
-_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+#: The words of a camelCase identifier: ``EnableUploads`` → Enable, Uploads; ``UseRCPatrol`` → Use, RC, Patrol.
+CAMEL_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _PREFIXES = ("wg", "wmg", "eg", "mw")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
@@ -79,7 +80,7 @@ def identifier_variants(word: str) -> tuple[list[str], list[str]]:
     ``$wgEnableUploads`` → ``(["wgenableuploads", "enableuploads"], ["enable", "uploads"])``."""
     bare = word.strip("$")
     whole = [bare.lower()]
-    parts = _CAMEL.findall(bare)
+    parts = CAMEL_WORDS.findall(bare)
     if len(parts) > 1 and parts[0].lower() in _PREFIXES:
         parts = parts[1:]
         whole.append("".join(parts).lower())
