@@ -33,7 +33,8 @@ from .settings import Settings
 logger = logging.getLogger(__name__)
 
 # Chunks gathered before a round of embedding; several model batches.
-_ROUND_CHUNKS = 256
+# Large enough that length-sorted batches pad little; memory stays small.
+_ROUND_CHUNKS = 1024
 
 
 @dataclass
@@ -133,6 +134,8 @@ def build_index(
         manifest = {
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": dict(model_manifest),
+            # Which runtime computed the vectors (onnxruntime or sentence-transformers).
+            "embedded_with": dict(getattr(embedder, "runtime", {"runtime": type(embedder).__name__})),
             "source": source_manifest,
             "chunking": chunking,
             "counts": {"skipped": dict(report.skipped)},

@@ -130,6 +130,12 @@ def main(ctx: click.Context, verbose: int) -> None:
 @click.option("--base-url", help="Article path for page URLs when the dump has no <siteinfo><base>.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Chunks per model batch.")
 @click.option("--threads", type=click.IntRange(min=0), help="CPU threads for the model (0: all).")
+@click.option(
+    "--runtime",
+    "build_runtime",
+    type=click.Choice(["onnx", "torch"]),
+    help="What encodes the chunks: ONNX Runtime (default, faster) or torch.",
+)
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
 @click.pass_context
 @handle_errors
@@ -148,6 +154,7 @@ def build(
     base_url: str | None,
     batch_size: int | None,
     threads: int | None,
+    build_runtime: str | None,
     quiet: bool | None,
 ) -> None:
     """Build or update the index at --index from a MediaWiki XML DUMP.
@@ -162,6 +169,7 @@ def build(
             "allow_unvetted_model": allow_unvetted_model,
             "batch_size": batch_size,
             "threads": threads,
+            "build_runtime": build_runtime,
             "quiet": quiet,
         }
     )
@@ -189,7 +197,11 @@ def build(
         source = DumpSource(dump, namespaces=_namespaces(namespaces), max_pages=max_pages, base_url=base_url)
     if not replace:
         existing_manifest(index_dir)  # refuse a non-index directory before loading the model
-    embedder = _load_embedder(settings)
+    from .models import resolve_model
+    from .onnx_encoder import build_embedder
+
+    resolved = resolve_model(settings.model, settings.allow_unvetted_model)
+    embedder, encoder = build_embedder(resolved, index_dir.absolute().parent, settings.build_runtime, settings.threads)
     source_manifest = {
         "type": {"dump": "mediawiki-dump"}.get(source_type, source_type),
         "preset": preset,
@@ -206,12 +218,7 @@ def build(
         "namespaces": sorted(getattr(source, "namespaces", [])),
         "max_pages": max_pages,
     }
-    from .onnx_encoder import prepare_encoder
-
-    encoder = prepare_encoder(embedder.model, index_dir.absolute().parent)
-    report = build_index(
-        source, index_dir, embedder, embedder.model.manifest(), settings, source_manifest, replace, encoder
-    )
+    report = build_index(source, index_dir, embedder, resolved.manifest(), settings, source_manifest, replace, encoder)
     if not settings.quiet:
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
         rate = report.chunks_embedded / report.duration_s if report.duration_s else 0.0
@@ -223,12 +230,6 @@ def build(
             f"chunks: {report.chunks_embedded} embedded ({rate:.1f}/s), {report.chunks_reused} reused\n"
             f"skipped: {skipped}"
         )
-
-
-def _load_embedder(settings: Settings) -> Any:
-    from .models import load_embedder
-
-    return load_embedder(settings.model, settings.allow_unvetted_model, settings.threads)
 
 
 def _catalog(index_dir: Path, settings: Settings) -> Any:

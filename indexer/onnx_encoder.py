@@ -1,5 +1,7 @@
-"""Query encoding without torch: the model exported to ONNX at build time and
-run with ONNX Runtime and the model's own tokenizer, both stored with the index.
+"""Encoding without torch: the model exported to ONNX at build time and run
+with ONNX Runtime and the model's own tokenizer, both stored with the index.
+Builds encode chunks with it too (``build_runtime = onnx``, the default): with
+length-sorted batches it is faster than sentence-transformers on this CPU.
 
 The exported graph includes the model's mean pooling and L2 normalisation, so
 it produces the same vectors as the sentence-transformers model that built the
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
-from .models import ResolvedModel, file_sha256
+from .models import Embedder, ResolvedModel, SentenceTransformerEmbedder, file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +91,9 @@ def export_onnx(model: ResolvedModel, out_dir: Path) -> dict[str, Any]:
 class OnnxEncoder:
     """Encodes queries with ONNX Runtime; the files' sha256 is checked before use."""
 
-    def __init__(self, directory: Path, info: dict[str, Any], max_seq_length: int, dimensions: int, threads: int = 0):
+    def __init__(
+        self, directory: Path, info: dict[str, Any], max_seq_length: int, dimensions: int | None, threads: int = 0
+    ):
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -99,33 +103,57 @@ class OnnxEncoder:
         actual = file_sha256(path)
         if actual != info.get("onnx_sha256"):
             raise ModelError(f"{directory}: query encoder {path.name} does not verify (sha256 {actual[:16]}…)")
-        self.tokenizer = Tokenizer.from_file(str(directory / str(info.get("tokenizer", TOKENIZER_FILE))))
+        tokenizer_file = str(directory / str(info.get("tokenizer", TOKENIZER_FILE)))
+        self.tokenizer = Tokenizer.from_file(tokenizer_file)
         self.tokenizer.enable_truncation(max_seq_length)
-        self.tokenizer.enable_padding()
+        self.tokenizer.no_padding()  # the file may ask for fixed padding: encode() pads per batch
+        # Chunking counts whole texts, as sentence-transformers' tokenizer does:
+        # no truncation, no [CLS]/[SEP], so both runtimes cut chunks the same way.
+        self._counter = Tokenizer.from_file(tokenizer_file)
+        self._counter.no_truncation()
+        self._counter.no_padding()
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.dimensions = dimensions
         self.sha256 = actual
+        self.dimensions = dimensions or 0
+        if not dimensions:  # an unvetted model has no card: ask the graph
+            self.dimensions = int(self.encode(["dimensions"]).shape[1])
+        self.runtime = {"runtime": "onnxruntime", "version": onnxruntime.__version__, "onnx_sha256": actual}
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), batch_size):
-            encoded = self.tokenizer.encode_batch(texts[start : start + batch_size])
-            feed = {
-                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-            }
-            out.append(self.session.run(None, feed)[0])
-        if not out:
+        """Vectors in the order of ``texts``. Batches are cut from the texts
+        sorted by length, so a batch pads little: that alone nearly doubles
+        build throughput over encoding chunks in document order."""
+        if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+        encoded = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded[i].ids))
+        out: np.ndarray | None = None
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            width = max(len(encoded[i].ids) for i in rows)
+            feed = {
+                "input_ids": np.zeros((len(rows), width), dtype=np.int64),
+                "attention_mask": np.zeros((len(rows), width), dtype=np.int64),
+                "token_type_ids": np.zeros((len(rows), width), dtype=np.int64),
+            }
+            for row, i in enumerate(rows):
+                e = encoded[i]
+                feed["input_ids"][row, : len(e.ids)] = e.ids
+                feed["attention_mask"][row, : len(e.ids)] = 1
+                feed["token_type_ids"][row, : len(e.ids)] = e.type_ids
+            vectors = self.session.run(None, feed)[0]
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        assert out is not None
+        return out
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        return [sum(e.attention_mask) - 2 for e in self.tokenizer.encode_batch(texts)]
+        return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
 
 
 def prepare_encoder(model: ResolvedModel, cache_root: Path) -> tuple[Path, dict[str, Any]] | None:
@@ -152,3 +180,17 @@ def prepare_encoder(model: ResolvedModel, cache_root: Path) -> tuple[Path, dict[
         logger.warning("no ONNX query encoder (%s): the server will load torch to encode queries", exc)
         return None
     return cache, info
+
+
+def build_embedder(
+    model: ResolvedModel, cache_root: Path, runtime: str = "onnx", threads: int = 0
+) -> tuple[Embedder, tuple[Path, dict[str, Any]] | None]:
+    """The embedder a build encodes chunks with, and the exported encoder to store
+    with the index. ``runtime`` onnx uses the export (torch is imported only to
+    export it once per model); torch, or a failed export, uses sentence-transformers."""
+    encoder = prepare_encoder(model, cache_root)
+    if runtime == "onnx" and encoder is not None:
+        card = model.card
+        seq = card.max_seq_length if card else 256
+        return OnnxEncoder(encoder[0], encoder[1], seq, card.dimensions if card else None, threads), encoder
+    return SentenceTransformerEmbedder(model, threads=threads), encoder

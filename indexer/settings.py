@@ -26,8 +26,10 @@ class Settings:
     model: str = "all-MiniLM-L6-v2"
     #: Use a model that is not in the registry or not OSI-licensed.
     allow_unvetted_model: bool = False
-    #: Chunks encoded per batch.
-    batch_size: int = 32
+    #: Chunks encoded per batch (batches are cut from length-sorted chunks).
+    batch_size: int = 8
+    #: What encodes chunks in a build: onnx (ONNX Runtime, the default) or torch.
+    build_runtime: str = "onnx"
     #: Target size of a chunk in model tokens (title context included).
     chunk_tokens: int = 200
     #: Tokens shared by neighbouring windows of a long section.
@@ -78,6 +80,8 @@ class Settings:
             raise SettingsError("chunk_tokens must be between 16 and 4096")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
+        if self.build_runtime not in ("onnx", "torch"):
+            raise SettingsError("build_runtime must be onnx or torch")
         if self.search_mode not in ("hybrid", "dense", "lexical"):
             raise SettingsError("search_mode must be hybrid, dense or lexical")
         if self.fusion not in ("blend", "rrf"):

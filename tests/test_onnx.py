@@ -68,3 +68,39 @@ print(json.dumps({{"torch": "torch" in sys.modules, "st": "sentence_transformers
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["torch"] is False and out["st"] is False
     assert "Manual:$wgEnableUploads" in out["titles"]
+
+
+def test_onnx_counts_tokens_as_the_model_does(real_embedder, docs_index: Path) -> None:
+    """Chunks are cut by token counts: both runtimes must count alike, or a
+    rebuild with the other runtime would cut (and embed) everything anew."""
+    index = Index.open(docs_index)
+    onnx = OnnxEncoder(index.version_dir, index.manifest["encoder"], 256, 384)
+    rows = index.db().execute("SELECT text FROM chunks ORDER BY random() LIMIT 100").fetchall()
+    texts = [r[0] for r in rows] + [" ".join(r[0] for r in rows[:8]), "", "$wgEnableUploads", "ünïcödé ✓"]
+    counts = onnx.count_tokens(texts)
+    assert counts == real_embedder.count_tokens(texts)
+    assert max(counts) > 256  # long texts are counted whole, not truncated
+
+
+def test_builds_record_their_runtime_and_the_runtimes_agree(tmp_path: Path) -> None:
+    """--runtime torch and the default onnx cut the same chunks and make the same
+    vectors (cosine ≥ 0.999); switching runtime reuses every vector."""
+    from tests.conftest import DUMPS, run_cli
+
+    dump = str(DUMPS / "mediawiki-docs.xml.bz2")
+    built = {}
+    for runtime in ("torch", "onnx"):
+        target = tmp_path / runtime
+        result = run_cli("build", dump, "--index", str(target), "--max-pages", "60", "--runtime", runtime, "-q")
+        assert result.returncode == 0, result.stderr
+        built[runtime] = Index.open(target)
+    assert built["torch"].manifest["embedded_with"]["runtime"] == "sentence-transformers"
+    assert built["onnx"].manifest["embedded_with"]["runtime"] == "onnxruntime"
+    hashes = {r: [h for (h,) in i.db().execute("SELECT hash FROM chunks ORDER BY id")] for r, i in built.items()}
+    assert hashes["torch"] == hashes["onnx"] and len(hashes["onnx"]) >= 60
+    n = built["onnx"].vectors.ntotal
+    ours, theirs = (built[r].vectors.reconstruct_n(0, n) for r in ("onnx", "torch"))
+    assert (ours * theirs).sum(axis=1).min() >= 0.999
+    again = run_cli("build", dump, "--index", str(tmp_path / "torch"), "--max-pages", "60", "--runtime", "onnx")
+    assert again.returncode == 0, again.stderr
+    assert "chunks: 0 embedded" in again.stdout and f"{n} reused" in again.stdout
