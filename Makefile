@@ -30,7 +30,9 @@ $(INDEXES)/wikidata-examples/manifest.json: data/dumps/wikidata-sparql-examples.
 
 indexes: $(INDEXES)/mediawiki-docs/manifest.json $(INDEXES)/wikidata-examples/manifest.json $(INDEXES)/enwiki-sample/manifest.json
 
+# Speed and memory beside the naive loop and txtai, same run, same chunks.
 bench: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PY) bench/bench.py
 
 # Retrieval quality of dense, lexical and hybrid on the shared dev judgements: one table.

@@ -3,8 +3,11 @@ baseline measured in the same run on the same chunks and model.
 
     python bench/bench.py [--quick]
 
-Prints a table and writes bench/results/bench.json. ``--quick`` uses only the
-mediawiki-docs sample (a few minutes); the default adds enwiki-sample.
+Prints a table and writes bench/results/bench.json. The default runs the
+mediawiki-docs build three times (medians; the runs of ours and of the naive
+loop interleave, so the machine's noise hits both) and enwiki-sample once;
+``--quick`` runs mediawiki-docs once. txtai (``pip install txtai``, as
+``make bench`` does) is measured on the same chunks when installed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -33,15 +37,21 @@ from indexer.build import build_index  # noqa: E402
 from indexer.catalog import Catalog  # noqa: E402
 from indexer.chunk import ChunkSettings, chunk_page  # noqa: E402
 from indexer.dump import DumpSource  # noqa: E402
+from indexer.evaluate import doc_id, evaluate, load_qrels, score  # noqa: E402
 from indexer.index_format import Index  # noqa: E402
-from indexer.models import load_embedder  # noqa: E402
-from indexer.onnx_encoder import prepare_encoder  # noqa: E402
+from indexer.models import SentenceTransformerEmbedder, load_embedder, resolve_model  # noqa: E402
+from indexer.onnx_encoder import build_embedder, prepare_encoder  # noqa: E402
 from indexer.parse import parse_sections  # noqa: E402
-from indexer.search import search  # noqa: E402
+from indexer.search import Ranking, search  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 
-QUERIES = [json.loads(line)["query"] for line in (ROOT.parent / "shared/data/eval/dev.jsonl").read_text().splitlines()]
+QRELS = ROOT.parent / "shared/data/eval/dev.jsonl"
+QUERIES = [json.loads(line)["query"] for line in QRELS.read_text().splitlines()]
 QUERIES += ["$wgEnableUploads", "API:Allpages", "upload files", "make my wiki private", "P31 Q146", "cookie expiry"]
+
+
+#: This CPU's fp32 throughput ceiling for all-MiniLM-L6-v2, in tokens/s (measured here, see issue 5).
+ROOFLINE = 8000
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -54,15 +64,17 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def chunks_of(dump: Path, embedder) -> list[str]:
+def chunks_of(dump: Path, embedder) -> list[tuple[str, str]]:
+    """(page title, embedded text) of every chunk, cut as the build cuts them."""
     settings = ChunkSettings()
-    texts = []
+    chunks = []
     for page in DumpSource(dump):
         if page.redirect is None:
-            texts += [
-                c.embed_text for c in chunk_page(page.title, parse_sections(page.text), settings, embedder.count_tokens)
+            chunks += [
+                (page.title, c.embed_text)
+                for c in chunk_page(page.title, parse_sections(page.text), settings, embedder.count_tokens)
             ]
-    return texts
+    return chunks
 
 
 def naive_baseline(texts: list[str], embedder) -> float:
@@ -74,6 +86,31 @@ def naive_baseline(texts: list[str], embedder) -> float:
         vectors = model.encode(texts[start : start + 32], normalize_embeddings=True, convert_to_numpy=True)
         index.add(np.asarray(vectors, dtype=np.float32))
     return time.perf_counter() - started
+
+
+def txtai_index(texts: list[str], model) -> tuple[float, object | None]:
+    """txtai, as a user would set it up with the same local model: seconds and the index."""
+    try:
+        from txtai import Embeddings
+    except ImportError:
+        return float("nan"), None
+    started = time.perf_counter()
+    embeddings = Embeddings(path=str(model.path), method="sentence-transformers", content=False, backend="faiss")
+    embeddings.index([(i, text, None) for i, text in enumerate(texts)])
+    return time.perf_counter() - started, embeddings
+
+
+def txtai_quality(embeddings, titles: list[str], judgements) -> dict:
+    """txtai's chunk hits as pages (first hit of a page wins), scored as ours are."""
+    run = {}
+    for j in judgements:
+        pages: list[str] = []
+        for chunk_id, _ in embeddings.search(j.query, 200):
+            title = doc_id(titles[int(chunk_id)])
+            if title not in pages:
+                pages.append(title)
+        run[j.id] = pages[:10]
+    return score(judgements, run)
 
 
 def changed_dump(dump: Path, out: Path, share: float = 0.05) -> int:
@@ -90,46 +127,92 @@ def changed_dump(dump: Path, out: Path, share: float = 0.05) -> int:
     return edited
 
 
-def bench_indexing(dump: Path, embedder, workdir: Path) -> dict:
-    settings = Settings(quiet=True)
-    texts = chunks_of(dump, embedder)
-    tokens = sum(embedder.count_tokens(texts))
-    target = workdir / dump.name.split(".")[0]
-    source = DumpSource(dump)
+def timed_build(dump: Path, target: Path, embedder, model, encoder) -> tuple[float, object]:
     started = time.perf_counter()
-    encoder = prepare_encoder(embedder.model, workdir)  # the ONNX export is part of a build
     report = build_index(
-        source, target, embedder, embedder.model.manifest(), settings, {"path": str(dump)}, False, encoder
+        DumpSource(dump), target, embedder, model.manifest(), Settings(quiet=True), {"path": str(dump)}, False, encoder
     )
-    full = time.perf_counter() - started
-    baseline = naive_baseline(texts, embedder)
+    return time.perf_counter() - started, report
+
+
+def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None) -> dict:
+    """Our build (ONNX Runtime, the default) beside the naive loop, txtai and our
+    own pipeline on torch, on the same chunks; medians of ``reps`` interleaved runs."""
+    model = resolve_model("all-MiniLM-L6-v2")
+    started = time.perf_counter()
+    encoder = prepare_encoder(model, workdir)  # once per model, cached beside the indexes
+    export_s = time.perf_counter() - started
+    onnx, _ = build_embedder(model, workdir, "onnx")
+    torch_embedder = SentenceTransformerEmbedder(model)
+    chunks = chunks_of(dump, onnx)
+    titles, texts = [t for t, _ in chunks], [x for _, x in chunks]
+    seq = model.card.max_seq_length if model.card else 256
+    tokens = sum(min(n + 2, seq) for n in onnx.count_tokens(texts))  # what the model sees, [CLS]/[SEP] included
+    name = dump.name.split(".")[0]
+    ours, naive, report = [], [], None
+    for rep in range(reps):
+        seconds, report = timed_build(dump, workdir / f"{name}-{rep}", onnx, model, encoder)
+        ours.append(seconds)
+        naive.append(naive_baseline(texts, torch_embedder))
+    txtai_s, embeddings = txtai_index(texts, model)
+    torch_s, _ = timed_build(dump, workdir / f"{name}-torch", torch_embedder, model, encoder)
+    full, baseline = statistics.median(ours), statistics.median(naive)
+    target = workdir / f"{name}-0"
     newer = workdir / ("newer-" + dump.name)
     edited = changed_dump(dump, newer)
-    started = time.perf_counter()
-    encoder = prepare_encoder(embedder.model, workdir)  # cached: not exported again
-    rebuild = build_index(
-        DumpSource(newer), target, embedder, embedder.model.manifest(), settings, {"path": str(newer)}, False, encoder
-    )
-    incremental = time.perf_counter() - started
-    size = sum(f.stat().st_size for f in target.resolve().iterdir())
-    return {
+    incremental, rebuild = timed_build(newer, target, onnx, model, encoder)
+    row = {
         "dump": dump.name,
         "pages": report.pages,
         "chunks": report.chunks,
         "tokens": tokens,
+        "runs": reps,
+        "onnx_export_s": round(export_s, 2),
         "full_build_s": round(full, 2),
+        "full_build_runs_s": [round(x, 2) for x in ours],
         "pages_per_s": round(report.pages / full, 1),
         "chunks_per_s": round(report.chunks / full, 1),
         "tokens_per_s": round(tokens / full),
         "baseline_s": round(baseline, 2),
+        "baseline_runs_s": [round(x, 2) for x in naive],
         "baseline_chunks_per_s": round(len(texts) / baseline, 1),
         "speedup_vs_baseline": round(baseline / full, 2),
+        "txtai_s": round(txtai_s, 2),
+        "txtai_chunks_per_s": round(len(texts) / txtai_s, 1),
+        "speedup_vs_txtai": round(txtai_s / full, 2),
+        "our_build_on_torch_s": round(torch_s, 2),
+        "our_build_on_torch_chunks_per_s": round(len(texts) / torch_s, 1),
         "rebuild_pages_edited": edited,
         "rebuild_s": round(incremental, 2),
         "rebuild_chunks_embedded": rebuild.chunks_embedded,
         "rebuild_share_of_full": round(incremental / full, 3),
-        "index_bytes": size,
+        "index_bytes": sum(f.stat().st_size for f in target.resolve().iterdir()),
     }
+    if judgements:
+        # Same run, same queries: do the faster vectors retrieve as well as the model's own?
+        quality = {}
+        for label, path in (
+            ("onnx build", workdir / f"{name}-1" if reps > 1 else target),
+            ("torch build", workdir / f"{name}-torch"),
+        ):
+            index = Index.open(path)
+            quality[f"dense, {label}"] = evaluate(index, onnx, judgements, Ranking(mode="dense"))["metrics"]
+            quality[f"hybrid, {label}"] = evaluate(index, onnx, judgements, Ranking())["metrics"]
+        if embeddings is not None:
+            quality["txtai (dense)"] = txtai_quality(embeddings, titles, judgements)
+        row["quality"] = quality
+    if embeddings is not None:
+        for q in QUERIES:
+            embeddings.search(q, 10)
+        latencies = []
+        for _ in range(3):
+            for q in QUERIES:
+                started = time.perf_counter()
+                embeddings.search(q, 10)
+                latencies.append(time.perf_counter() - started)
+        row["txtai_query"] = percentiles(latencies)
+        row["txtai_faiss"] = embeddings.config.get("build", {}).get("settings", {}).get("components")
+    return row
 
 
 def bench_single_queries(index_dir: Path, embedder, rounds: int = 5) -> dict:
@@ -220,21 +303,23 @@ def bench_load(index_dir: Path, clients: int = 8, seconds: float = 20) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="mediawiki-docs only, one run each")
     parser.add_argument("--out", default=str(ROOT / "bench/results/bench.json"))
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     embedder = load_embedder("all-MiniLM-L6-v2")
-    dumps = [ROOT / "data/dumps/mediawiki-docs.xml.bz2"]
-    if not args.quick:
-        dumps.append(ROOT / "data/dumps/enwiki-sample.xml.bz2")
+    docs = ROOT / "data/dumps/mediawiki-docs.xml.bz2"
     workdir = Path(tempfile.mkdtemp(prefix="wikisearch-bench-"))
-    indexing = [bench_indexing(d, embedder, workdir) for d in dumps]
-    docs_index = workdir / "mediawiki-docs"
+    judgements = load_qrels(QRELS, "mediawiki-docs")
+    indexing = [bench_indexing(docs, workdir, 1 if args.quick else 3, judgements)]
+    if not args.quick:
+        indexing.append(bench_indexing(ROOT / "data/dumps/enwiki-sample.xml.bz2", workdir, 1, None))
+    docs_index = workdir / "mediawiki-docs-0"
     single = bench_single_queries(docs_index, embedder)
     loaded = bench_load(docs_index)
     result = {
         "machine": {"cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads()},
+        "roofline_tokens_per_s": ROOFLINE,
         "indexing": indexing,
         "single_query": single,
         "load": loaded,
@@ -242,15 +327,27 @@ def main() -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(
-        f"{'indexing':<22} {'pages':>6} {'chunks':>7} {'pages/s':>8} {'chunks/s':>9} {'tokens/s':>9} "
-        f"{'baseline chunks/s':>18} {'ratio':>6} {'rebuild 5%':>11} {'of full':>8}"
+        f"{'indexing (median of runs)':<26} {'runs':>4} {'pages':>6} {'chunks':>7} {'chunks/s':>9} {'tokens/s':>9} "
+        f"{'naive c/s':>10} {'ratio':>6} {'txtai c/s':>10} {'ratio':>6} {'ours on torch c/s':>18} "
+        f"{'rebuild 5%':>11} {'of full':>8}"
     )
     for row in indexing:
         print(
-            f"{row['dump']:<22} {row['pages']:>6} {row['chunks']:>7} {row['pages_per_s']:>8} {row['chunks_per_s']:>9} "
-            f"{row['tokens_per_s']:>9} {row['baseline_chunks_per_s']:>18} {row['speedup_vs_baseline']:>6} "
+            f"{row['dump']:<26} {row['runs']:>4} {row['pages']:>6} {row['chunks']:>7} {row['chunks_per_s']:>9} "
+            f"{row['tokens_per_s']:>9} {row['baseline_chunks_per_s']:>10} {row['speedup_vs_baseline']:>6} "
+            f"{row['txtai_chunks_per_s']:>10} {row['speedup_vs_txtai']:>6} "
+            f"{row['our_build_on_torch_chunks_per_s']:>18} "
             f"{row['rebuild_s']:>10}s {row['rebuild_share_of_full']:>8}"
         )
+    print(f"(tokens/s beside this CPU's fp32 roofline for the model, ~{ROOFLINE} tokens/s)")
+    for row in indexing:
+        for label, metrics in row.get("quality", {}).items():
+            print(f"  {row['dump']} {label:<22} nDCG@10 {metrics['ndcg@10']:.4f}  R@10 {metrics['recall@10']:.4f}")
+        if "txtai_query" in row:
+            print(
+                f"  txtai query p50 {row['txtai_query']['p50_ms']} ms, "
+                f"p99 {row['txtai_query']['p99_ms']} ms ({row['txtai_faiss']})"
+            )
     s, b = single["search"], single["naive_st_flat_baseline"]
     print(
         f"\nsingle query ({single['queries']}, {single['encoder']}): hybrid search p50 {s['p50_ms']} ms, "
