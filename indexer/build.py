@@ -144,7 +144,7 @@ def build_index(
         _crash_point("write")
         if encoder is not None:
             writer.add_encoder(*encoder)
-        final = writer.commit(manifest)
+        final = writer.commit(manifest, settings.vector_index, settings.flat_max_chunks)
         report.version = final.name
     except (sqlite3.Error, OSError) as exc:  # disk full, read-only, I/O error while writing
         writer.abort()

@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from .documents import Chunk, Section
-from .lexical import CAMEL_WORDS
+from .lexical import CAMEL_WORDS, split_compound
 
 TokenCounter = Callable[[list[str]], list[int]]
 
 #: Bump when parsing or chunking would cut the same text differently: a rebuild
 #: then parses every page again instead of reusing the stored chunks.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 
 _WORDISH = re.compile(r"\w+|[^\w\s]")
 # Paragraph and line boundaries first, then sentences, then words.
@@ -41,6 +41,7 @@ class ChunkSettings:
 
 _IDENTIFIER = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*[a-z][A-Z][A-Za-z0-9_]*")
 _CONFIG_PREFIX = re.compile(r"^\$?wg(?=[A-Z])")
+_LETTERS = re.compile(r"[A-Za-z]+")
 
 
 def section_label(title: str, path: tuple[str, ...]) -> str:
@@ -48,13 +49,17 @@ def section_label(title: str, path: tuple[str, ...]) -> str:
 
 
 def identifier_words(text: str) -> str:
-    """Spell out camelCase identifiers so the model reads words:
-    ``$wgEnableUploads`` → ``enable uploads``. Empty if there are none."""
+    """Spell out identifiers so the model reads words: ``$wgEnableUploads`` →
+    ``enable uploads``, ``API:Allpages`` → ``all pages``. Empty if there are none."""
     spelled = []
     for ident in _IDENTIFIER.findall(text):
         words = CAMEL_WORDS.findall(_CONFIG_PREFIX.sub("", ident))
         if len(words) > 1:
             spelled.append(" ".join(w.lower() for w in words))
+    for word in _LETTERS.findall(text):
+        parts = split_compound(word.lower())
+        if parts:
+            spelled.append(" ".join(parts))
     return "; ".join(dict.fromkeys(spelled))
 
 

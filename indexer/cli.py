@@ -136,6 +136,11 @@ def main(ctx: click.Context, verbose: int) -> None:
     type=click.Choice(["onnx", "torch"]),
     help="What encodes the chunks: ONNX Runtime (default, faster) or torch.",
 )
+@click.option(
+    "--vector-index",
+    type=click.Choice(["auto", "flat", "hnsw"]),
+    help="FAISS index: exact flat, HNSW, or auto (flat up to 200k chunks).",
+)
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
 @click.pass_context
 @handle_errors
@@ -155,6 +160,7 @@ def build(
     batch_size: int | None,
     threads: int | None,
     build_runtime: str | None,
+    vector_index: str | None,
     quiet: bool | None,
 ) -> None:
     """Build or update the index at --index from a MediaWiki XML DUMP.
@@ -170,6 +176,7 @@ def build(
             "batch_size": batch_size,
             "threads": threads,
             "build_runtime": build_runtime,
+            "vector_index": vector_index,
             "quiet": quiet,
         }
     )

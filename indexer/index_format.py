@@ -3,7 +3,9 @@
 An index is a directory::
 
     manifest.json   format version, model, source, counts, build stats
-    vectors.faiss   normalised vectors; FAISS id == chunks.id in SQLite
+    vectors.faiss   normalised vectors; FAISS id == chunks.id in SQLite; exact
+                    (IndexFlatIP) up to FLAT_MAX_CHUNKS, HNSW beyond (see
+                    choose_vector_index)
     store.sqlite    pages, chunks, aliases, and an FTS5 table over chunk text
 
 The path the user names (``data/indexes/mediawiki-docs``) is a symlink to a
@@ -45,6 +47,16 @@ FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
+
+#: Up to this many chunks a flat (exact) search is fast enough: ~10 ms for
+#: 200k × 384 floats on these 2 cores, and it needs no tuning. Beyond, HNSW.
+FLAT_MAX_CHUNKS = 200_000
+VECTOR_INDEXES = ("auto", "flat", "hnsw")
+#: HNSW graph degree and search breadth: recall@10 against exact search stays
+#: ≥ 0.98 (measured in bench/scale.py) at +256 bytes a vector.
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
 
 SCHEMA = """
 CREATE TABLE pages (
@@ -153,6 +165,8 @@ class Index:
             vectors = faiss.read_index(str(version_dir / VECTORS))
         except RuntimeError as exc:
             raise IndexFormatError(f"{path}: {VECTORS} is corrupt: {_first_line(exc)}") from None
+        if hasattr(vectors, "hnsw"):
+            vectors.hnsw.efSearch = int(manifest.get("index", {}).get("ef_search", HNSW_EF_SEARCH))
         index = cls(path, version_dir, manifest, vectors)
         index._check(path)
         return index
@@ -393,6 +407,26 @@ def existing_manifest(path: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- writing
 
 
+def choose_vector_index(kind: str, chunks: int, flat_max: int = FLAT_MAX_CHUNKS) -> str:
+    """flat or hnsw: what ``auto`` picks for an index of ``chunks`` chunks."""
+    if kind not in VECTOR_INDEXES:
+        raise IndexFormatError(f"vector index must be one of {', '.join(VECTOR_INDEXES)}, not {kind!r}")
+    if kind == "auto":
+        return "flat" if chunks <= flat_max else "hnsw"
+    return kind
+
+
+def to_hnsw(flat: Any) -> Any:
+    """An HNSW copy of a flat index; ids stay the same (0..n-1 in order)."""
+    hnsw = faiss.IndexHNSWFlat(flat.d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+    step = 65_536
+    for start in range(0, flat.ntotal, step):
+        hnsw.add(flat.reconstruct_n(start, min(step, flat.ntotal - start)))
+    return hnsw
+
+
 class IndexWriter:
     """Writes a new index version beside ``target``; ``commit`` swaps it in."""
 
@@ -446,7 +480,7 @@ class IndexWriter:
         )
         page_row = cur.lastrowid
         first = self.chunk_count
-        title_terms = expand_identifiers(page.title)
+        title_terms = expand_identifiers(page.title, names=True)
         rows = [(first + i, page_row, c.ordinal, c.section, c.anchor, c.text, c.key) for i, c in enumerate(chunks)]
         self.conn.executemany(
             "INSERT INTO chunks (id, page, ordinal, section, anchor, text, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -471,7 +505,7 @@ class IndexWriter:
         )
         self.conn.execute(
             "INSERT INTO aliases_fts (title, terms, target) VALUES (?, ?, ?)",
-            (title, expand_identifiers(title), name.strip()),
+            (title, expand_identifiers(title, names=True), name.strip()),
         )
         self.aliases += 1
 
@@ -485,13 +519,27 @@ class IndexWriter:
                 shutil.copyfile(source, dest)
         self.encoder = dict(info)
 
-    def commit(self, manifest: dict[str, Any]) -> Path:
-        """Finish the files, then make this version the one ``target`` names."""
+    def commit(self, manifest: dict[str, Any], vector_index: str = "auto", flat_max: int = FLAT_MAX_CHUNKS) -> Path:
+        """Finish the files, then make this version the one ``target`` names.
+        ``vector_index``: flat, hnsw, or auto (flat up to ``flat_max`` chunks)."""
         manifest = {"format_version": FORMAT_VERSION, **manifest}
         manifest.setdefault("counts", {}).update(
             {"pages": self.pages, "chunks": self.chunk_count, "aliases": self.aliases}
         )
-        manifest["index"] = {"faiss": "IndexFlatIP", "metric": "inner_product", "normalized": True}
+        kind = choose_vector_index(vector_index, self.chunk_count, flat_max)
+        if kind == "hnsw":
+            started = time.monotonic()
+            self.vectors = to_hnsw(self.vectors)
+            manifest["index"] = {
+                "faiss": "IndexHNSWFlat",
+                "M": HNSW_M,
+                "ef_construction": HNSW_EF_CONSTRUCTION,
+                "ef_search": HNSW_EF_SEARCH,
+                "graph_build_s": round(time.monotonic() - started, 2),
+            }
+        else:
+            manifest["index"] = {"faiss": "IndexFlatIP"}
+        manifest["index"].update({"metric": "inner_product", "normalized": True, "chosen": vector_index})
         if self.encoder:
             manifest["encoder"] = self.encoder
         manifest["model"]["dimensions"] = self.dimensions

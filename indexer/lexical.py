@@ -9,7 +9,9 @@ expression of quoted terms: user input is never FTS5 syntax.
 
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 _IDENT = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*")
 #: The words of a camelCase identifier: ``EnableUploads`` → Enable, Uploads; ``UseRCPatrol`` → Use, RC, Patrol.
@@ -75,6 +77,96 @@ STOPWORDS = frozenset(
 )
 
 
+_WORDS = Path(__file__).with_name("words.txt")
+#: Parts are known words of 4+ letters, or these short ones that run-together
+#: identifiers use (viewmyprivateinfo, pageid, blockip, allpages, getinstance);
+#: other short words split English words into nonsense (ion-is-at-ion).
+_SHORT_PARTS = frozenset(
+    [
+        "my",
+        "id",
+        "ip",
+        "by",
+        "up",
+        "to",
+        "of",
+        "on",
+        "no",
+        "db",
+        "js",
+        "all",
+        "api",
+        "url",
+        "get",
+        "set",
+        "new",
+        "old",
+        "raw",
+        "log",
+        "bot",
+        "max",
+        "min",
+        "use",
+        "add",
+        "sub",
+        "per",
+        "tag",
+        "key",
+        "map",
+        "row",
+        "web",
+        "tab",
+        "top",
+        "end",
+        "run",
+        "job",
+    ]
+)
+_LONGEST_PART = 20
+
+
+@functools.cache
+def vocabulary() -> frozenset[str]:
+    """Known English words, to split run-together identifiers (see words.txt)."""
+    return frozenset(w for w in _WORDS.read_text("utf-8").split() if not w.startswith("#"))
+
+
+_SUFFIXES = ("s", "es", "ed", "d", "ing", "er", "ers", "ly", "ment", "ments", "ness", "able", "al", "ally")
+
+
+def _inflected(word: str, known: frozenset[str]) -> bool:
+    """``patrolled``, ``permissions``: a known word with an ending, not two words."""
+    for suffix in _SUFFIXES:
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix) and (
+            stem in known or stem + "e" in known or (stem[-1:] == stem[-2:-1] and stem[:-1] in known)
+        ):
+            return True
+    return False
+
+
+def split_compound(word: str) -> list[str]:
+    """The words of a run-together lower-case identifier, fewest parts first:
+    ``createaccount`` → create, account; ``allpages`` → all, pages;
+    ``editmywatchlist`` → edit, my, watchlist. Nothing for a known word,
+    a short one, or one that is not made of known words."""
+    known = vocabulary()
+    if len(word) < 6 or not word.isalpha() or word in known or _inflected(word, known):
+        return []
+    best: list[list[str] | None] = [[]] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - _LONGEST_PART), end):
+            before = best[start]
+            part = word[start:end]
+            if before is None or not (part in _SHORT_PARTS or (len(part) >= 4 and part in known)):
+                continue
+            current = best[end]
+            if current is None or len(before) + 1 < len(current):
+                best[end] = [*before, part]
+    parts = best[len(word)]
+    return parts if parts is not None and 1 < len(parts) <= 3 else []
+
+
 def identifier_variants(word: str) -> tuple[list[str], list[str]]:
     """Whole forms and word parts of an identifier:
     ``$wgEnableUploads`` → ``(["wgenableuploads", "enableuploads"], ["enable", "uploads"])``."""
@@ -88,8 +180,12 @@ def identifier_variants(word: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(whole)), words
 
 
-def expand_identifiers(text: str) -> str:
-    """Extra terms for the FTS ``terms`` column: variants of camelCase/prefixed identifiers."""
+def expand_identifiers(text: str, names: bool = False) -> str:
+    """Extra terms for the FTS ``terms`` column: variants of camelCase/prefixed
+    identifiers, and the words of run-together ones (``createaccount``). In
+    running text only words that look like code (quoted, ``'createaccount'``)
+    are split, so that prose (``sociocultural``) is left alone; ``names`` (a
+    title: ``API:Allpages``) splits every word."""
     extra: list[str] = []
     for match in _IDENT.finditer(text):
         word = match.group()
@@ -97,7 +193,23 @@ def expand_identifiers(text: str) -> str:
             whole, words = identifier_variants(word)
             extra.extend(whole[1:])
             extra.extend(words)
+            parts = words or [word.strip("$_").lower()]
+        elif names or _looks_like_code(text, match.start(), match.end()):
+            parts = [word.lower()]
+        else:
+            continue
+        for part in parts:
+            extra.extend(split_compound(part))
     return " ".join(dict.fromkeys(extra))
+
+
+_CODE_MARKS = frozenset("\"'`=/_{[")
+
+
+def _looks_like_code(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    return before in _CODE_MARKS or after in _CODE_MARKS
 
 
 def query_terms(query: str) -> list[str]:

@@ -36,6 +36,10 @@ class Settings:
     chunk_overlap: int = 40
     #: Sections shorter than this merge with their neighbour.
     min_chunk_tokens: int = 24
+    #: FAISS index a build writes: auto (flat up to flat_max_chunks, then HNSW), flat or hnsw.
+    vector_index: str = "auto"
+    #: Largest index that auto keeps exact (flat).
+    flat_max_chunks: int = 200_000
     #: CPU threads for the model (0: let torch decide).
     threads: int = 0
     #: Hide progress bars (for jobs and cron).
@@ -82,6 +86,10 @@ class Settings:
             raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
         if self.build_runtime not in ("onnx", "torch"):
             raise SettingsError("build_runtime must be onnx or torch")
+        if self.vector_index not in ("auto", "flat", "hnsw"):
+            raise SettingsError("vector_index must be auto, flat or hnsw")
+        if self.flat_max_chunks < 0:
+            raise SettingsError("flat_max_chunks must be >= 0")
         if self.search_mode not in ("hybrid", "dense", "lexical"):
             raise SettingsError("search_mode must be hybrid, dense or lexical")
         if self.fusion not in ("blend", "rrf"):

@@ -18,7 +18,7 @@ from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_page
 from indexer.dump import DumpSource
 from indexer.errors import DumpError, IndexFormatError
-from indexer.index_format import FORMAT_VERSION, MANIFEST, STORE, VECTORS, Index, IndexWriter
+from indexer.index_format import FORMAT_VERSION, MANIFEST, STORE, VECTORS, Index, IndexWriter, choose_vector_index
 from indexer.parse import parse_sections
 from indexer.search import search
 from indexer.settings import Settings
@@ -272,3 +272,40 @@ def test_rebuild_parses_only_pages_whose_text_changed(tmp_path: Path, monkeypatc
     source = DumpSource(newer)
     build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True, chunk_tokens=150), {})
     assert len(parsed) == 901
+
+
+@pytest.mark.parametrize(
+    ("kind", "chunks", "flat_max", "expected"),
+    [
+        ("auto", 1_513, 200_000, "flat"),
+        ("auto", 200_000, 200_000, "flat"),
+        ("auto", 200_001, 200_000, "hnsw"),
+        ("auto", 1_513, 1_000, "hnsw"),
+        ("flat", 5_000_000, 200_000, "flat"),
+        ("hnsw", 10, 200_000, "hnsw"),
+    ],
+)
+def test_auto_picks_flat_for_small_indexes_and_hnsw_for_large(kind: str, chunks: int, flat_max: int, expected: str):
+    assert choose_vector_index(kind, chunks, flat_max) == expected
+
+
+def test_an_hnsw_index_answers_as_the_flat_one_and_rebuilds_reuse_its_vectors(tmp_path: Path) -> None:
+    """Past flat_max_chunks the build writes HNSW; on the docs sample it finds the
+    same best pages as exact search, and a rebuild copies vectors out of it."""
+    dump = DUMPS / "mediawiki-docs.xml.bz2"
+    flat, hnsw = tmp_path / "flat", tmp_path / "hnsw"
+    build(dump, flat, FakeEmbedder())
+    source = DumpSource(dump)
+    settings = SETTINGS.replace(flat_max_chunks=1_000)
+    build_index(source, hnsw, FakeEmbedder(), FAKE_MODEL, settings, {"path": str(dump)})
+    a, b = Index.open(flat), Index.open(hnsw)
+    assert a.manifest["index"]["faiss"] == "IndexFlatIP"
+    assert b.manifest["index"]["faiss"] == "IndexHNSWFlat"
+    embedder = FakeEmbedder()
+    for query in ("upload files", "cookie expiry", "categories of a page", "patrol edits", "email notification"):
+        exact = [h.title for h in search(a, embedder, query, limit=5).results]
+        approx = [h.title for h in search(b, embedder, query, limit=5).results]
+        assert approx[:3] == exact[:3], query
+    again = FakeEmbedder()
+    report = build_index(DumpSource(dump), hnsw, again, FAKE_MODEL, settings, {"path": str(dump)})
+    assert again.encoded == 0 and report.chunks_reused == b.vectors.ntotal

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from indexer.chunk import ChunkSettings, approximate_tokens, chunk_page, split_text
+import pytest
+
+from indexer.chunk import ChunkSettings, approximate_tokens, chunk_page, context_header, split_text
 from indexer.documents import Section
 from indexer.dump import DumpSource
 from indexer.parse import parse_sections
@@ -80,3 +82,17 @@ def test_a_multi_megabyte_page_is_chunked_section_by_section() -> None:
     chunks = chunk_page("Server Admin Log", parse_sections(text), ChunkSettings())
     assert len(chunks) > 900
     assert chunks[0].anchor == "2024-01-01" and chunks[-1].section.startswith("Server Admin Log > 2024-01-")
+
+
+@pytest.mark.parametrize(
+    ("title", "path", "header"),
+    [
+        ("Manual:$wgEnableUploads", (), "Manual:$wgEnableUploads (enable uploads)\n"),
+        ("API:Allpages", ("Parameters",), "API:Allpages > Parameters (all pages)\n"),
+        ("API:Categorymembers", (), "API:Categorymembers (category members)\n"),
+        ("Alaska", ("History",), "Alaska > History\n"),
+        ("Anthropology", (), "Anthropology\n"),
+    ],
+)
+def test_the_model_reads_identifiers_in_titles_as_words(title: str, path: tuple[str, ...], header: str) -> None:
+    assert context_header(title, path) == header

@@ -101,3 +101,16 @@ def test_enwiki_sample_articles(tmp_path: Path) -> None:
     assert top_titles(target, "Greek philosopher who was a student of Plato")[0] == "Aristotle"
     assert "Abraham Lincoln" in top_titles(target, "16th president who led the Union through the Civil War")
     assert "Anarchism" in top_titles(target, "political philosophy that rejects the state and hierarchy")
+
+
+def test_an_hnsw_index_built_by_the_cli_finds_what_the_flat_one_finds(docs_index: Path, tmp_path: Path) -> None:
+    """`--vector-index hnsw` (what auto picks past 200k chunks) with the real model:
+    same pages for natural-language questions as the exact index."""
+    target = tmp_path / "hnsw"
+    built = run_cli(
+        "build", str(DUMPS / "mediawiki-docs.xml.bz2"), "--index", str(target), "--vector-index", "hnsw", "-q"
+    )
+    assert built.returncode == 0, built.stderr
+    assert Index.open(target).manifest["index"]["faiss"] == "IndexHNSWFlat"
+    for query in ("uploading files", "how long do login cookies last", "get the categories of a page with the API"):
+        assert top_titles(target, query) == top_titles(docs_index, query), query
