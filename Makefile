@@ -20,12 +20,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# Sample indexes; rebuilt (incrementally) when their dump changes.
+# What an index's contents depend on besides its dump: a change rebuilds it
+# (incrementally: vectors of unchanged chunk texts are reused).
+INDEX_CODE := indexer/index_format.py indexer/parse.py indexer/chunk.py indexer/lexical.py indexer/words.txt
+
+# Sample indexes; rebuilt (incrementally) when their dump or INDEX_CODE changes.
 # --replace: an index of an older format is rebuilt (embeddings of unchanged chunks are reused when they can be).
-$(INDEXES)/%/manifest.json: data/dumps/%.xml.bz2 indexer/index_format.py | $(STAMP)
+$(INDEXES)/%/manifest.json: data/dumps/%.xml.bz2 $(INDEX_CODE) | $(STAMP)
 	$(WS) build $< --index $(INDEXES)/$* --replace
 
-$(INDEXES)/wikidata-examples/manifest.json: data/dumps/wikidata-sparql-examples.xml.bz2 indexer/index_format.py | $(STAMP)
+$(INDEXES)/wikidata-examples/manifest.json: data/dumps/wikidata-sparql-examples.xml.bz2 $(INDEX_CODE) indexer/sparql_examples.py | $(STAMP)
 	$(WS) build $< --source sparql-examples --index $(INDEXES)/wikidata-examples --replace
 
 indexes: $(INDEXES)/mediawiki-docs/manifest.json $(INDEXES)/wikidata-examples/manifest.json $(INDEXES)/enwiki-sample/manifest.json

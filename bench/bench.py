@@ -156,6 +156,8 @@ def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None
         naive.append(naive_baseline(texts, torch_embedder))
     txtai_s, embeddings = txtai_index(texts, model)
     torch_s, _ = timed_build(dump, workdir / f"{name}-torch", torch_embedder, model, encoder)
+    int8, int8_encoder = build_embedder(model, workdir, "onnx-int8")
+    int8_s, _ = timed_build(dump, workdir / f"{name}-int8", int8, model, int8_encoder)
     full, baseline = statistics.median(ours), statistics.median(naive)
     target = workdir / f"{name}-0"
     newer = workdir / ("newer-" + dump.name)
@@ -182,6 +184,9 @@ def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None
         "speedup_vs_txtai": round(txtai_s / full, 2),
         "our_build_on_torch_s": round(torch_s, 2),
         "our_build_on_torch_chunks_per_s": round(len(texts) / torch_s, 1),
+        "int8_build_s": round(int8_s, 2),
+        "int8_chunks_per_s": round(len(texts) / int8_s, 1),
+        "int8_speedup_vs_baseline": round(baseline / int8_s, 2),
         "rebuild_pages_edited": edited,
         "rebuild_s": round(incremental, 2),
         "rebuild_chunks_embedded": rebuild.chunks_embedded,
@@ -191,13 +196,14 @@ def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None
     if judgements:
         # Same run, same queries: do the faster vectors retrieve as well as the model's own?
         quality = {}
-        for label, path in (
-            ("onnx build", workdir / f"{name}-1" if reps > 1 else target),
-            ("torch build", workdir / f"{name}-torch"),
+        for label, path, queries_with in (
+            ("onnx build", workdir / f"{name}-1" if reps > 1 else target, onnx),
+            ("torch build", workdir / f"{name}-torch", onnx),
+            ("int8 build", workdir / f"{name}-int8", int8),  # served with its own int8 query encoder
         ):
             index = Index.open(path)
-            quality[f"dense, {label}"] = evaluate(index, onnx, judgements, Ranking(mode="dense"))["metrics"]
-            quality[f"hybrid, {label}"] = evaluate(index, onnx, judgements, Ranking())["metrics"]
+            quality[f"dense, {label}"] = evaluate(index, queries_with, judgements, Ranking(mode="dense"))["metrics"]
+            quality[f"hybrid, {label}"] = evaluate(index, queries_with, judgements, Ranking())["metrics"]
         if embeddings is not None:
             quality["txtai (dense)"] = txtai_quality(embeddings, titles, judgements)
         row["quality"] = quality
@@ -310,10 +316,10 @@ def main() -> int:
     embedder = load_embedder("all-MiniLM-L6-v2")
     docs = ROOT / "data/dumps/mediawiki-docs.xml.bz2"
     workdir = Path(tempfile.mkdtemp(prefix="wikisearch-bench-"))
-    judgements = load_qrels(QRELS, "mediawiki-docs")
-    indexing = [bench_indexing(docs, workdir, 1 if args.quick else 3, judgements)]
+    indexing = [bench_indexing(docs, workdir, 1 if args.quick else 3, load_qrels(QRELS, "mediawiki-docs"))]
     if not args.quick:
-        indexing.append(bench_indexing(ROOT / "data/dumps/enwiki-sample.xml.bz2", workdir, 1, None))
+        enwiki = ROOT / "data/dumps/enwiki-sample.xml.bz2"
+        indexing.append(bench_indexing(enwiki, workdir, 1, load_qrels(QRELS, "enwiki-sample")))
     docs_index = workdir / "mediawiki-docs-0"
     single = bench_single_queries(docs_index, embedder)
     loaded = bench_load(docs_index)
@@ -328,7 +334,7 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(
         f"{'indexing (median of runs)':<26} {'runs':>4} {'pages':>6} {'chunks':>7} {'chunks/s':>9} {'tokens/s':>9} "
-        f"{'naive c/s':>10} {'ratio':>6} {'txtai c/s':>10} {'ratio':>6} {'ours on torch c/s':>18} "
+        f"{'naive c/s':>10} {'ratio':>6} {'txtai c/s':>10} {'ratio':>6} {'ours on torch c/s':>18} {'int8 c/s':>9} "
         f"{'rebuild 5%':>11} {'of full':>8}"
     )
     for row in indexing:
@@ -336,7 +342,7 @@ def main() -> int:
             f"{row['dump']:<26} {row['runs']:>4} {row['pages']:>6} {row['chunks']:>7} {row['chunks_per_s']:>9} "
             f"{row['tokens_per_s']:>9} {row['baseline_chunks_per_s']:>10} {row['speedup_vs_baseline']:>6} "
             f"{row['txtai_chunks_per_s']:>10} {row['speedup_vs_txtai']:>6} "
-            f"{row['our_build_on_torch_chunks_per_s']:>18} "
+            f"{row['our_build_on_torch_chunks_per_s']:>18} {row['int8_chunks_per_s']:>9} "
             f"{row['rebuild_s']:>10}s {row['rebuild_share_of_full']:>8}"
         )
     print(f"(tokens/s beside this CPU's fp32 roofline for the model, ~{ROOFLINE} tokens/s)")

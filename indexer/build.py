@@ -76,6 +76,16 @@ def build_index(
     target = Path(target)
     started = time.monotonic()
     previous = _previous_index(target, model_manifest, replace)
+    runtime = dict(getattr(embedder, "runtime", {"runtime": type(embedder).__name__}))
+    if previous is not None and _precision(previous.manifest.get("embedded_with", {})) != _precision(runtime):
+        logger.warning(
+            "%s: vectors were computed in %s, this build computes %s: every chunk is embedded again",
+            target,
+            _precision(previous.manifest.get("embedded_with", {})),
+            _precision(runtime),
+        )
+        previous.close()
+        previous = None
     old_pages = previous.page_chunk_hashes() if previous else {}
     chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)
     chunking = {**asdict(chunk_settings), "version": CHUNKER_VERSION}
@@ -135,7 +145,7 @@ def build_index(
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": dict(model_manifest),
             # Which runtime computed the vectors (onnxruntime or sentence-transformers).
-            "embedded_with": dict(getattr(embedder, "runtime", {"runtime": type(embedder).__name__})),
+            "embedded_with": runtime,
             "source": source_manifest,
             "chunking": chunking,
             "counts": {"skipped": dict(report.skipped)},
@@ -157,6 +167,11 @@ def build_index(
         if previous is not None:
             previous.close()
     return report
+
+
+def _precision(runtime: dict[str, Any]) -> str:
+    """fp32 or int8: vectors of different precision are not mixed in one index."""
+    return str(runtime.get("precision", "fp32"))
 
 
 def _crash_point(stage: str) -> None:

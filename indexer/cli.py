@@ -133,8 +133,8 @@ def main(ctx: click.Context, verbose: int) -> None:
 @click.option(
     "--runtime",
     "build_runtime",
-    type=click.Choice(["onnx", "torch"]),
-    help="What encodes the chunks: ONNX Runtime (default, faster) or torch.",
+    type=click.Choice(["onnx", "onnx-int8", "torch"]),
+    help="What encodes the chunks: ONNX Runtime (default, faster), its int8 quantisation, or torch.",
 )
 @click.option(
     "--vector-index",

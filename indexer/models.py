@@ -201,7 +201,7 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"model {model.name}: cannot tell its embedding dimension")
         self.dimensions = int(dim)
         self._tokenizer = self._st.tokenizer
-        self.runtime = {"runtime": "sentence-transformers", "torch": torch.__version__}
+        self.runtime = {"runtime": "sentence-transformers", "torch": torch.__version__, "precision": "fp32"}
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         vectors = self._st.encode(

@@ -121,7 +121,12 @@ class OnnxEncoder:
         self.dimensions = dimensions or 0
         if not dimensions:  # an unvetted model has no card: ask the graph
             self.dimensions = int(self.encode(["dimensions"]).shape[1])
-        self.runtime = {"runtime": "onnxruntime", "version": onnxruntime.__version__, "onnx_sha256": actual}
+        self.runtime = {
+            "runtime": "onnxruntime",
+            "version": onnxruntime.__version__,
+            "onnx_sha256": actual,
+            "precision": str(info.get("precision", "fp32")),
+        }
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Vectors in the order of ``texts``. Batches are cut from the texts
@@ -182,14 +187,42 @@ def prepare_encoder(model: ResolvedModel, cache_root: Path) -> tuple[Path, dict[
     return cache, info
 
 
+def quantized(encoder: tuple[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    """The int8 (dynamic quantisation) copy of an exported encoder, made once beside it."""
+    import json
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source, info = encoder
+    cache = source.with_name(source.name + "-int8")
+    info_file = cache / "encoder.json"
+    if info_file.is_file():
+        cached = json.loads(info_file.read_text())
+        if (cache / ONNX_FILE).is_file() and file_sha256(cache / ONNX_FILE) == cached.get("onnx_sha256"):
+            return cache, cached
+    tmp = cache.with_name(cache.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    quantize_dynamic(str(source / ONNX_FILE), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8)
+    shutil.copyfile(source / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
+    info = dict(info, onnx_sha256=file_sha256(tmp / ONNX_FILE), precision="int8")
+    (tmp / "encoder.json").write_text(json.dumps(info))
+    shutil.rmtree(cache, ignore_errors=True)
+    tmp.rename(cache)
+    return cache, info
+
+
 def build_embedder(
     model: ResolvedModel, cache_root: Path, runtime: str = "onnx", threads: int = 0
 ) -> tuple[Embedder, tuple[Path, dict[str, Any]] | None]:
     """The embedder a build encodes chunks with, and the exported encoder to store
     with the index. ``runtime`` onnx uses the export (torch is imported only to
-    export it once per model); torch, or a failed export, uses sentence-transformers."""
+    export it once per model); onnx-int8 its int8 quantisation, which then also
+    encodes the queries; torch, or a failed export, uses sentence-transformers."""
     encoder = prepare_encoder(model, cache_root)
-    if runtime == "onnx" and encoder is not None:
+    if runtime == "onnx-int8" and encoder is not None:
+        encoder = quantized(encoder)
+    if runtime in ("onnx", "onnx-int8") and encoder is not None:
         card = model.card
         seq = card.max_seq_length if card else 256
         return OnnxEncoder(encoder[0], encoder[1], seq, card.dimensions if card else None, threads), encoder

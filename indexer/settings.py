@@ -28,7 +28,7 @@ class Settings:
     allow_unvetted_model: bool = False
     #: Chunks encoded per batch (batches are cut from length-sorted chunks).
     batch_size: int = 8
-    #: What encodes chunks in a build: onnx (ONNX Runtime, the default) or torch.
+    #: What encodes chunks in a build: onnx (ONNX Runtime, the default), onnx-int8 or torch.
     build_runtime: str = "onnx"
     #: Target size of a chunk in model tokens (title context included).
     chunk_tokens: int = 200
@@ -84,8 +84,8 @@ class Settings:
             raise SettingsError("chunk_tokens must be between 16 and 4096")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
-        if self.build_runtime not in ("onnx", "torch"):
-            raise SettingsError("build_runtime must be onnx or torch")
+        if self.build_runtime not in ("onnx", "onnx-int8", "torch"):
+            raise SettingsError("build_runtime must be onnx, onnx-int8 or torch")
         if self.vector_index not in ("auto", "flat", "hnsw"):
             raise SettingsError("vector_index must be auto, flat or hnsw")
         if self.flat_max_chunks < 0:

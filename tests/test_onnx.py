@@ -104,3 +104,24 @@ def test_builds_record_their_runtime_and_the_runtimes_agree(tmp_path: Path) -> N
     again = run_cli("build", dump, "--index", str(tmp_path / "torch"), "--max-pages", "60", "--runtime", "onnx")
     assert again.returncode == 0, again.stderr
     assert "chunks: 0 embedded" in again.stdout and f"{n} reused" in again.stdout
+
+
+def test_int8_builds_say_so_serve_their_own_encoder_and_never_mix_with_fp32(tmp_path: Path) -> None:
+    """--runtime onnx-int8 (opt-in: it moves nDCG by more than 0.01 on one corpus,
+    see the README) records its precision, stores the int8 query encoder, and a
+    later fp32 build embeds everything again instead of mixing the two."""
+    from tests.conftest import DUMPS, run_cli
+
+    dump, target = str(DUMPS / "mediawiki-docs.xml.bz2"), tmp_path / "idx"
+    built = run_cli("build", dump, "--index", str(target), "--max-pages", "40", "--runtime", "onnx-int8", "-q")
+    assert built.returncode == 0, built.stderr
+    index = Index.open(target)
+    assert index.manifest["embedded_with"]["precision"] == "int8"
+    assert index.manifest["encoder"]["precision"] == "int8"
+    found = run_cli("query", "--index", str(target), "--json", "upload files")
+    assert found.returncode == 0, found.stderr
+    assert "Manual:$wgEnableUploads" in [r["title"] for r in json.loads(found.stdout)["results"][:3]]
+    again = run_cli("build", dump, "--index", str(target), "--max-pages", "40")
+    assert again.returncode == 0, again.stderr
+    assert f"chunks: {index.vectors.ntotal} embedded" in again.stdout and " 0 reused" in again.stdout
+    assert Index.open(target).manifest["embedded_with"]["precision"] == "fp32"
