@@ -190,6 +190,8 @@ class Catalog:
             "counts": manifest.get("counts", {}),
             "created_at": manifest.get("created_at"),
             "build": manifest.get("build", {}),
+            "embedded_with": manifest.get("embedded_with", {}),
+            "vector_index": manifest.get("index", {}).get("faiss", "IndexFlatIP"),
         }
 
     def close(self) -> None:

@@ -62,6 +62,8 @@ def test_about_states_model_provenance_and_attribution(server: str) -> None:
         "base model not fully OSAID",
         "mediawiki-docs.xml.bz2",
         "901 pages",
+        "Vectors computed with</dt><dd>onnxruntime",
+        "fp32; searched with FAISS IndexFlatIP",
     ):
         assert fact in html, fact
     assert "OSAID-compliant" not in html
