@@ -35,7 +35,7 @@ $(INDEXES)/wikidata-examples/manifest.json: data/dumps/wikidata-sparql-examples.
 indexes: $(INDEXES)/mediawiki-docs/manifest.json $(INDEXES)/wikidata-examples/manifest.json $(INDEXES)/enwiki-sample/manifest.json
 
 # Speed and memory beside the naive loop and txtai, same run, same chunks.
-bench: $(STAMP)
+bench: indexes
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PY) bench/bench.py
 
