@@ -139,7 +139,7 @@ def main(ctx: click.Context, verbose: int) -> None:
 @click.option(
     "--vector-index",
     type=click.Choice(["auto", "flat", "hnsw"]),
-    help="FAISS index: exact flat, HNSW, or auto (flat up to 200k chunks).",
+    help="FAISS index: exact flat, HNSW, or auto (flat up to 50k chunks).",
 )
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
 @click.pass_context

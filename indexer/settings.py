@@ -39,7 +39,7 @@ class Settings:
     #: FAISS index a build writes: auto (flat up to flat_max_chunks, then HNSW), flat or hnsw.
     vector_index: str = "auto"
     #: Largest index that auto keeps exact (flat).
-    flat_max_chunks: int = 200_000
+    flat_max_chunks: int = 50_000
     #: CPU threads for the model (0: let torch decide).
     threads: int = 0
     #: Hide progress bars (for jobs and cron).

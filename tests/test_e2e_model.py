@@ -104,7 +104,7 @@ def test_enwiki_sample_articles(tmp_path: Path) -> None:
 
 
 def test_an_hnsw_index_built_by_the_cli_finds_what_the_flat_one_finds(docs_index: Path, tmp_path: Path) -> None:
-    """`--vector-index hnsw` (what auto picks past 200k chunks) with the real model:
+    """`--vector-index hnsw` (what auto picks past 50k chunks) with the real model:
     same pages for natural-language questions as the exact index."""
     target = tmp_path / "hnsw"
     built = run_cli(
