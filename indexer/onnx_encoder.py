@@ -11,10 +11,13 @@ sentence-transformers, which keeps a web worker small.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -164,55 +167,47 @@ class OnnxEncoder:
         return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
 
 
-def prepare_encoder(model: ResolvedModel, cache_root: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The exported encoder of ``model``, from a cache beside the indexes (exported
-    once per model sha256). None, with a warning, if it cannot be exported: the
-    server then encodes queries with sentence-transformers instead."""
-    import json
-    import tempfile
-
-    cache = cache_root / ".wikisearch-cache" / f"onnx-{model.sha256[:16]}-opset{OPSET}"
+def _cached(cache: Path, make: Callable[[Path], dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    """``cache`` if its encoder verifies, else made anew by ``make(tmp)`` (which
+    fills a fresh directory and returns its info) and renamed into place."""
     info_file = cache / "encoder.json"
     if info_file.is_file():
         info = json.loads(info_file.read_text())
         if (cache / ONNX_FILE).is_file() and file_sha256(cache / ONNX_FILE) == info.get("onnx_sha256"):
             return cache, info
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=cache.parent))
-        info = export_onnx(model, tmp)
-        (tmp / "encoder.json").write_text(json.dumps(info))
-        shutil.rmtree(cache, ignore_errors=True)
-        tmp.rename(cache)
-    except (ModelError, OSError, RuntimeError, ImportError) as exc:
-        logger.warning("no ONNX query encoder (%s): the server will load torch to encode queries", exc)
-        return None
-    return cache, info
-
-
-def quantized(encoder: tuple[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
-    """The int8 (dynamic quantisation) copy of an exported encoder, made once beside it."""
-    import json
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    source, info = encoder
-    cache = source.with_name(source.name + "-int8")
-    info_file = cache / "encoder.json"
-    if info_file.is_file():
-        cached = json.loads(info_file.read_text())
-        if (cache / ONNX_FILE).is_file() and file_sha256(cache / ONNX_FILE) == cached.get("onnx_sha256"):
-            return cache, cached
-    tmp = cache.with_name(cache.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    quantize_dynamic(str(source / ONNX_FILE), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8)
-    shutil.copyfile(source / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
-    info = dict(info, onnx_sha256=file_sha256(tmp / ONNX_FILE), precision="int8")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache.parent))
+    info = make(tmp)
     (tmp / "encoder.json").write_text(json.dumps(info))
     shutil.rmtree(cache, ignore_errors=True)
     tmp.rename(cache)
     return cache, info
+
+
+def prepare_encoder(model: ResolvedModel, cache_root: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The exported encoder of ``model``, from a cache beside the indexes (exported
+    once per model sha256). None, with a warning, if it cannot be exported: the
+    server then encodes queries with sentence-transformers instead."""
+    cache = cache_root / ".wikisearch-cache" / f"onnx-{model.sha256[:16]}-opset{OPSET}"
+    try:
+        return _cached(cache, lambda tmp: export_onnx(model, tmp))
+    except (ModelError, OSError, RuntimeError, ImportError) as exc:
+        logger.warning("no ONNX query encoder (%s): the server will load torch to encode queries", exc)
+        return None
+
+
+def quantized(encoder: tuple[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    """The int8 (dynamic quantisation) copy of an exported encoder, made once beside it."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    source, info = encoder
+
+    def make(tmp: Path) -> dict[str, Any]:
+        quantize_dynamic(str(source / ONNX_FILE), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8)
+        shutil.copyfile(source / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
+        return dict(info, onnx_sha256=file_sha256(tmp / ONNX_FILE), precision="int8")
+
+    return _cached(source.with_name(source.name + "-int8"), make)
 
 
 def build_embedder(
