@@ -135,13 +135,12 @@ class Catalog:
                     dims = int(model.get("dimensions") or index.vectors.d)
                     seq = int(model.get("max_seq_length") or 256)
                     self._embedders[key] = OnnxEncoder(index.version_dir, encoder, seq, dims, self.settings.threads)
-                embedder = self._embedders[key]
-            elif name not in self._embedders:
-                allow = self.settings.allow_unvetted_model or not model.get("vetted", True)
-                self._embedders[name] = load_embedder(name, allow, self.settings.threads)
-                embedder = self._embedders[name]
             else:
-                embedder = self._embedders[name]
+                key = name
+                if key not in self._embedders:
+                    allow = self.settings.allow_unvetted_model or not model.get("vetted", True)
+                    self._embedders[key] = load_embedder(name, allow, self.settings.threads)
+            embedder = self._embedders[key]
         if getattr(embedder, "dimensions", None) != index.vectors.d:
             raise IndexFormatError(f"{index.path}: vectors have {index.vectors.d} dimensions, model {name} makes other")
         return embedder
