@@ -39,7 +39,7 @@ from indexer.chunk import ChunkSettings, chunk_page  # noqa: E402
 from indexer.dump import DumpSource  # noqa: E402
 from indexer.evaluate import doc_id, evaluate, load_qrels, score  # noqa: E402
 from indexer.index_format import Index  # noqa: E402
-from indexer.models import SentenceTransformerEmbedder, load_embedder, resolve_model  # noqa: E402
+from indexer.models import load_embedder  # noqa: E402
 from indexer.onnx_encoder import build_embedder, prepare_encoder  # noqa: E402
 from indexer.parse import parse_sections  # noqa: E402
 from indexer.search import Ranking, search  # noqa: E402
@@ -135,15 +135,15 @@ def timed_build(dump: Path, target: Path, embedder, model, encoder) -> tuple[flo
     return time.perf_counter() - started, report
 
 
-def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None) -> dict:
+def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None, torch_embedder) -> dict:
     """Our build (ONNX Runtime, the default) beside the naive loop, txtai and our
-    own pipeline on torch, on the same chunks; medians of ``reps`` interleaved runs."""
-    model = resolve_model("all-MiniLM-L6-v2")
+    own pipeline on ``torch_embedder``, on the same chunks; medians of ``reps``
+    interleaved runs."""
+    model = torch_embedder.model
     started = time.perf_counter()
     encoder = prepare_encoder(model, workdir)  # once per model, cached beside the indexes
     export_s = time.perf_counter() - started
     onnx, _ = build_embedder(model, workdir, "onnx")
-    torch_embedder = SentenceTransformerEmbedder(model)
     chunks = chunks_of(dump, onnx)
     titles, texts = [t for t, _ in chunks], [x for _, x in chunks]
     seq = model.card.max_seq_length if model.card else 256
@@ -322,10 +322,11 @@ def main() -> int:
     embedder = load_embedder("all-MiniLM-L6-v2")
     docs = ROOT / "data/dumps/mediawiki-docs.xml.bz2"
     workdir = Path(tempfile.mkdtemp(prefix="wikisearch-bench-"))
-    indexing = [bench_indexing(docs, workdir, 1 if args.quick else 3, load_qrels(QRELS, "mediawiki-docs"))]
+    reps = 1 if args.quick else 3
+    indexing = [bench_indexing(docs, workdir, reps, load_qrels(QRELS, "mediawiki-docs"), embedder)]
     if not args.quick:
         enwiki = ROOT / "data/dumps/enwiki-sample.xml.bz2"
-        indexing.append(bench_indexing(enwiki, workdir, 1, load_qrels(QRELS, "enwiki-sample")))
+        indexing.append(bench_indexing(enwiki, workdir, 1, load_qrels(QRELS, "enwiki-sample"), embedder))
     docs_index = workdir / "mediawiki-docs-0"
     single = bench_single_queries(docs_index, embedder)
     # The served set: every sample index `make indexes` built, the fresh docs build in place of its own.

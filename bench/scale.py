@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench import percentiles  # noqa: E402  (bench/bench.py, beside this script)
 from indexer.catalog import Catalog  # noqa: E402
 from indexer.index_format import HNSW_EF_SEARCH, HNSW_M, Index, to_hnsw  # noqa: E402
 from indexer.search import search  # noqa: E402
@@ -61,11 +62,6 @@ def timed_search(vectors, matrix: np.ndarray, k: int = 10) -> tuple[list[float],
         latencies.append(time.perf_counter() - started)
         found.append(ids[0])
     return latencies, np.array(found)
-
-
-def ms(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
 
 
 def serving_rss(index_dir: Path) -> float:
@@ -123,15 +119,15 @@ def main() -> int:
         np.mean([len(set(a) & set(b)) / len(set(a)) for a, b in zip(rows["hnsw"]["ids"], exact, strict=True)])
     )
     sizes = {name: len(faiss.serialize_index(v)) for name, v in (("flat", flat), ("hnsw", hnsw))}
-    result["vector_search"] = {
-        name: {
+    result["vector_search"] = {}
+    for name, row in rows.items():
+        measured = percentiles(row["latencies"])
+        result["vector_search"][name] = {
             "queries": len(texts),
-            "p50_ms": ms(row["latencies"], 0.5),
-            "p99_ms": ms(row["latencies"], 0.99),
+            "p50_ms": measured["p50_ms"],
+            "p99_ms": measured["p99_ms"],
             "bytes": sizes[name],
         }
-        for name, row in rows.items()
-    }
     result["vector_search"]["hnsw"].update(
         {"graph_build_s": round(graph_s, 2), "recall_at_10_vs_flat": round(recall, 4)}
     )
@@ -148,8 +144,9 @@ def main() -> int:
             timings[name].append(time.perf_counter() - started)
     index.vectors = flat
     for name, latencies in timings.items():
-        result["vector_search"][name]["hybrid_search_p50_ms"] = ms(latencies, 0.5)
-        result["vector_search"][name]["hybrid_search_p99_ms"] = ms(latencies, 0.99)
+        measured = percentiles(latencies)
+        result["vector_search"][name]["hybrid_search_p50_ms"] = measured["p50_ms"]
+        result["vector_search"][name]["hybrid_search_p99_ms"] = measured["p99_ms"]
     result["serving_rss_mib"] = serving_rss(target)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
