@@ -1,9 +1,11 @@
-"""Retrieval quality table: dense, lexical and hybrid on the shared corpora.
+"""Retrieval quality tables: dense, lexical and hybrid on the shared corpora.
 
-    python bench/eval.py [--qrels ../shared/data/eval/dev.jsonl] [--sweep]
+    python bench/eval.py [--qrels FILE ...] [--sweep]
 
-Prints one table and writes bench/results/eval.json. ``--sweep`` adds the
-fusion variants (RRF, blends at several weights) measured in the same run.
+One table per judgements file — by default the shared dev set
+(``../shared/data/eval/dev.jsonl``) and ours (``bench/qrels-team.jsonl``) —
+written to bench/results/eval.json. ``--sweep`` adds the fusion variants
+(RRF, blends at several weights) measured in the same run.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from indexer.evaluate import evaluate, load_qrels  # noqa: E402
 from indexer.search import Ranking  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 
+TEAM = ROOT / "bench/qrels-team.jsonl"
 CORPORA = {
     "mediawiki-docs": ROOT / "data/indexes/mediawiki-docs",
     "wikidata-examples": ROOT / "data/indexes/wikidata-examples",
@@ -33,7 +36,7 @@ CORPORA = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--qrels", default=str(ROOT.parent / "shared/data/eval/dev.jsonl"))
+    parser.add_argument("--qrels", nargs="+", default=[str(ROOT.parent / "shared/data/eval/dev.jsonl"), str(TEAM)])
     parser.add_argument("--out", default=str(ROOT / "bench/results/eval.json"))
     parser.add_argument("--sweep", action="store_true", help="also measure fusion variants")
     args = parser.parse_args()
@@ -48,15 +51,29 @@ def main() -> int:
     if args.sweep:
         rankings["hybrid rrf"] = Ranking(fusion="rrf")
         rankings["hybrid rrf, no title lift"] = Ranking(fusion="rrf", title_boost=False)
-        for weight in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        rankings["hybrid, identifiers not weighted"] = Ranking(identifier_dense_weight=default.dense_weight)
+        for weight in (0.5, 0.6, 0.7, 0.8, 0.9):
             rankings[f"hybrid blend {weight}"] = Ranking(fusion="blend", dense_weight=weight)
-    rows = []
     embedders: dict = {}
+    tables = []
+    for qrels in args.qrels:
+        rows, means = measure(qrels, rankings, settings, embedders)
+        print_table(qrels, rows, means)
+        tables.append({"qrels": qrels, "rows": rows, "mean_ndcg@10": means})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"tables": tables}, indent=2))
+    return 0
+
+
+def measure(
+    qrels: str, rankings: dict[str, Ranking], settings: Settings, embedders: dict
+) -> tuple[list[dict], dict[str, float]]:
+    rows = []
     for corpus, path in CORPORA.items():
         if not (path / "manifest.json").exists():
             print(f"skipping {corpus}: no index at {path} (make eval builds it)", file=sys.stderr)
             continue
-        judgements = load_qrels(args.qrels, corpus)
+        judgements = load_qrels(qrels, corpus)
         try:
             served = Catalog({corpus: path}, settings, embedders).get(corpus)
         except IndexFormatError as exc:
@@ -69,22 +86,24 @@ def main() -> int:
             result["ranking"] = name
             result["seconds_per_query"] = round((time.perf_counter() - started) / len(judgements), 4)
             rows.append(result)
+    means = {}
+    for name in rankings:
+        scores = [r["metrics"]["ndcg@10"] for r in rows if r["ranking"] == name]
+        if scores:
+            means[name] = round(sum(scores) / len(scores), 4)
+    return rows, means
+
+
+def print_table(qrels: str, rows: list[dict], means: dict[str, float]) -> None:
     metric_names = ["ndcg@10", "recall@10", "mrr@10", "recall@1"]
+    print(f"judgements: {qrels}")
     header = f"{'corpus':<18} {'ranking':<28} {'queries':>7} " + " ".join(f"{m:>9}" for m in metric_names)
     print(header)
     print("-" * len(header))
     for row in rows:
         values = " ".join(f"{row['metrics'][m]:>9.4f}" for m in metric_names)
         print(f"{row['corpus']:<18} {row['ranking']:<28} {row['queries']:>7} {values}")
-    means = {}
-    for name in rankings:
-        scores = [r["metrics"]["ndcg@10"] for r in rows if r["ranking"] == name]
-        if scores:
-            means[name] = round(sum(scores) / len(scores), 4)
-    print("\nmean nDCG@10 over corpora: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"qrels": args.qrels, "rows": rows, "mean_ndcg@10": means}, indent=2))
-    return 0
+    print("mean nDCG@10 over corpora: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()) + "\n")
 
 
 if __name__ == "__main__":

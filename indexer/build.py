@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_page
+from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page
 from .documents import Chunk, Page, Section, Source
 from .errors import DumpError, IndexFormatError, WikisearchError
 from .hashing import text_hash
@@ -217,6 +217,9 @@ def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool)
 
 
 def _chunk(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chunk]:
+    if page.code:
+        prose = page.text[: page.text.find(page.code)].strip() if page.code in page.text else page.text
+        return chunk_code_page(page.title, prose, page.code, page.code_language)
     if page.markup == "plain":
         return chunk_page(page.title, [Section((), "", page.text)], settings, embedder.count_tokens)
     try:

@@ -227,3 +227,27 @@ def fts_query(query: str) -> str:
     """A safe FTS5 MATCH expression: every term quoted, OR-ed (BM25 ranks by how many match)."""
     terms = query_terms(query)
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+_CODE_TOKEN = re.compile(
+    r"""^(?:
+        [A-Za-z][\w-]*:\S+            # prefixed name: wd:Q146, API:Allpages, Manual:$wgSitename
+      | .*[$_].*                      # $wgSitename, user_groups
+      | .*[a-z][A-Z].*                # camelCase: wgEnableUploads, getText
+      | (?=.*[A-Za-z])(?=.*\d)\w+     # letters and digits: Q146, P31, utf8mb4
+      | .*(?:\(\)|::|->|\.php|\.js|\.json)$
+    )$""",
+    re.VERBOSE,
+)
+
+
+def identifier_share(query: str) -> float:
+    """The share of a query's meaningful words that are identifiers (``Q146``,
+    ``wdt:P18``, ``$wgSitename``, ``allpages``) rather than prose. A query of
+    identifiers is asked of the lexical leg: the model cannot read them."""
+    words = [w.strip(".,;!?\"'()[]{}") or w for w in query.split()]
+    words = [w for w in words if w.lower() not in STOPWORDS]
+    if not words:
+        return 0.0
+    coded = sum(1 for w in words if _CODE_TOKEN.match(w) or split_compound(w.lower()))
+    return coded / len(words)

@@ -78,6 +78,9 @@ LITERAL_TEMPLATES: dict[str, str] = {
     "mdash": "—",
     "nbsp": " ",
 }
+#: Unit conversions ({{convert|29|km}}): the value and unit as written.
+CONVERT_TEMPLATES = frozenset({"convert", "cvt"})
+_RANGE_WORDS = frozenset({"-", "–", "to", "and", "or", "by", "x", "×", "+/-", "±"})
 #: Template name prefixes whose ``key = value`` pairs are facts worth indexing.
 FACT_TEMPLATE_PREFIXES = ("infobox",)
 #: Tags whose content is dropped: references, galleries, styles.
@@ -124,20 +127,35 @@ def parse_sections(wikitext: str) -> list[Section]:
     path: tuple[str, ...] = ()
     anchor = ""
     parts: list[str] = []
+    facts: list[str] = []
     for node in code.nodes:
         if isinstance(node, Heading):
-            sections.append(Section(path, anchor, clean_text("".join(parts))))
-            parts = []
+            sections.extend(_with_facts(path, anchor, parts, facts))
+            parts, facts = [], []
             heading = clean_text(render(node.title)).replace("\n", " ")
             while stack and stack[-1][0] >= node.level:
                 stack.pop()
             stack.append((node.level, heading))
             path = tuple(h for _, h in stack)
             anchor = unique_anchor(heading, seen)
+        elif isinstance(node, Template) and _is_fact_template(node):
+            facts.append(_render_node(node, 0))
         else:
             parts.append(_render_node(node, 0))
-    sections.append(Section(path, anchor, clean_text("".join(parts))))
+    sections.extend(_with_facts(path, anchor, parts, facts))
     return [s for s in sections if s.text]
+
+
+def _is_fact_template(node: Template) -> bool:
+    return _template_key(node).startswith(FACT_TEMPLATE_PREFIXES)
+
+
+def _with_facts(path: tuple[str, ...], anchor: str, parts: list[str], facts: list[str]) -> list[Section]:
+    """A section's prose, then its infobox facts as a section of their own: an
+    infobox at the top of a page would otherwise fill the lead's first chunk
+    with ``key: value`` lines and push the sentence that defines the subject
+    into a chunk that starts mid-infobox."""
+    return [Section(path, anchor, clean_text("".join(parts))), Section(path, anchor, clean_text("".join(facts)))]
 
 
 def heading_anchor(heading: str) -> str:
@@ -188,10 +206,13 @@ def _render_node(node: Node, depth: int) -> str:
     return ""
 
 
-def _render_template(node: Template, depth: int) -> str:
+def _template_key(node: Template) -> str:
     key = str(node.name).strip().replace("_", " ").lower()
-    if key.startswith("template:"):
-        key = key[len("template:") :]
+    return key[len("template:") :] if key.startswith("template:") else key
+
+
+def _render_template(node: Template, depth: int) -> str:
+    key = _template_key(node)
     if key in LITERAL_TEMPLATES:
         return LITERAL_TEMPLATES[key]
     if key in CONTENT_TEMPLATES:
@@ -211,6 +232,11 @@ def _render_template(node: Template, depth: int) -> str:
         if value.isdigit():
             return letter + value
         return value if value[1:].isdigit() else render(value, depth + 1)
+    if key in CONVERT_TEMPLATES:
+        values = [str(p.value).strip() for p in node.params if not p.showkey]
+        if len(values) >= 4 and values[1] in _RANGE_WORDS:
+            return " ".join(values[:4])
+        return " ".join(values[:2])
     if key in INLINE_TEMPLATES:
         positional = [p for p in node.params if not p.showkey]
         if not positional:

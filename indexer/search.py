@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import QueryError
 from .index_format import ChunkRow, Index
-from .lexical import fts_query, query_terms
+from .lexical import fts_query, identifier_share, query_terms
 from .models import Embedder
 from .urls import with_anchor
 
@@ -101,7 +101,8 @@ class Ranking:
 
     mode: str = "hybrid"
     fusion: str = "blend"
-    dense_weight: float = 0.7  # blend: share of the dense leg
+    dense_weight: float = 0.7  # blend: share of the dense leg for a query in words
+    identifier_dense_weight: float = 0.2  # ... and for a query of identifiers (Q146, $wgSitename)
     rrf_k: int = 60  # rrf: rank offset
     title_boost: bool = True  # an exact title or alias match goes first
 
@@ -146,7 +147,7 @@ def search(
     depth = max(NORM_DEPTH, wanted * 10)
     dense = _dense(index, embedder, query, depth, wanted) if ranking.mode != "lexical" else _Leg()
     lexical = _lexical(index, query, depth) if ranking.mode != "dense" else _Leg()
-    order = _fuse(dense, lexical, ranking)
+    order = _fuse(dense, lexical, ranking, identifier_share(query))
     if ranking.title_boost:
         order = _lift_exact_titles(index, query, order)
     page_slice = order[offset : offset + limit]
@@ -196,10 +197,12 @@ def _lexical(index: Index, query: str, depth: int) -> _Leg:
     return leg
 
 
-def _fuse(dense: _Leg, lexical: _Leg, ranking: Ranking) -> list[tuple[str, float]]:
+def _fuse(dense: _Leg, lexical: _Leg, ranking: Ranking, identifiers: float = 0.0) -> list[tuple[str, float]]:
     """Pages by fused score. Blend: dense cosine min-max scaled over the
     candidates, BM25 divided by the best BM25 (the scales differ), then
-    weighted; RRF: by ranks alone."""
+    weighted — the dense share moving from ``dense_weight`` towards
+    ``identifier_dense_weight`` with the share of identifiers in the query;
+    RRF: by ranks alone."""
     if not lexical.scores:
         return sorted(dense.scores.items(), key=lambda kv: (-kv[1], kv[0]))
     if not dense.scores:
@@ -216,7 +219,7 @@ def _fuse(dense: _Leg, lexical: _Leg, ranking: Ranking) -> list[tuple[str, float
         dense_top, dense_floor = max(dense.scores.values()), dense.floor
         lexical_top = max(lexical.scores.values()) or 1.0
         spread = dense_top - dense_floor
-        w = ranking.dense_weight
+        w = ranking.dense_weight + (ranking.identifier_dense_weight - ranking.dense_weight) * identifiers
         for title in titles:
             d = dense.scores.get(title, dense_floor)
             d_norm = (d - dense_floor) / spread if spread > 0 else 1.0

@@ -4,26 +4,42 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.chunk import ChunkSettings, approximate_tokens, chunk_page, context_header, split_text
+from indexer.chunk import (
+    ChunkSettings,
+    approximate_tokens,
+    chunk_code_page,
+    chunk_page,
+    code_comments,
+    context_header,
+    split_text,
+)
 from indexer.documents import Section
 from indexer.dump import DumpSource
 from indexer.parse import parse_sections
 from tests.conftest import DUMPS
 
+PAGE = (
+    "Intro text that is long enough to stand alone as its own chunk of the page, "
+    "with several words in it.\n== Setup ==\n=== On Linux ===\n"
+    "Install the package with apt and configure the service file, then restart it."
+)
+
 
 def test_each_chunk_knows_page_heading_path_and_anchor() -> None:
-    sections = parse_sections(
-        "Intro text that is long enough to stand alone as its own chunk of the page, "
-        "with several words in it.\n== Setup ==\n=== On Linux ===\n"
-        "Install the package with apt and configure the service file, then restart it."
-    )
-    chunks = chunk_page("Help:Install", sections, ChunkSettings(min_tokens=5))
+    sections = parse_sections(PAGE)
+    chunks = chunk_page("Help:Install", sections, ChunkSettings(chunk_tokens=40, overlap=5, min_tokens=5))
     assert [(c.section, c.anchor) for c in chunks] == [
         ("Help:Install", ""),
         ("Help:Install > Setup > On Linux", "On_Linux"),
     ]
     assert chunks[1].embed_text.startswith("Help:Install > Setup > On Linux\n")
     assert chunks[1].text.startswith("Install the package")
+
+
+def test_a_page_that_fits_in_one_chunk_is_one_chunk_with_its_headings() -> None:
+    chunks = chunk_page("Help:Install", parse_sections(PAGE), ChunkSettings(min_tokens=5))
+    assert [(c.section, c.anchor) for c in chunks] == [("Help:Install", "")]
+    assert "with several words in it.\n\nOn Linux\nInstall the package" in chunks[0].text
 
 
 def test_tiny_sections_merge_into_their_neighbour_keeping_the_first_anchor() -> None:
@@ -96,3 +112,29 @@ def test_a_multi_megabyte_page_is_chunked_section_by_section() -> None:
 )
 def test_the_model_reads_identifiers_in_titles_as_words(title: str, path: tuple[str, ...], header: str) -> None:
     assert context_header(title, path) == header
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "expected"),
+    [
+        ("sparql", "#defaultView:ImageGrid\nSELECT ?item WHERE { ?item wdt:P31 wd:Q146 }", ""),
+        ("sparql", "# <translate><!--T:1--> Cats</translate>\nSELECT ?cat {} # with pictures", "Cats\nwith pictures"),
+        ("sparql", 'SELECT ?x { FILTER(STR(?u) = "http://a/b#frag") }', ""),
+        ("sparql", "# ---------\nSELECT ?x {}", ""),
+        (
+            "sql",
+            "-- pages in the main namespace\nSELECT * /* every\n column */ FROM page",
+            "pages in the main namespace\nevery column",
+        ),
+    ],
+)
+def test_code_comments(language: str, code: str, expected: str) -> None:
+    assert code_comments(code, language) == expected
+
+
+def test_a_query_page_is_one_chunk_the_model_reads_without_its_code() -> None:
+    code = "# cats and their pictures\nSELECT ?item ?pic WHERE { ?item wdt:P31 wd:Q146; wdt:P18 ?pic }"
+    [chunk] = chunk_code_page("Cats, with pictures", "Shows cats.", code, "sparql")
+    assert chunk.text == "Shows cats.\n\n" + code  # the lexical leg and the page see everything
+    assert "Shows cats." in chunk.embed_text and "cats and their pictures" in chunk.embed_text
+    assert "wdt:P31" not in chunk.embed_text and "SELECT" not in chunk.embed_text

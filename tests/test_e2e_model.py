@@ -101,6 +101,23 @@ def test_enwiki_sample_articles(tmp_path: Path) -> None:
     assert top_titles(target, "Greek philosopher who was a student of Plato")[0] == "Aristotle"
     assert "Abraham Lincoln" in top_titles(target, "16th president who led the Union through the Civil War")
     assert "Anarchism" in top_titles(target, "political philosophy that rejects the state and hierarchy")
+    # the infobox above the lead no longer fills the lead's first chunk: it starts with the defining sentence
+    first = index.first_chunk("Aristotle")
+    assert first is not None
+    assert index.chunks([first])[first].text.startswith("Aristotle (")
+
+
+def test_query_examples_are_found_by_what_they_do_and_by_their_code(tmp_path: Path) -> None:
+    """The model reads an example's title, description and comments (not its code);
+    the code is still searched by the lexical leg."""
+    target = tmp_path / "examples"
+    source = str(DUMPS / "wikidata-sparql-examples.xml.bz2")
+    result = run_cli("build", source, "--source", "sparql-examples", "--index", str(target), "-q")
+    assert result.returncode == 0, result.stderr
+    counts = Index.open(target).counts
+    assert counts["chunks"] == counts["pages"]
+    assert "Items in the Messier Catalog, with image" in top_titles(target, "Messier objects with images")
+    assert "Cats, with pictures" in top_titles(target, "wd:Q146 wdt:P18", 10)
 
 
 def test_an_hnsw_index_built_by_the_cli_finds_what_the_flat_one_finds(docs_index: Path, tmp_path: Path) -> None:

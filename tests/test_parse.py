@@ -90,10 +90,17 @@ CASES: list[tuple[str, str, list[tuple[tuple[str, ...], str, str]]]] = [
     ),
     ("html entities are decoded", "a&nbsp;&amp;&nbsp;b &lt;tag&gt;", [((), "", "a & b <tag>")]),
     (
-        "infobox facts are kept as key: value",
-        "{{Infobox metal\n| symbol = Li\n| number = 3\n}}Lithium.",
-        [((), "", "symbol: Li\nnumber: 3\nLithium.")],
+        "infobox facts are kept as key: value, after the prose they stood above",
+        "{{Infobox metal\n| symbol = Li\n| number = 3\n}}Lithium is a metal.",
+        [((), "", "Lithium is a metal."), ((), "", "symbol: Li\nnumber: 3")],
     ),
+    (
+        "an infobox in a later section stays in that section",
+        "Lead.\n== Data ==\n{{Infobox x|a=1}}Text.",
+        [((), "", "Lead."), (("Data",), "Data", "Text."), (("Data",), "Data", "a: 1")],
+    ),
+    ("unit conversions keep value and unit", "about {{convert|29|km|0}} north", [((), "", "about 29 km north")]),
+    ("a converted range keeps both ends", "{{convert|10|to|20|mi|km}} wide", [((), "", "10 to 20 mi wide")]),
     ("lang template keeps the text", "{{lang|fr|bonjour}} world", [((), "", "bonjour world")]),
     ("empty sections are dropped", "== Empty ==\n== Full ==\ntext", [(("Full",), "Full", "text")]),
 ]

@@ -7,7 +7,7 @@ import pytest
 
 from indexer.dump import DumpSource
 from indexer.index_format import Index
-from indexer.lexical import identifier_variants, split_compound
+from indexer.lexical import identifier_share, identifier_variants, split_compound
 from indexer.search import Ranking, search
 from indexer.sparql_examples import SparqlExamplesSource
 from tests.conftest import DUMPS, FakeEmbedder, fake_build
@@ -127,3 +127,30 @@ def test_run_together_identifiers_split_into_words(word: str, parts: list[str]) 
 def test_words_find_pages_that_only_spell_them_run_together(docs: Index, query: str, expected: str, within: int):
     """The page says ``createaccount`` / is titled ``Allpages``; the user types words."""
     assert expected in titles(docs, query, limit=within)
+
+
+@pytest.mark.parametrize(
+    ("query", "share"),
+    [
+        ("Q146", 1.0),
+        ("wd:Q146 wdt:P18", 1.0),
+        ("$wgEnableUploads", 1.0),
+        ("API:Allpages", 1.0),
+        ("allpages", 1.0),
+        ("P31 Q5 birth date", 0.5),
+        ("how does getText() work", 0.5),
+        ("get the categories of a page with the API", 0.0),
+        ("winners of the 2024 Olympics", 0.0),
+        ("enable uploads", 0.0),
+        ("", 0.0),
+    ],
+)
+def test_identifier_share(query: str, share: float) -> None:
+    assert identifier_share(query) == share
+
+
+def test_a_query_of_identifiers_is_ranked_by_the_lexical_leg(examples: Index) -> None:
+    """With the dense leg's share at 0.7 the fake vectors would decide; a query
+    that is all identifiers moves the weight to the lexical leg."""
+    hybrid = Ranking(mode="hybrid")
+    assert titles(examples, "Q146", hybrid, 2)[0] == titles(examples, "Q146", LEXICAL, 2)[0] == "Cats, with pictures"
