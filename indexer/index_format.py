@@ -152,6 +152,7 @@ class Index:
         self._titles_lock = threading.Lock()
         self._chunk_pages: np.ndarray | None = None
         self._page_titles: dict[int, str] = {}
+        self._openings: dict[str, int] | None = None
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
@@ -237,6 +238,22 @@ class Index:
                 self._page_titles = dict(self.db().execute("SELECT id, title FROM pages").fetchall())
         pages, titles = self._chunk_pages, self._page_titles
         return {int(i): titles[int(pages[i])] for i in ids if 0 <= i < len(pages)}
+
+    def opening_scores(self, vector: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
+        """Cosine of each page's first chunk — its opening: the lead of an
+        article, the whole of a short page — with ``vector``."""
+        with self._titles_lock:
+            if self._openings is None:
+                rows = self.db().execute(
+                    "SELECT p.title, c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE c.ordinal = 0"
+                )
+                self._openings = {str(title): int(cid) for title, cid in rows}
+        known = [t for t in titles if t in self._openings]
+        if not known:
+            return {}
+        ids = np.fromiter((self._openings[t] for t in known), dtype=np.int64, count=len(known))
+        scores = self.vectors.reconstruct_batch(ids) @ np.asarray(vector, dtype=np.float32)
+        return dict(zip(known, (float(s) for s in scores), strict=True))
 
     def first_chunk(self, title: str) -> int | None:
         row = (

@@ -173,6 +173,9 @@ def _dense(index: Index, embedder: Embedder, query: str, depth: int, wanted: int
             if cid in titles:
                 leg.add(titles[cid], cid, score)
         if len(leg.scores) >= wanted or k >= index.vectors.ntotal:
+            openings = index.opening_scores(vector, list(leg.scores))
+            for title, best in leg.scores.items():
+                leg.scores[title] = (best + openings.get(title, best)) / 2
             return leg
         k *= 4
 
@@ -222,7 +225,7 @@ def _fuse(dense: _Leg, lexical: _Leg, ranking: Ranking, identifiers: float = 0.0
         w = ranking.dense_weight + (ranking.identifier_dense_weight - ranking.dense_weight) * identifiers
         for title in titles:
             d = dense.scores.get(title, dense_floor)
-            d_norm = (d - dense_floor) / spread if spread > 0 else 1.0
+            d_norm = max(0.0, (d - dense_floor) / spread) if spread > 0 else 1.0
             fused[title] = w * d_norm + (1 - w) * lexical.scores.get(title, 0.0) / lexical_top
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 

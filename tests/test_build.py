@@ -22,7 +22,7 @@ from indexer.index_format import FORMAT_VERSION, MANIFEST, STORE, VECTORS, Index
 from indexer.parse import parse_sections
 from indexer.search import search
 from indexer.settings import Settings
-from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build
 
 SETTINGS = Settings(quiet=True)
 
@@ -309,3 +309,21 @@ def test_an_hnsw_index_answers_as_the_flat_one_and_rebuilds_reuse_its_vectors(tm
     again = FakeEmbedder()
     report = build_index(DumpSource(dump), hnsw, again, FAKE_MODEL, settings, {"path": str(dump)})
     assert again.encoded == 0 and report.chunks_reused == b.vectors.ntotal
+
+
+def test_a_pages_opening_is_its_first_chunk(tmp_path: Path) -> None:
+    """The dense leg's second signal: each page's first chunk, read back from FAISS."""
+    index = fake_build(DumpSource(DUMPS / "mediawiki-docs.xml.bz2"), tmp_path / "docs")
+    rows = (
+        index.db()
+        .execute(
+            "SELECT p.title, c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE c.ordinal IN (0, 1) "
+            "AND p.title = (SELECT p2.title FROM chunks c2 JOIN pages p2 ON p2.id = c2.page "
+            "GROUP BY p2.id ORDER BY count(*) DESC LIMIT 1) ORDER BY c.ordinal"
+        )
+        .fetchall()
+    )
+    (title, first), (_, second) = rows
+    scores = index.opening_scores(index.vectors.reconstruct(first), [title, "No such page"])
+    assert list(scores) == [title] and scores[title] == pytest.approx(1.0, abs=1e-5)
+    assert index.opening_scores(index.vectors.reconstruct(second), [title])[title] < 0.999

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -105,6 +107,27 @@ def test_enwiki_sample_articles(tmp_path: Path) -> None:
     first = index.first_chunk("Aristotle")
     assert first is not None
     assert index.chunks([first])[first].text.startswith("Aristotle (")
+
+
+def test_an_article_whose_lead_answers_outranks_a_stray_passage(tmp_path: Path) -> None:
+    """Atlantic Ocean has one chunk listing Caribbean islands that is closer to
+    the query than any single chunk of Aruba; Aruba's opening is about exactly
+    that. A page scores by its best chunk and its opening together."""
+    xml = bz2.decompress((DUMPS / "enwiki-sample.xml.bz2").read_bytes()).decode("utf-8")
+    keep = {"Aruba", "Atlantic Ocean", "Alaska", "Asia"}
+    pages = [
+        p for p in re.findall(r"<page>.*?</page>", xml, flags=re.S) if re.search(r"<title>(.*?)</title>", p)[1] in keep
+    ]
+    assert len(pages) == len(keep)
+    dump = tmp_path / "four.xml.bz2"
+    dump.write_bytes(bz2.compress((xml[: xml.index("<page>")] + "\n".join(pages) + "\n</mediawiki>").encode()))
+    target = tmp_path / "four"
+    assert run_cli("build", str(dump), "--index", str(target), "-q").returncode == 0
+    for mode in ("dense", "hybrid"):
+        result = run_cli(
+            "query", "--index", str(target), "--json", "--mode", mode, "Caribbean island off the coast of Venezuela"
+        )
+        assert json.loads(result.stdout)["results"][0]["title"] == "Aruba", mode
 
 
 def test_query_examples_are_found_by_what_they_do_and_by_their_code(tmp_path: Path) -> None:
