@@ -51,7 +51,7 @@ def main() -> int:
     if args.sweep:
         rankings["hybrid rrf"] = Ranking(fusion="rrf")
         rankings["hybrid rrf, no title lift"] = Ranking(fusion="rrf", title_boost=False)
-        rankings["hybrid, identifiers not weighted"] = Ranking(identifier_dense_weight=default.dense_weight)
+        rankings["hybrid, no identifier weight"] = Ranking(identifier_dense_weight=default.dense_weight)
         for weight in (0.5, 0.6, 0.7, 0.8, 0.9):
             rankings[f"hybrid blend {weight}"] = Ranking(fusion="blend", dense_weight=weight)
     embedders: dict = {}
