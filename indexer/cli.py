@@ -326,6 +326,7 @@ def serve(ctx: click.Context, indexes: tuple[str, ...], host: str, port: int, wo
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), help="Ranking (default: hybrid).")
 @click.option("--fusion", type=click.Choice(["blend", "rrf"]), help="How hybrid fuses (default: blend).")
 @click.option("--dense-weight", type=click.FloatRange(0, 1), help="Share of the dense leg in a blend.")
+@click.option("--per-query", is_flag=True, help="Also each query: nDCG@10, first relevant rank, top pages.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 @handle_errors
@@ -337,6 +338,7 @@ def evaluate_command(
     mode: str | None,
     fusion: str | None,
     dense_weight: float | None,
+    per_query: bool,
     as_json: bool,
 ) -> None:
     """Measure retrieval quality: nDCG@10, Recall@10, MRR@10, Recall@1 (ir-measures)."""
@@ -346,13 +348,17 @@ def evaluate_command(
 
     judgements = load_qrels(qrels, corpus)
     served = _catalog(index_dir, settings).get(None)
-    result = evaluate(served.index, served.embedder, judgements, settings.ranking())
+    result = evaluate(served.index, served.embedder, judgements, settings.ranking(), queries=per_query)
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json.dumps(result, ensure_ascii=False))
         return
     click.echo(f"corpus {result['corpus']}, mode {result['mode']}, {result['queries']} queries")
     for name, value in result["metrics"].items():
         click.echo(f"  {name:<10} {value:.4f}")
+    for row in result.get("per_query", []):
+        first = row["first_relevant"] or "-"
+        top = row["top"][0] if row["top"] else ""
+        click.echo(f"  {row['ndcg@10']:.4f}  first relevant {first!s:>3}  {row['query']}  → {top}")
 
 
 @main.command()

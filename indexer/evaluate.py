@@ -73,22 +73,55 @@ def run_queries(
     }
 
 
-def score(judgements: list[Judgement], run: dict[str, list[str]]) -> dict[str, float]:
+def _ir_inputs(judgements: list[Judgement], run: dict[str, list[str]]) -> tuple[list[Any], list[Any]]:
+    """Judgements and ranked titles as ir-measures' qrels and scored documents."""
     qrels = [ir_measures.Qrel(j.id, doc_id(title), 1) for j in judgements for title in j.relevant]
     scored = [
         ir_measures.ScoredDoc(qid, title, float(len(titles) - rank))
         for qid, titles in run.items()
         for rank, title in enumerate(titles)
     ]
+    return qrels, scored
+
+
+def score(judgements: list[Judgement], run: dict[str, list[str]]) -> dict[str, float]:
+    qrels, scored = _ir_inputs(judgements, run)
     aggregate = ir_measures.calc_aggregate(list(METRICS.values()), qrels, scored)
     return {name: round(float(aggregate.get(measure, 0.0)), 4) for name, measure in METRICS.items()}
 
 
-def evaluate(index: Index, embedder: Embedder, judgements: list[Judgement], ranking: Ranking) -> dict[str, Any]:
+def per_query(judgements: list[Judgement], run: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Each query's nDCG@10, the rank of its first relevant page and its top
+    three pages: where a ranking change helped or hurt (as ``trec_eval -q``)."""
+    qrels, scored = _ir_inputs(judgements, run)
+    ndcg = {m.query_id: float(m.value) for m in ir_measures.iter_calc([nDCG @ 10], qrels, scored)}
+    rows = []
+    for j in judgements:
+        relevant = {doc_id(t) for t in j.relevant}
+        ranks = [r for r, title in enumerate(run.get(j.id, []), start=1) if title in relevant]
+        rows.append(
+            {
+                "id": j.id,
+                "query": j.query,
+                "ndcg@10": round(ndcg.get(j.id, 0.0), 4),
+                "first_relevant": ranks[0] if ranks else None,
+                "top": run.get(j.id, [])[:3],
+            }
+        )
+    return rows
+
+
+def evaluate(
+    index: Index, embedder: Embedder, judgements: list[Judgement], ranking: Ranking, queries: bool = False
+) -> dict[str, Any]:
+    """The aggregate metrics; with ``queries``, also each query's row (``per_query``)."""
     run = run_queries(index, embedder, judgements, ranking)
-    return {
+    result: dict[str, Any] = {
         "corpus": judgements[0].corpus,
         "mode": ranking.mode,
         "queries": len(judgements),
         "metrics": score(judgements, run),
     }
+    if queries:
+        result["per_query"] = per_query(judgements, run)
+    return result

@@ -3,14 +3,21 @@ the evaluation harness on hand-checked numbers."""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import pytest
 
+from indexer.build import build_index
 from indexer.dump import DumpSource
+from indexer.evaluate import Judgement, doc_id, per_query, score
 from indexer.index_format import Index
-from indexer.lexical import identifier_share, identifier_variants, split_compound
-from indexer.search import Ranking, search
+from indexer.lexical import fts_query, identifier_share, identifier_variants, split_compound
+from indexer.search import Ranking, _fuse, _Leg, normalise_title, search
+from indexer.settings import Settings
 from indexer.sparql_examples import SparqlExamplesSource
-from tests.conftest import DUMPS, FakeEmbedder, fake_build
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build, run_cli
 
 LEXICAL = Ranking(mode="lexical")
 
@@ -129,6 +136,149 @@ def test_words_find_pages_that_only_spell_them_run_together(docs: Index, query: 
     assert expected in titles(docs, query, limit=within)
 
 
+def test_fts_query_quotes_every_term() -> None:
+    # identifiers' whole forms first, then every word; FTS operators become plain quoted words
+    assert fts_query('use $wgServer "NEAR" *') == '"wgserver" OR "server" OR "near" OR "use"'
+
+
+def _leg(scores: dict[str, float]) -> _Leg:
+    leg = _Leg(floor=min(scores.values()))  # as if these were all the candidates
+    for i, (title, value) in enumerate(scores.items()):
+        leg.add(title, i, value)
+    return leg
+
+
+def test_blend_fusion_normalises_each_leg_then_weighs_them() -> None:
+    dense = _leg({"A": 0.9, "B": 0.7, "C": 0.5})
+    lexical = _leg({"C": 10.0, "D": 5.0})
+    fused = dict(_fuse(dense, lexical, Ranking(fusion="blend", dense_weight=0.5)))
+    # dense min-max over [0.5, 0.9]: A 1, B 0.5, C 0, D (absent → floor) 0; lexical / max: C 1, D 0.5
+    assert fused == pytest.approx({"A": 0.5, "B": 0.25, "C": 0.5, "D": 0.25})
+    order = [t for t, _ in _fuse(dense, lexical, Ranking(fusion="blend", dense_weight=0.7))]
+    assert order == ["A", "B", "C", "D"]  # 0.7, 0.35, 0.3, 0.15
+
+
+def test_identifiers_in_the_query_move_the_blend_to_the_lexical_leg() -> None:
+    dense = _leg({"A": 0.9, "B": 0.7, "C": 0.5})
+    lexical = _leg({"C": 10.0, "D": 5.0})
+    ranking = Ranking(dense_weight=0.7, identifier_dense_weight=0.2)
+    # all identifiers: 0.2 dense + 0.8 lexical → C 0.8, D 0.4, A 0.2, B 0.1
+    assert [t for t, _ in _fuse(dense, lexical, ranking, identifiers=1.0)] == ["C", "D", "A", "B"]
+    # half: 0.45 dense → A 0.45, C 0.55, B 0.225, D 0.275
+    assert dict(_fuse(dense, lexical, ranking, identifiers=0.5)) == pytest.approx(
+        {"A": 0.45, "B": 0.225, "C": 0.55, "D": 0.275}
+    )
+
+
+def test_rrf_fusion_sums_reciprocal_ranks() -> None:
+    dense = _leg({"A": 0.9, "B": 0.7})
+    lexical = _leg({"B": 3.0, "C": 1.0})
+    fused = dict(_fuse(dense, lexical, Ranking(fusion="rrf", rrf_k=60)))
+    assert fused["B"] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused["A"] == pytest.approx(1 / 61) and fused["C"] == pytest.approx(1 / 62)
+    assert [t for t, _ in sorted(fused.items(), key=lambda kv: -kv[1])] == ["B", "A", "C"]
+
+
+def test_a_query_naming_a_page_or_redirect_gets_it_first(tmp_path: Path) -> None:
+    target = tmp_path / "enwiki"
+    build_index(
+        DumpSource(DUMPS / "enwiki-sample.xml.bz2"), target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {}
+    )
+    index = Index.open(target)
+    hybrid = Ranking()
+    assert titles(index, "Aristotle", hybrid)[0] == "Aristotle"
+    assert titles(index, "AynRand", hybrid)[0] == "Ayn Rand"  # a redirect's title
+    assert titles(index, "abacus", hybrid)[0] == "Abacus"  # case does not matter
+
+
+@pytest.mark.parametrize(
+    ("title", "normal"),
+    [
+        ("Manual:$wgEnableUploads", "enableuploads"),
+        ("$wgEnableUploads", "enableuploads"),
+        ("API:Allpages", "allpages"),
+        ("Abacus", "abacus"),
+        ("Ayn_Rand", "ayn rand"),
+    ],
+)
+def test_normalise_title(title: str, normal: str) -> None:
+    assert normalise_title(title) == normal
+
+
+def test_eval_metrics_match_a_hand_computed_run() -> None:
+    judgements = [Judgement("q1", "c", "x", ("A", "B")), Judgement("q2", "c", "y", ("C",))]
+    run = {"q1": ["X", "A", "Y", "B"], "q2": ["C"]}
+    metrics = score(judgements, run)
+    # q1: relevant at ranks 2 and 4 → DCG = 1/log2(3) + 1/log2(5); ideal = 1 + 1/log2(3)
+    ndcg_q1 = (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
+    assert metrics["ndcg@10"] == pytest.approx((ndcg_q1 + 1.0) / 2, abs=1e-4)
+    assert metrics["recall@10"] == pytest.approx(1.0)
+    assert metrics["mrr@10"] == pytest.approx((0.5 + 1.0) / 2)
+    assert metrics["recall@1"] == pytest.approx((0.0 + 1.0) / 2)
+
+
+def test_qrels_titles_compare_as_displayed() -> None:
+    assert doc_id("Extension:SyntaxHighlight_GeSHi") == "Extension:SyntaxHighlight GeSHi"
+    assert doc_id("Metro stations of {{Q|Q13224}} in Paris") == "Metro stations of Q13224 in Paris"
+
+
+@pytest.mark.model
+def test_eval_json_is_one_stable_object(docs_index: Path) -> None:
+    from tests.conftest import SHARED
+
+    qrels = SHARED / "eval" / "dev.jsonl"
+    outputs = []
+    for _ in range(2):
+        result = run_cli(
+            "eval",
+            "--index",
+            str(docs_index),
+            "--qrels",
+            str(qrels),
+            "--corpus",
+            "mediawiki-docs",
+            "--mode",
+            "hybrid",
+            "--json",
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    data = json.loads(outputs[0])
+    assert list(data) == ["corpus", "mode", "queries", "metrics"]
+    assert data["corpus"] == "mediawiki-docs" and data["mode"] == "hybrid" and data["queries"] == 10
+    assert list(data["metrics"]) == ["ndcg@10", "recall@10", "mrr@10", "recall@1"]
+    assert all(0.0 <= v <= 1.0 for v in data["metrics"].values())
+    detailed = run_cli(
+        "eval", "--index", str(docs_index), "--qrels", str(qrels), "--corpus", "mediawiki-docs", "--per-query", "--json"
+    )
+    rows = json.loads(detailed.stdout)["per_query"]
+    assert [r["id"] for r in rows] == [f"d-mediawiki-docs-{n}" for n in range(1, 11)]
+    assert sum(r["ndcg@10"] for r in rows) / len(rows) == pytest.approx(data["metrics"]["ndcg@10"], abs=1e-3)
+
+
+@pytest.mark.model
+def test_hybrid_is_not_worse_than_either_leg_on_the_docs_dev_set(docs_index: Path) -> None:
+    from tests.conftest import SHARED
+
+    ndcg = {}
+    for mode in ("dense", "lexical", "hybrid"):
+        result = run_cli(
+            "eval",
+            "--index",
+            str(docs_index),
+            "--qrels",
+            str(SHARED / "eval" / "dev.jsonl"),
+            "--corpus",
+            "mediawiki-docs",
+            "--mode",
+            mode,
+            "--json",
+        )
+        ndcg[mode] = json.loads(result.stdout)["metrics"]["ndcg@10"]
+    assert ndcg["hybrid"] >= max(ndcg["dense"], ndcg["lexical"]) - 0.01, ndcg
+
+
 @pytest.mark.parametrize(
     ("query", "share"),
     [
@@ -154,3 +304,18 @@ def test_a_query_of_identifiers_is_ranked_by_the_lexical_leg(examples: Index) ->
     that is all identifiers moves the weight to the lexical leg."""
     hybrid = Ranking(mode="hybrid")
     assert titles(examples, "Q146", hybrid, 2)[0] == titles(examples, "Q146", LEXICAL, 2)[0] == "Cats, with pictures"
+
+
+def test_per_query_rows_match_a_hand_computed_run() -> None:
+    judgements = [Judgement("q1", "c", "x", ("A", "B")), Judgement("q2", "c", "y", ("C",))]
+    run = {"q1": ["X", "A", "Y", "B"], "q2": ["D"]}
+    rows = per_query(judgements, run)
+    ndcg_q1 = (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
+    assert rows[0] == {
+        "id": "q1",
+        "query": "x",
+        "ndcg@10": pytest.approx(ndcg_q1, abs=1e-4),
+        "first_relevant": 2,
+        "top": ["X", "A", "Y"],
+    }
+    assert rows[1]["ndcg@10"] == 0.0 and rows[1]["first_relevant"] is None
