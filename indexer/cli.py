@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .errors import WikisearchError
-from .settings import Settings
+from .settings import BUILD_RUNTIMES, FUSIONS, SEARCH_MODES, VECTOR_INDEXES, Settings
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -133,12 +133,12 @@ def main(ctx: click.Context, verbose: int) -> None:
 @click.option(
     "--runtime",
     "build_runtime",
-    type=click.Choice(["onnx", "onnx-int8", "torch"]),
+    type=click.Choice(BUILD_RUNTIMES),
     help="What encodes the chunks: ONNX Runtime (default, faster), its int8 quantisation, or torch.",
 )
 @click.option(
     "--vector-index",
-    type=click.Choice(["auto", "flat", "hnsw"]),
+    type=click.Choice(VECTOR_INDEXES),
     help="FAISS index: exact flat, HNSW, or auto (flat up to 50k chunks).",
 )
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
@@ -251,7 +251,7 @@ def _catalog(index_dir: Path, settings: Settings) -> Any:
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory.")
 @click.option("--limit", type=int, default=10, show_default=True, help="Pages to show.")
 @click.option("--offset", type=int, default=0, show_default=True, help="Pages to skip (paging).")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), help="Ranking (default: hybrid).")
+@click.option("--mode", type=click.Choice(SEARCH_MODES), help="Ranking (default: hybrid).")
 @click.option("--json", "as_json", is_flag=True, help='Print one JSON object: {"results": [...]}.')
 @click.pass_context
 @handle_errors
@@ -323,8 +323,8 @@ def serve(ctx: click.Context, indexes: tuple[str, ...], host: str, port: int, wo
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory.")
 @click.option("--qrels", required=True, type=click.Path(path_type=Path), help="Judgements, JSON Lines.")
 @click.option("--corpus", help="Only the judgements of this corpus (default: all in the file).")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), help="Ranking (default: hybrid).")
-@click.option("--fusion", type=click.Choice(["blend", "rrf"]), help="How hybrid fuses (default: blend).")
+@click.option("--mode", type=click.Choice(SEARCH_MODES), help="Ranking (default: hybrid).")
+@click.option("--fusion", type=click.Choice(FUSIONS), help="How hybrid fuses (default: blend).")
 @click.option("--dense-weight", type=click.FloatRange(0, 1), help="Share of the dense leg in a blend.")
 @click.option("--per-query", is_flag=True, help="Also each query: nDCG@10, first relevant rank, top pages.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

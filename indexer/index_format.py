@@ -40,6 +40,7 @@ from .documents import Chunk, Page
 from .errors import IndexFormatError
 from .hashing import text_hash
 from .lexical import expand_identifiers
+from .settings import VECTOR_INDEXES
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,6 @@ STORE = "store.sqlite"
 #: budget: measured 10.8 ms for 72k × 384 floats on these 2 cores (bench/scale.py),
 #: so ~7.5 ms at 50k, beside ~6 ms to encode the query. Beyond, HNSW.
 FLAT_MAX_CHUNKS = 50_000
-VECTOR_INDEXES = ("auto", "flat", "hnsw")
 #: HNSW graph degree and breadths, measured on the 23k SPARQL records index
 #: (72k chunks, bench/scale.py): recall@10 against exact search 0.97 at ~0.6 ms
 #: a query (efConstruction 80 / efSearch 128 gave 0.91), +256 bytes a vector.

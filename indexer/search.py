@@ -11,6 +11,7 @@ from .errors import QueryError
 from .index_format import ChunkRow, Index
 from .lexical import fts_query, identifier_share, query_terms
 from .models import Embedder
+from .settings import SEARCH_MODES
 from .urls import with_anchor
 
 MAX_OFFSET = 1000
@@ -89,7 +90,7 @@ def validate(query: str, limit: int, offset: int, max_query_chars: int = 300, ma
     return cleaned
 
 
-MODES = ("hybrid", "dense", "lexical")
+MODES = SEARCH_MODES
 #: Candidates per leg that fix the score normalisation, so that page 2 of the
 #: results continues page 1 whatever depth each request needs.
 NORM_DEPTH = 200

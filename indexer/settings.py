@@ -20,6 +20,19 @@ class SettingsError(WikisearchError):
     """An environment variable or flag has a value that cannot be used."""
 
 
+#: The allowed values of the choice settings: the validator, the CLI's choices,
+#: the search function and the index format all read them from here.
+SEARCH_MODES = ("hybrid", "dense", "lexical")
+FUSIONS = ("blend", "rrf")
+BUILD_RUNTIMES = ("onnx", "onnx-int8", "torch")
+VECTOR_INDEXES = ("auto", "flat", "hnsw")
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SettingsError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {value!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     #: Embedding model name from the registry (``wikisearch model list``).
@@ -84,16 +97,12 @@ class Settings:
             raise SettingsError("chunk_tokens must be between 16 and 4096")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
-        if self.build_runtime not in ("onnx", "onnx-int8", "torch"):
-            raise SettingsError("build_runtime must be onnx, onnx-int8 or torch")
-        if self.vector_index not in ("auto", "flat", "hnsw"):
-            raise SettingsError("vector_index must be auto, flat or hnsw")
+        _check_choice("build_runtime", self.build_runtime, BUILD_RUNTIMES)
+        _check_choice("vector_index", self.vector_index, VECTOR_INDEXES)
         if self.flat_max_chunks < 0:
             raise SettingsError("flat_max_chunks must be >= 0")
-        if self.search_mode not in ("hybrid", "dense", "lexical"):
-            raise SettingsError("search_mode must be hybrid, dense or lexical")
-        if self.fusion not in ("blend", "rrf"):
-            raise SettingsError("fusion must be blend or rrf")
+        _check_choice("search_mode", self.search_mode, SEARCH_MODES)
+        _check_choice("fusion", self.fusion, FUSIONS)
         if not 0.0 <= self.dense_weight <= 1.0:
             raise SettingsError("dense_weight must be between 0 and 1")
         if self.max_limit < 1 or self.max_query_chars < 1:
