@@ -239,32 +239,29 @@ class Index:
         pages, titles = self._chunk_pages, self._page_titles
         return {int(i): titles[int(pages[i])] for i in ids if 0 <= i < len(pages)}
 
-    def opening_scores(self, vector: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
-        """Cosine of each page's first chunk — its opening: the lead of an
-        article, the whole of a short page — with ``vector``."""
+    def _openings_table(self) -> dict[str, int]:
+        """Each page's first chunk (ordinal 0) by title, loaded once."""
         with self._titles_lock:
             if self._openings is None:
                 rows = self.db().execute(
                     "SELECT p.title, c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE c.ordinal = 0"
                 )
                 self._openings = {str(title): int(cid) for title, cid in rows}
-        known = [t for t in titles if t in self._openings]
+            return self._openings
+
+    def opening_scores(self, vector: np.ndarray, titles: Sequence[str]) -> dict[str, float]:
+        """Cosine of each page's first chunk — its opening: the lead of an
+        article, the whole of a short page — with ``vector``."""
+        openings = self._openings_table()
+        known = [t for t in titles if t in openings]
         if not known:
             return {}
-        ids = np.fromiter((self._openings[t] for t in known), dtype=np.int64, count=len(known))
+        ids = np.fromiter((openings[t] for t in known), dtype=np.int64, count=len(known))
         scores = self.vectors.reconstruct_batch(ids) @ np.asarray(vector, dtype=np.float32)
         return dict(zip(known, (float(s) for s in scores), strict=True))
 
     def first_chunk(self, title: str) -> int | None:
-        row = (
-            self.db()
-            .execute(
-                "SELECT c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE p.title = ? ORDER BY c.ordinal LIMIT 1",
-                (title,),
-            )
-            .fetchone()
-        )
-        return int(row[0]) if row else None
+        return self._openings_table().get(title)
 
     #: BM25 weights of the FTS columns: title, section path, text, identifier variants.
     BM25_WEIGHTS = (4.0, 2.0, 1.0, 1.0, 3.0)
