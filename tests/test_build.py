@@ -39,8 +39,9 @@ def build(dump: Path, target: Path, embedder: FakeEmbedder, model: dict | None =
     )
 
 
-def docs_xml() -> str:
-    return bz2.decompress((DUMPS / "mediawiki-docs.xml.bz2").read_bytes()).decode("utf-8")
+def docs_xml(name: str = "mediawiki-docs.xml.bz2") -> str:
+    """A sample dump's XML, to edit into test dumps."""
+    return bz2.decompress((DUMPS / name).read_bytes()).decode("utf-8")
 
 
 def edit_dump(xml: str, tmp_path: Path) -> tuple[Path, dict[str, str]]:
