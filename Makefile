@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 INDEXES := data/indexes
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PACKAGES := core index_format indexer query webapp wikisearch
 
 .PHONY: install run indexes eval bench test lint typecheck unit browser clean distclean
 
@@ -22,14 +23,14 @@ $(STAMP): pyproject.toml
 
 # What an index's contents depend on besides its dump: a change rebuilds it
 # (incrementally: vectors of unchanged chunk texts are reused).
-INDEX_CODE := indexer/index_format.py indexer/parse.py indexer/chunk.py indexer/lexical.py indexer/words.txt
+INDEX_CODE := $(wildcard index_format/*.py) indexer/build.py indexer/parse.py indexer/chunk.py core/wikitext.py core/lexical.py core/words.txt core/documents.py
 
 # Sample indexes; rebuilt (incrementally) when their dump or INDEX_CODE changes.
 # --replace: an index of an older format is rebuilt (embeddings of unchanged chunks are reused when they can be).
-$(INDEXES)/%/manifest.json: data/dumps/%.xml.bz2 $(INDEX_CODE) | $(STAMP)
+$(INDEXES)/%/manifest.json: data/dumps/%.xml.bz2 $(INDEX_CODE) indexer/sources/dump.py | $(STAMP)
 	$(WS) build $< --index $(INDEXES)/$* --replace
 
-$(INDEXES)/wikidata-examples/manifest.json: data/dumps/wikidata-sparql-examples.xml.bz2 $(INDEX_CODE) indexer/sparql_examples.py | $(STAMP)
+$(INDEXES)/wikidata-examples/manifest.json: data/dumps/wikidata-sparql-examples.xml.bz2 $(INDEX_CODE) $(wildcard indexer/sources/*.py) | $(STAMP)
 	$(WS) build $< --source sparql-examples --index $(INDEXES)/wikidata-examples --replace
 
 indexes: $(INDEXES)/mediawiki-docs/manifest.json $(INDEXES)/wikidata-examples/manifest.json $(INDEXES)/enwiki-sample/manifest.json
@@ -39,7 +40,7 @@ bench: indexes
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
 	$(PY) bench/bench.py
 
-# Retrieval quality of dense, lexical and hybrid on the shared dev judgements: one table.
+# Retrieval quality of dense, lexical and hybrid: one table for the shared dev judgements, one for ours.
 eval: indexes
 	$(PY) bench/eval.py
 
@@ -52,14 +53,15 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check indexer webapp tests bench
-	$(VENV)/bin/ruff format --check indexer webapp tests bench
+	$(VENV)/bin/ruff check $(PACKAGES) tests bench
+	$(VENV)/bin/ruff format --check $(PACKAGES) tests bench
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 unit: $(STAMP)
-	$(PY) -m pytest -m "not model and not browser"
+	$(PY) -m pytest -m "not model"
 
 test: $(STAMP) lint typecheck browser
 	$(PY) -m pytest

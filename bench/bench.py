@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,24 +30,22 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import faiss
+import numpy as np
+
+from core.models import load_embedder
+from core.onnx_encoder import build_embedder, prepare_encoder
+from core.settings import Settings
+from index_format import Index
+from indexer.build import build_index
+from indexer.chunk import ChunkSettings, chunk_page
+from indexer.parse import parse_sections
+from indexer.sources.dump import DumpSource
+from query.catalog import Catalog
+from query.evaluate import doc_id, evaluate, load_qrels, score
+from query.search import Ranking, search
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import faiss  # noqa: E402
-import numpy as np  # noqa: E402
-
-from indexer.build import build_index  # noqa: E402
-from indexer.catalog import Catalog  # noqa: E402
-from indexer.chunk import ChunkSettings, chunk_page  # noqa: E402
-from indexer.dump import DumpSource  # noqa: E402
-from indexer.evaluate import doc_id, evaluate, load_qrels, score  # noqa: E402
-from indexer.index_format import Index  # noqa: E402
-from indexer.models import load_embedder  # noqa: E402
-from indexer.onnx_encoder import build_embedder, prepare_encoder  # noqa: E402
-from indexer.parse import parse_sections  # noqa: E402
-from indexer.search import Ranking, search  # noqa: E402
-from indexer.settings import Settings  # noqa: E402
-
 QRELS = ROOT.parent / "shared/data/eval/dev.jsonl"
 QUERIES = [json.loads(line)["query"] for line in QRELS.read_text().splitlines()]
 QUERIES += ["$wgEnableUploads", "API:Allpages", "upload files", "make my wiki private", "P31 Q146", "cookie expiry"]
@@ -129,9 +130,7 @@ def changed_dump(dump: Path, out: Path, share: float = 0.05) -> int:
 
 def timed_build(dump: Path, target: Path, embedder, model, encoder) -> tuple[float, object]:
     started = time.perf_counter()
-    report = build_index(
-        DumpSource(dump), target, embedder, model.manifest(), Settings(quiet=True), {"path": str(dump)}, False, encoder
-    )
+    report = build_index(DumpSource(dump), target, embedder, model.info(), Settings(quiet=True), encoder=encoder)
     return time.perf_counter() - started, report
 
 
@@ -261,12 +260,39 @@ def bench_single_queries(index_dir: Path, embedder, rounds: int = 5) -> dict:
     }
 
 
+class _Serving:
+    """``wikisearch serve`` on a free loopback port, up once /healthz answers."""
+
+    def __init__(self, indexes: dict[str, Path], log: Path):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        specs = [arg for name, path in indexes.items() for arg in ("--index", f"{name}={path}")]
+        env = {**os.environ, "WIKISEARCH_RATE_LIMIT": "1000000/minute"}
+        cmd = [sys.executable, "-m", "wikisearch", "serve", *specs, "--port", str(port)]
+        self.proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+        for _ in range(360):
+            if self.proc.poll() is not None:
+                raise SystemExit(f"server exited: {log.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise SystemExit("server did not come up")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 def bench_load(indexes: dict[str, Path], clients: int = 8, seconds: float = 20) -> dict:
     """8 clients against gunicorn serving ``indexes``; requests go round the indexes."""
-    from tests.conftest import Server
-
-    log = Path(tempfile.mkdtemp()) / "server.log"
-    server = Server(indexes, log)
+    server = _Serving(indexes, Path(tempfile.mkdtemp()) / "server.log")
     names = list(indexes)
     latencies: list[float] = []
     errors = 0

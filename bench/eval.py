@@ -17,15 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+from core.errors import IndexFormatError
+from core.settings import Settings
+from query.catalog import Catalog
+from query.evaluate import evaluate, load_qrels
+from query.ranking import Ranking
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from indexer.catalog import Catalog  # noqa: E402
-from indexer.errors import IndexFormatError  # noqa: E402
-from indexer.evaluate import evaluate, load_qrels  # noqa: E402
-from indexer.search import Ranking  # noqa: E402
-from indexer.settings import Settings  # noqa: E402
-
 TEAM = ROOT / "bench/qrels-team.jsonl"
 CORPORA = {
     "mediawiki-docs": ROOT / "data/indexes/mediawiki-docs",
@@ -42,7 +40,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings.load()
-    default = settings.ranking()
+    default = Ranking.from_settings(settings)
     rankings = {
         "dense": Ranking(mode="dense"),
         "lexical": Ranking(mode="lexical"),

@@ -21,25 +21,24 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
+import numpy as np
+
+from bench import percentiles  # bench/bench.py, beside this script
+from core.settings import Settings
+from index_format import Index
+from index_format.writer import HNSW_EF_SEARCH, HNSW_M, to_hnsw
+from query.catalog import Catalog
+from query.search import search
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import faiss  # noqa: E402
-import numpy as np  # noqa: E402
-
-from bench import percentiles  # noqa: E402  (bench/bench.py, beside this script)
-from indexer.catalog import Catalog  # noqa: E402
-from indexer.index_format import HNSW_EF_SEARCH, HNSW_M, Index, to_hnsw  # noqa: E402
-from indexer.search import search  # noqa: E402
-from indexer.settings import Settings  # noqa: E402
-
 DATA = ROOT.parent / "shared/data/sparql/wikidata-queries-23k.jsonl.gz"
 QRELS = ROOT.parent / "shared/data/eval/dev.jsonl"
 
 
 def build(target: Path) -> dict:
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "indexer.cli", "build", str(DATA), "--source", "records", "--preset", "sparql"]
+    cmd = [sys.executable, "-m", "wikisearch", "build", str(DATA), "--source", "records", "--preset", "sparql"]
     result = subprocess.run([*cmd, "--index", str(target), "--replace", "-q"], capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(result.stderr)
@@ -69,9 +68,9 @@ def serving_rss(index_dir: Path) -> float:
     script = f"""
 import sys
 from pathlib import Path
-from indexer.catalog import Catalog
-from indexer.search import search
-from indexer.settings import Settings
+from query.catalog import Catalog
+from query.search import search
+from core.settings import Settings
 served = Catalog({{"q": Path({str(index_dir)!r})}}, Settings.load()).get("q")
 for q in ["paintings by Rembrandt", "population of cities", "P31 Q5 birth date"] * 7:
     search(served.index, served.embedder, q)
@@ -96,10 +95,10 @@ def main() -> int:
     n = index.vectors.ntotal
     result.update(
         {
-            "pages": index.counts.get("pages"),
+            "pages": index.manifest.counts.pages,
             "chunks": n,
             "disk_bytes": sum(f.stat().st_size for f in index.version_dir.iterdir() if f.is_file()),
-            "built_in_s": index.manifest.get("build", {}).get("duration_s"),
+            "built_in_s": index.manifest.build.duration_s,
         }
     )
     texts = queries(index)

@@ -1,3 +1,5 @@
-"""wikisearch indexer: MediaWiki dumps to a searchable FAISS + SQLite index."""
+"""The build side: sources → parse → chunk → embed → a new index version.
 
-__version__ = "0.1.0"
+``build.build_index`` runs the stages; ``sources`` yields documents; ``parse``
+and ``chunk`` cut them; the index is written through ``index_format``.
+"""

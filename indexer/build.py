@@ -12,23 +12,34 @@ import logging
 import os
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from core.documents import Chunk, Page, Section, Source
+from core.errors import DumpError, IndexFormatError, WikisearchError, write_failed
+from core.models import Embedder, ModelInfo, Runtime
+from core.onnx_encoder import ExportedEncoder
+from core.settings import Settings
+from index_format import (
+    BuildReport,
+    Chunking,
+    Counts,
+    Index,
+    IndexWriter,
+    Manifest,
+    NotAnIndex,
+    SiteMeta,
+    SourceInfo,
+    StoredChunk,
+    existing_manifest,
+)
+
 from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page
-from .documents import Chunk, Page, Section, Source
-from .errors import DumpError, IndexFormatError, WikisearchError
-from .hashing import text_hash
-from .index_format import Index, IndexWriter, NotAnIndex, StoredChunk, existing_manifest
-from .models import Embedder
 from .parse import parse_sections
-from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,36 +48,15 @@ logger = logging.getLogger(__name__)
 _ROUND_CHUNKS = 1024
 
 
-@dataclass
-class BuildReport:
-    """What a build did; also written into the manifest."""
-
-    pages: int = 0
-    chunks: int = 0
-    aliases: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    pages_added: int = 0
-    pages_changed: int = 0
-    pages_unchanged: int = 0
-    pages_removed: int = 0
-    chunks_embedded: int = 0
-    chunks_reused: int = 0
-    duration_s: float = 0.0
-    version: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def build_index(
     source: Source,
     target: str | Path,
     embedder: Embedder,
-    model_manifest: dict[str, Any],
+    model: ModelInfo,
     settings: Settings,
-    source_manifest: dict[str, Any],
+    *,
     replace: bool = False,
-    encoder: tuple[Path, dict[str, Any]] | None = None,
+    encoder: ExportedEncoder | None = None,
 ) -> BuildReport:
     """Build (or rebuild) the index at ``target`` from ``source``.
 
@@ -75,22 +65,23 @@ def build_index(
     """
     target = Path(target)
     started = time.monotonic()
-    previous = _previous_index(target, model_manifest, replace)
-    runtime = dict(getattr(embedder, "runtime", {"runtime": type(embedder).__name__}))
-    if previous is not None and _precision(previous.manifest.get("embedded_with", {})) != _precision(runtime):
+    previous = _previous_index(target, model, replace)
+    runtime = getattr(embedder, "runtime", None) or Runtime(type(embedder).__name__)
+    old_runtime = previous.manifest.embedded_with if previous else None
+    if previous is not None and _precision(old_runtime) != runtime.precision:
         logger.warning(
             "%s: vectors were computed in %s, this build computes %s: every chunk is embedded again",
             target,
-            _precision(previous.manifest.get("embedded_with", {})),
-            _precision(runtime),
+            _precision(old_runtime),
+            runtime.precision,
         )
         previous.close()
         previous = None
     old_pages = previous.page_chunk_hashes() if previous else {}
-    chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)
-    chunking = {**asdict(chunk_settings), "version": CHUNKER_VERSION}
+    chunk_settings = ChunkSettings.from_settings(settings)
+    chunking = Chunking(chunk_settings.chunk_tokens, chunk_settings.overlap, chunk_settings.min_tokens, CHUNKER_VERSION)
     # Unchanged pages keep their chunks only if they would be cut the same way.
-    reuse_chunks = previous is not None and previous.manifest.get("chunking") == chunking
+    reuse_chunks = previous is not None and previous.manifest.chunking == chunking
     report = BuildReport()
     writer = IndexWriter(target, embedder.dimensions)
     progress = tqdm(
@@ -114,7 +105,7 @@ def build_index(
                 logger.warning("skipped page %r: duplicate title", page.title)
                 continue
             seen.add(page.title)
-            stored = previous.stored_chunks(page.title, text_hash(page.text)) if reuse_chunks and previous else None
+            stored = previous.stored_chunks(page.title, page.source_hash) if reuse_chunks and previous else None
             chunks = stored if stored is not None else _chunk(page, chunk_settings, embedder)
             _crash_point("parse")
             if not chunks:
@@ -128,12 +119,13 @@ def build_index(
                 _flush(pending, writer, embedder, previous, settings, report, progress)
                 pending, pending_chunks = [], 0
         _flush(pending, writer, embedder, previous, settings, report, progress)
-        for reason, count in Counter(getattr(source, "skip_reasons", {})).items():
+        for reason, count in source.skip_reasons.items():
             report.skipped[reason] = report.skipped.get(reason, 0) + count
+        described = source.describe()
         if writer.pages == 0:
-            namespaces = source_manifest.get("namespaces")
+            namespaces = sorted(described.namespaces)
             where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
-            raise DumpError(f"{source_manifest.get('path', 'source')}: no pages to index{where}")
+            raise DumpError(f"{described.path}: no pages to index{where}", "no_pages")
         report.pages_removed = len(set(old_pages) - seen)
         report.pages, report.chunks, report.aliases = (
             writer.pages,
@@ -141,24 +133,35 @@ def build_index(
             writer.aliases,
         )
         report.duration_s = round(time.monotonic() - started, 3)
-        manifest = {
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "model": dict(model_manifest),
-            # Which runtime computed the vectors (onnxruntime or sentence-transformers).
-            "embedded_with": runtime,
-            "source": source_manifest,
-            "chunking": chunking,
-            "counts": {"skipped": dict(report.skipped)},
-            "build": report.as_dict(),
-        }
+        site = source.site
+        manifest = Manifest(
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            model=model,
+            embedded_with=runtime,
+            source=SourceInfo(
+                type=described.type,
+                path=str(described.path),
+                file=described.path.name,
+                bytes=described.path.stat().st_size if described.path.is_file() else 0,
+                schema=described.schema,
+                siteinfo=SiteMeta(site.sitename, site.dbname, site.base, site.generator),
+                namespaces=sorted(described.namespaces),
+                preset=described.preset,
+                max_pages=described.max_pages,
+                action=described.action,
+            ),
+            chunking=chunking,
+            counts=Counts(skipped=dict(report.skipped)),
+            build=report,
+        )
         _crash_point("write")
         if encoder is not None:
-            writer.add_encoder(*encoder)
+            writer.add_encoder(encoder.directory, encoder.info)
         final = writer.commit(manifest, settings.vector_index, settings.flat_max_chunks)
         report.version = final.name
     except (sqlite3.Error, OSError) as exc:  # disk full, read-only, I/O error while writing
         writer.abort()
-        raise IndexFormatError(f"{target}: cannot write the index: {exc}; the previous index is unchanged") from None
+        raise write_failed(target, exc) from None
     except BaseException:
         writer.abort()
         raise
@@ -169,9 +172,9 @@ def build_index(
     return report
 
 
-def _precision(runtime: dict[str, Any]) -> str:
+def _precision(runtime: Runtime | None) -> str:
     """fp32 or int8: vectors of different precision are not mixed in one index."""
-    return str(runtime.get("precision", "fp32"))
+    return runtime.precision if runtime else "fp32"
 
 
 def _crash_point(stage: str) -> None:
@@ -184,7 +187,7 @@ def _crash_point(stage: str) -> None:
         time.sleep(300)
 
 
-def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool) -> Index | None:
+def _previous_index(target: Path, model: ModelInfo, replace: bool) -> Index | None:
     """The index being rebuilt, if its embeddings can be reused."""
     try:
         manifest = existing_manifest(target)
@@ -196,17 +199,14 @@ def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool)
         raise
     if manifest is None:
         return None
-    old_model = manifest.get("model", {})
-    if (old_model.get("name"), old_model.get("sha256")) != (
-        model_manifest["name"],
-        model_manifest["sha256"],
-    ):
+    old = manifest.model
+    if (old.name, old.sha256) != (model.name, model.sha256):
         if replace:
             return None
         raise IndexFormatError(
-            f"{target}: index was built with model {old_model.get('name')} "
-            f"(sha256 {str(old_model.get('sha256'))[:12]}…), not {model_manifest['name']}; "
-            "pass --replace to rebuild it from scratch"
+            f"{target}: index was built with model {old.name} (sha256 {old.sha256[:12]}…), not {model.name}; "
+            "pass --replace to rebuild it from scratch",
+            "other_model",
         )
     try:
         return Index.open(target)
@@ -218,8 +218,7 @@ def _previous_index(target: Path, model_manifest: dict[str, Any], replace: bool)
 
 def _chunk(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chunk]:
     if page.code:
-        prose = page.text[: page.text.find(page.code)].strip() if page.code in page.text else page.text
-        return chunk_code_page(page.title, prose, page.code, page.code_language)
+        return chunk_code_page(page.title, page.text, page.code_notes)
     if page.markup == "plain":
         return chunk_page(page.title, [Section((), "", page.text)], settings, embedder.count_tokens)
     try:

@@ -14,8 +14,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from .documents import Chunk, Section
-from .lexical import CAMEL_WORDS, split_compound
+from core.documents import Chunk, Section
+from core.lexical import CAMEL_WORDS, split_compound, without_config_prefix
+from core.settings import Settings
 
 TokenCounter = Callable[[list[str]], list[int]]
 
@@ -33,15 +34,23 @@ def approximate_tokens(texts: list[str]) -> list[int]:
     return [math.ceil(len(_WORDISH.findall(t)) * 1.3) for t in texts]
 
 
+_DEFAULTS = Settings()
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
-    chunk_tokens: int = 200
-    overlap: int = 40
-    min_tokens: int = 24
+    """How pages are cut; the values are ``Settings``' (recorded in the manifest)."""
+
+    chunk_tokens: int = _DEFAULTS.chunk_tokens
+    overlap: int = _DEFAULTS.chunk_overlap
+    min_tokens: int = _DEFAULTS.min_chunk_tokens
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChunkSettings:
+        return cls(settings.chunk_tokens, settings.chunk_overlap, settings.min_chunk_tokens)
 
 
 _IDENTIFIER = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*[a-z][A-Z][A-Za-z0-9_]*")
-_CONFIG_PREFIX = re.compile(r"^\$?wg(?=[A-Z])")
 _LETTERS = re.compile(r"[A-Za-z]+")
 
 
@@ -54,7 +63,7 @@ def identifier_words(text: str) -> str:
     ``enable uploads``, ``API:Allpages`` → ``all pages``. Empty if there are none."""
     spelled = []
     for ident in _IDENTIFIER.findall(text):
-        words = CAMEL_WORDS.findall(_CONFIG_PREFIX.sub("", ident))
+        words = CAMEL_WORDS.findall(without_config_prefix(ident))
         if len(words) > 1:
             spelled.append(" ".join(w.lower() for w in words))
     for word in _LETTERS.findall(text):
@@ -102,41 +111,21 @@ def chunk_page(
     return chunks
 
 
-_SPARQL_COMMENT = re.compile(r"(?:^|\s)#\s?(.*)$")
-_SQL_COMMENT = re.compile(r"--[ \t]?([^\n]*)|/\*(.*?)\*/", re.DOTALL)
-_MARKUP = re.compile(r"<[^>]+>")
-
-
-def code_comments(code: str, language: str) -> str:
-    """The comments of a query, one a line: where its author says what it does
-    (``# Items in the Messier Catalog``), without display hints (``#defaultView``)."""
-    found: list[str] = []
-    if language == "sql":
-        found = [a or b for a, b in _SQL_COMMENT.findall(code)]
-    else:
-        for line in code.splitlines():
-            match = _SPARQL_COMMENT.search(line)
-            if match:
-                found.append(match.group(1))
-    lines = [" ".join(_MARKUP.sub("", c).split()) for c in found]
-    return "\n".join(c for c in lines if c.strip("-=*# ") and not c.lower().startswith("defaultview"))
-
-
-def chunk_code_page(title: str, prose: str, code: str, language: str) -> list[Chunk]:
+def chunk_code_page(title: str, prose: str, notes: str) -> list[Chunk]:
     """A query with its description is one chunk. The model reads the title,
     the description and the query's comments, not the query: measured on the
     SPARQL examples, the code's keywords and ids pulled unrelated queries
-    together (nDCG@10 0.92 → 0.97 without them). The lexical leg still
-    indexes the whole text, code included, so ``P31`` or ``wdt:P18`` find it."""
-    text = "\n\n".join(part for part in (prose, code) if part)
-    readable = "\n".join(part for part in (prose, code_comments(code, language)) if part)
+    together (nDCG@10 0.92 → 0.97 without them). The chunk's text is the
+    description; the index's lexical leg indexes the code beside it, so ``P31``
+    or ``wdt:P18`` still find it."""
+    readable = "\n".join(part for part in (prose, notes) if part)
     return [
         Chunk(
             page_title=title,
             ordinal=0,
             section=section_label(title, ()),
             anchor="",
-            text=text,
+            text=prose,
             embed_text=context_header(title, ()) + readable,
         )
     ]

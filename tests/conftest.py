@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.models import ModelInfo
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("WIKISEARCH_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DUMPS = ROOT / "data" / "dumps"
 FORMATS = SHARED / "dumps" / "formats"
-WIKISEARCH = [sys.executable, "-m", "indexer.cli"]
+WIKISEARCH = [sys.executable, "-m", "wikisearch"]
 
 
 def shared(path: str) -> Path:
@@ -57,16 +59,16 @@ class FakeEmbedder:
         return approximate_tokens(texts)
 
 
-FAKE_MODEL = {"name": "fake-hash-64", "sha256": "0" * 64, "verified": False, "vetted": False}
+FAKE_MODEL = ModelInfo(name="fake-hash-64", sha256="0" * 64)
 
 
 def fake_build(source, target: Path):
     """An index of ``source`` at ``target`` made with the fake embedder, opened."""
+    from core.settings import Settings
+    from index_format import Index
     from indexer.build import build_index
-    from indexer.index_format import Index
-    from indexer.settings import Settings
 
-    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {})
+    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True))
     return Index.open(target)
 
 
@@ -77,7 +79,7 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from indexer.models import load_embedder
+    from core.models import load_embedder
 
     return load_embedder("all-MiniLM-L6-v2")
 

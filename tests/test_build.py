@@ -6,6 +6,7 @@ The same behaviours are checked with the real model in test_e2e_model.py.
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import json
 import os
 import re
@@ -14,29 +15,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import DumpError, IndexFormatError
+from core.models import ModelInfo
+from core.settings import Settings
+from index_format import FORMAT_VERSION, Index, IndexWriter, Manifest
+from index_format.manifest import MANIFEST, STORE, VECTORS
+from index_format.writer import choose_vector_index
 from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_page
-from indexer.dump import DumpSource
-from indexer.errors import DumpError, IndexFormatError
-from indexer.index_format import FORMAT_VERSION, MANIFEST, STORE, VECTORS, Index, IndexWriter, choose_vector_index
 from indexer.parse import parse_sections
-from indexer.search import search
-from indexer.settings import Settings
+from indexer.sources.dump import DumpSource
+from query.search import _opening_scores, search
+from query.tables import tables
 from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build
 
 SETTINGS = Settings(quiet=True)
 
 
-def build(dump: Path, target: Path, embedder: FakeEmbedder, model: dict | None = None, **kwargs):
-    source = DumpSource(dump, **kwargs)
-    return build_index(
-        source,
-        target,
-        embedder,
-        model or FAKE_MODEL,
-        SETTINGS,
-        {"path": str(dump), "namespaces": sorted(source.namespaces)},
-    )
+def build(dump: Path, target: Path, embedder: FakeEmbedder, model: ModelInfo | None = None, **kwargs):
+    return build_index(DumpSource(dump, **kwargs), target, embedder, model or FAKE_MODEL, SETTINGS)
 
 
 def docs_xml(name: str = "mediawiki-docs.xml.bz2") -> str:
@@ -71,10 +68,11 @@ def test_build_writes_a_consistent_index(tmp_path: Path, fake_embedder: FakeEmbe
     assert report.pages == 901 and report.chunks >= 901
     assert report.chunks_embedded == fake_embedder.encoded
     index = Index.open(target)
-    manifest = json.loads((target / MANIFEST).read_text())
-    assert manifest["format_version"] == FORMAT_VERSION
-    assert manifest["model"]["name"] == "fake-hash-64" and manifest["model"]["dimensions"] == 64
-    assert manifest["counts"]["chunks"] == index.vectors.ntotal == report.chunks
+    manifest = Manifest.from_json((target / MANIFEST).read_text())
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.model.name == "fake-hash-64" and manifest.model.dimensions == 64
+    assert manifest.counts.chunks == index.vectors.ntotal == report.chunks
+    assert manifest == index.manifest
     # FAISS ids are SQLite row ids: the stored vector of chunk i is the embedding of chunk i's text
     pages = {p.title: p for p in DumpSource(DUMPS / "mediawiki-docs.xml.bz2")}
     rows = index.db().execute(
@@ -166,7 +164,7 @@ def test_interrupt_leaves_the_previous_index_and_next_build_cleans_up(tmp_path: 
 
     with pytest.raises(KeyboardInterrupt):
         build(DUMPS / "enwiki-sample.xml.bz2", target, Interrupting(), max_pages=5)
-    assert target.resolve() == version and Index.open(target).counts["pages"] == 901
+    assert target.resolve() == version and Index.open(target).manifest.counts.pages == 901
     # a build killed with SIGKILL leaves its directory behind; the next build removes it
     leftover = tmp_path / f".idx.20200101T000000-deadbeef.building-{2**22 + 12345}"
     leftover.mkdir()
@@ -183,11 +181,11 @@ def test_zero_pages_in_chosen_namespaces_is_an_error(tmp_path: Path, fake_embedd
 def test_index_of_another_model_is_refused_unless_replaced(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
     target = tmp_path / "idx"
     build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, max_pages=5)
-    other = {**FAKE_MODEL, "name": "other-model", "sha256": "1" * 64}
+    other = dataclasses.replace(FAKE_MODEL, name="other-model", sha256="1" * 64)
     with pytest.raises(IndexFormatError, match="built with model fake-hash-64"):
         build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, model=other, max_pages=5)
     source = DumpSource(DUMPS / "mediawiki-docs.xml.bz2", max_pages=5)
-    build_index(source, target, fake_embedder, other, SETTINGS, {}, replace=True)
+    build_index(source, target, fake_embedder, other, SETTINGS, replace=True)
     assert Index.open(target).model_name == "other-model"
 
 
@@ -199,7 +197,7 @@ def test_a_directory_that_is_not_an_index_is_never_overwritten(tmp_path: Path, f
         build(DUMPS / "mediawiki-docs.xml.bz2", target, fake_embedder, max_pages=3)
     source = DumpSource(DUMPS / "mediawiki-docs.xml.bz2", max_pages=3)
     with pytest.raises(IndexFormatError, match="refusing to replace it"):
-        build_index(source, target, fake_embedder, FAKE_MODEL, SETTINGS, {}, replace=True)
+        build_index(source, target, fake_embedder, FAKE_MODEL, SETTINGS, replace=True)
     assert (target / "thesis.txt").read_text() == "do not delete"
 
 
@@ -271,7 +269,7 @@ def test_rebuild_parses_only_pages_whose_text_changed(tmp_path: Path, monkeypatc
     # other chunk settings cut pages differently: everything is parsed again
     parsed.clear()
     source = DumpSource(newer)
-    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True, chunk_tokens=150), {})
+    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True, chunk_tokens=150))
     assert len(parsed) == 901
 
 
@@ -298,17 +296,17 @@ def test_an_hnsw_index_answers_as_the_flat_one_and_rebuilds_reuse_its_vectors(tm
     build(dump, flat, FakeEmbedder())
     source = DumpSource(dump)
     settings = SETTINGS.replace(flat_max_chunks=1_000)
-    build_index(source, hnsw, FakeEmbedder(), FAKE_MODEL, settings, {"path": str(dump)})
+    build_index(source, hnsw, FakeEmbedder(), FAKE_MODEL, settings)
     a, b = Index.open(flat), Index.open(hnsw)
-    assert a.manifest["index"]["faiss"] == "IndexFlatIP"
-    assert b.manifest["index"]["faiss"] == "IndexHNSWFlat"
+    assert a.manifest.index.faiss == "IndexFlatIP"
+    assert b.manifest.index.faiss == "IndexHNSWFlat"
     embedder = FakeEmbedder()
     for query in ("upload files", "cookie expiry", "categories of a page", "patrol edits", "email notification"):
         exact = [h.title for h in search(a, embedder, query, limit=5).results]
         approx = [h.title for h in search(b, embedder, query, limit=5).results]
         assert approx[:3] == exact[:3], query
     again = FakeEmbedder()
-    report = build_index(DumpSource(dump), hnsw, again, FAKE_MODEL, settings, {"path": str(dump)})
+    report = build_index(DumpSource(dump), hnsw, again, FAKE_MODEL, settings)
     assert again.encoded == 0 and report.chunks_reused == b.vectors.ntotal
 
 
@@ -325,6 +323,7 @@ def test_a_pages_opening_is_its_first_chunk(tmp_path: Path) -> None:
         .fetchall()
     )
     (title, first), (_, second) = rows
-    scores = index.opening_scores(index.vectors.reconstruct(first), [title, "No such page"])
+    table = tables(index)
+    scores = _opening_scores(index, table, index.vectors.reconstruct(first), [title, "No such page"])
     assert list(scores) == [title] and scores[title] == pytest.approx(1.0, abs=1e-5)
-    assert index.opening_scores(index.vectors.reconstruct(second), [title])[title] < 0.999
+    assert _opening_scores(index, table, index.vectors.reconstruct(second), [title])[title] < 0.999

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from core.documents import Section
+from index_format.writer import searchable_text
 from indexer.chunk import (
     ChunkSettings,
     approximate_tokens,
     chunk_code_page,
     chunk_page,
-    code_comments,
     context_header,
     split_text,
 )
-from indexer.documents import Section
-from indexer.dump import DumpSource
 from indexer.parse import parse_sections
+from indexer.sources.dump import DumpSource
+from indexer.sources.query_code import code_comments
 from tests.conftest import DUMPS
 
 PAGE = (
@@ -134,7 +135,8 @@ def test_code_comments(language: str, code: str, expected: str) -> None:
 
 def test_a_query_page_is_one_chunk_the_model_reads_without_its_code() -> None:
     code = "# cats and their pictures\nSELECT ?item ?pic WHERE { ?item wdt:P31 wd:Q146; wdt:P18 ?pic }"
-    [chunk] = chunk_code_page("Cats, with pictures", "Shows cats.", code, "sparql")
-    assert chunk.text == "Shows cats.\n\n" + code  # the lexical leg and the page see everything
+    [chunk] = chunk_code_page("Cats, with pictures", "Shows cats.", code_comments(code, "sparql"))
+    assert chunk.text == "Shows cats."  # the snippet quotes the description; the code is shown apart
+    assert searchable_text(chunk.text, code) == "Shows cats.\n\n" + code  # the lexical leg sees everything
     assert "Shows cats." in chunk.embed_text and "cats and their pictures" in chunk.embed_text
     assert "wdt:P31" not in chunk.embed_text and "SELECT" not in chunk.embed_text

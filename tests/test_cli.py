@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.index_format import MANIFEST
+from index_format.manifest import MANIFEST
 from tests.conftest import DUMPS, run_cli, shared
 
 
@@ -163,6 +163,6 @@ def test_bz2_and_plain_xml_build_the_same_pages(tmp_path: Path) -> None:
     """The format is sniffed from content, so an uncompressed copy works the same."""
     plain = tmp_path / "docs.xml"
     plain.write_bytes(bz2.decompress((DUMPS / "mediawiki-docs.xml.bz2").read_bytes()))
-    from indexer.dump import DumpSource
+    from indexer.sources.dump import DumpSource
 
     assert [p.title for p in DumpSource(plain)] == [p.title for p in DumpSource(DUMPS / "mediawiki-docs.xml.bz2")]

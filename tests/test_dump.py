@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.documents import SiteInfo
-from indexer.dump import DumpSource, default_namespaces
-from indexer.errors import DumpError
+from core.documents import SiteInfo
+from core.errors import DumpError
+from indexer.sources.dump import DumpSource, default_namespaces
 from tests.conftest import DUMPS, FORMATS, shared
 
 # file → (schema, title of the indexed page, its latest revision id)

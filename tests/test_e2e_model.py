@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.index_format import Index
+from index_format import Index
+from query.tables import tables
 from tests.conftest import DUMPS, run_cli
 from tests.test_build import docs_xml, edit_dump
 
@@ -64,11 +65,11 @@ def test_plain_output_is_readable(docs_index: Path) -> None:
 
 def test_manifest_records_model_provenance_and_source(docs_index: Path) -> None:
     manifest = Index.open(docs_index).manifest
-    assert manifest["model"]["name"] == "all-MiniLM-L6-v2" and manifest["model"]["verified"] is True
-    assert manifest["model"]["license"] == "Apache-2.0" and manifest["model"]["osaid"] == "partial"
-    assert manifest["source"]["siteinfo"]["dbname"] == "mediawikiwiki"
-    assert manifest["counts"]["pages"] == 901
-    assert manifest["build"]["duration_s"] > 0
+    assert manifest.model.name == "all-MiniLM-L6-v2" and manifest.model.verified is True
+    assert manifest.model.license == "Apache-2.0" and manifest.model.osaid == "partial"
+    assert manifest.source.siteinfo.dbname == "mediawikiwiki"
+    assert manifest.counts.pages == 901
+    assert manifest.build.duration_s > 0
 
 
 def test_rebuild_from_a_newer_dump_embeds_only_changed_chunks(docs_index: Path, tmp_path: Path) -> None:
@@ -81,11 +82,11 @@ def test_rebuild_from_a_newer_dump_embeds_only_changed_chunks(docs_index: Path, 
     assert result.returncode == 0, result.stderr
     assert "1 added, 1 changed, 899 unchanged, 1 removed" in result.stdout
     after = Index.open(target)
-    stats = after.manifest["build"]
+    stats = after.manifest.build
     old = {h for _, hashes in before.values() for h in hashes}
     changed = {h for t in (titles["edited"], titles["added"]) for h in after.page_chunk_hashes()[t][1]} - old
-    assert stats["chunks_embedded"] == len(changed) and 1 <= len(changed) <= 3
-    assert stats["chunks_reused"] == after.counts["chunks"] - len(changed)
+    assert stats.chunks_embedded == len(changed) and 1 <= len(changed) <= 3
+    assert stats.chunks_reused == after.manifest.counts.chunks - len(changed)
     assert "(edited in the newer dump)" in json.dumps(
         json.loads(run_cli("query", "--index", str(target), "--json", "upload files").stdout)
     )
@@ -98,13 +99,13 @@ def test_enwiki_sample_articles(tmp_path: Path) -> None:
     result = run_cli("build", str(DUMPS / "enwiki-sample.xml.bz2"), "--index", str(target), "--max-pages", "12")
     assert result.returncode == 0, result.stderr
     index = Index.open(target)
-    assert index.counts["pages"] == 12
+    assert index.manifest.counts.pages == 12
     assert index.alias_target("AccessibleComputing") == "Computer accessibility"
     assert top_titles(target, "Greek philosopher who was a student of Plato")[0] == "Aristotle"
     assert "Abraham Lincoln" in top_titles(target, "16th president who led the Union through the Civil War")
     assert "Anarchism" in top_titles(target, "political philosophy that rejects the state and hierarchy")
     # the infobox above the lead no longer fills the lead's first chunk: it starts with the defining sentence
-    first = index.first_chunk("Aristotle")
+    first = tables(index).openings.get("Aristotle")
     assert first is not None
     assert index.chunks([first])[first].text.startswith("Aristotle (")
 
@@ -134,8 +135,8 @@ def test_query_examples_are_found_by_what_they_do_and_by_their_code(tmp_path: Pa
     source = str(DUMPS / "wikidata-sparql-examples.xml.bz2")
     result = run_cli("build", source, "--source", "sparql-examples", "--index", str(target), "-q")
     assert result.returncode == 0, result.stderr
-    counts = Index.open(target).counts
-    assert counts["chunks"] == counts["pages"]
+    counts = Index.open(target).manifest.counts
+    assert counts.chunks == counts.pages
     assert "Items in the Messier Catalog, with image" in top_titles(target, "Messier objects with images")
     assert "Cats, with pictures" in top_titles(target, "wd:Q146 wdt:P18", 10)
 
@@ -148,6 +149,6 @@ def test_an_hnsw_index_built_by_the_cli_finds_what_the_flat_one_finds(docs_index
         "build", str(DUMPS / "mediawiki-docs.xml.bz2"), "--index", str(target), "--vector-index", "hnsw", "-q"
     )
     assert built.returncode == 0, built.stderr
-    assert Index.open(target).manifest["index"]["faiss"] == "IndexHNSWFlat"
+    assert Index.open(target).manifest.index.faiss == "IndexHNSWFlat"
     for query in ("uploading files", "how long do login cookies last", "get the categories of a page with the API"):
         assert top_titles(target, query) == top_titles(docs_index, query), query

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.settings import Settings
 from indexer.build import build_index
-from indexer.catalog import Catalog
-from indexer.dump import DumpSource
 from indexer.parse import parse_sections
-from indexer.settings import Settings
+from indexer.sources.dump import DumpSource
+from query.catalog import Catalog
 from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder
 from webapp import create_app
 
@@ -61,7 +61,6 @@ def client(tmp_path_factory: pytest.TempPathFactory):
         FakeEmbedder(),
         FAKE_MODEL,
         Settings(quiet=True),
-        {},
     )
     config = Settings.load({"rate_limit": "1000000/minute"})
     catalog = Catalog({"docs": target}, config, embedders={"fake-hash-64": FakeEmbedder()})
@@ -148,7 +147,7 @@ def test_parser_survives_mutated_real_pages() -> None:
 def test_mutated_dump_files_fail_cleanly(tmp_path: Path) -> None:
     import bz2
 
-    from indexer.errors import DumpError
+    from core.errors import DumpError
 
     xml = bz2.decompress((DUMPS / "mediawiki-docs.xml.bz2").read_bytes())
     rng = random.Random(99)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer import models
-from indexer.errors import ModelError
-from indexer.models import REGISTRY, resolve_model
+from core import models
+from core.errors import ModelError
+from core.models import REGISTRY, resolve_model
 from tests.conftest import run_cli
 
 PINNED = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -20,7 +20,7 @@ def test_default_model_is_found_offline_and_its_weights_verify() -> None:
     model = resolve_model("all-MiniLM-L6-v2")
     assert model.sha256 == PINNED and model.verified and model.vetted
     assert (model.path / "model.safetensors").is_file()
-    assert model.manifest()["license"] == "Apache-2.0"
+    assert model.info().license == "Apache-2.0"
 
 
 def test_weights_that_do_not_match_the_pin_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,7 +66,7 @@ def test_a_model_outside_the_registry_needs_explicit_permission(local_model_copy
         resolve_model(str(local_model_copy))
     model = resolve_model(str(local_model_copy), allow_unvetted=True)
     assert not model.vetted and not model.verified
-    assert model.manifest()["osaid"] == "unknown"
+    assert model.info().osaid == "unknown"
 
 
 def test_licence_and_notice_ship_with_the_package() -> None:

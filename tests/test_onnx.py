@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.errors import ModelError
-from indexer.index_format import Index
-from indexer.onnx_encoder import OnnxEncoder, prepare_encoder
+from core.errors import ModelError
+from core.onnx_encoder import OnnxEncoder, prepare_encoder
+from index_format import Index
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.model
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.model
 
 def test_onnx_vectors_equal_the_models(real_embedder, docs_index: Path) -> None:
     index = Index.open(docs_index)
-    info = index.manifest["encoder"]
+    info = index.manifest.encoder
     onnx = OnnxEncoder(index.version_dir, info, 256, 384)
     rows = index.db().execute("SELECT section || char(10) || text FROM chunks ORDER BY random() LIMIT 60").fetchall()
     texts = [r[0] for r in rows] + ["how do I let people upload images", "$wgEnableUploads", "P31 Q146", "ünïcödé ✓"]
@@ -40,23 +40,23 @@ def test_a_tampered_encoder_is_refused(docs_index: Path, tmp_path: Path) -> None
     data[len(data) // 2] ^= 0xFF
     (copy / "encoder.onnx").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="does not verify"):
-        OnnxEncoder(copy, index.manifest["encoder"], 256, 384)
+        OnnxEncoder(copy, index.manifest.encoder, 256, 384)
 
 
 def test_the_export_is_cached_per_model(real_embedder, tmp_path: Path) -> None:
     first = prepare_encoder(real_embedder.model, tmp_path)
     assert first is not None
-    mtime = (first[0] / "encoder.onnx").stat().st_mtime
+    mtime = (first.directory / "encoder.onnx").stat().st_mtime
     second = prepare_encoder(real_embedder.model, tmp_path)
-    assert second is not None and second[1] == first[1]
-    assert (second[0] / "encoder.onnx").stat().st_mtime == mtime  # not exported again
+    assert second is not None and second.info == first.info
+    assert (second.directory / "encoder.onnx").stat().st_mtime == mtime  # not exported again
 
 
 def test_serving_never_imports_torch(docs_index: Path) -> None:
     script = f"""
 import json, sys
 from webapp import create_app
-from indexer.settings import Settings
+from core.settings import Settings
 app = create_app(Settings.load({{"indexes": "docs={docs_index}"}}))
 client = app.test_client()
 data = client.get("/api/v1/search?q=uploading+files").get_json()
@@ -74,7 +74,7 @@ def test_onnx_counts_tokens_as_the_model_does(real_embedder, docs_index: Path) -
     """Chunks are cut by token counts: both runtimes must count alike, or a
     rebuild with the other runtime would cut (and embed) everything anew."""
     index = Index.open(docs_index)
-    onnx = OnnxEncoder(index.version_dir, index.manifest["encoder"], 256, 384)
+    onnx = OnnxEncoder(index.version_dir, index.manifest.encoder, 256, 384)
     rows = index.db().execute("SELECT text FROM chunks ORDER BY random() LIMIT 100").fetchall()
     texts = [r[0] for r in rows] + [" ".join(r[0] for r in rows[:8]), "", "$wgEnableUploads", "ünïcödé ✓"]
     counts = onnx.count_tokens(texts)
@@ -94,8 +94,8 @@ def test_builds_record_their_runtime_and_the_runtimes_agree(tmp_path: Path) -> N
         result = run_cli("build", dump, "--index", str(target), "--max-pages", "60", "--runtime", runtime, "-q")
         assert result.returncode == 0, result.stderr
         built[runtime] = Index.open(target)
-    assert built["torch"].manifest["embedded_with"]["runtime"] == "sentence-transformers"
-    assert built["onnx"].manifest["embedded_with"]["runtime"] == "onnxruntime"
+    assert built["torch"].manifest.embedded_with.runtime == "sentence-transformers"
+    assert built["onnx"].manifest.embedded_with.runtime == "onnxruntime"
     hashes = {r: [h for (h,) in i.db().execute("SELECT hash FROM chunks ORDER BY id")] for r, i in built.items()}
     assert hashes["torch"] == hashes["onnx"] and len(hashes["onnx"]) >= 60
     n = built["onnx"].vectors.ntotal
@@ -116,12 +116,12 @@ def test_int8_builds_say_so_serve_their_own_encoder_and_never_mix_with_fp32(tmp_
     built = run_cli("build", dump, "--index", str(target), "--max-pages", "40", "--runtime", "onnx-int8", "-q")
     assert built.returncode == 0, built.stderr
     index = Index.open(target)
-    assert index.manifest["embedded_with"]["precision"] == "int8"
-    assert index.manifest["encoder"]["precision"] == "int8"
+    assert index.manifest.embedded_with.precision == "int8"
+    assert index.manifest.encoder.precision == "int8"
     found = run_cli("query", "--index", str(target), "--json", "upload files")
     assert found.returncode == 0, found.stderr
     assert "Manual:$wgEnableUploads" in [r["title"] for r in json.loads(found.stdout)["results"][:3]]
     again = run_cli("build", dump, "--index", str(target), "--max-pages", "40")
     assert again.returncode == 0, again.stderr
     assert f"chunks: {index.vectors.ntotal} embedded" in again.stdout and " 0 reused" in again.stdout
-    assert Index.open(target).manifest["embedded_with"]["precision"] == "fp32"
+    assert Index.open(target).manifest.embedded_with.precision == "fp32"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.documents import Section
-from indexer.parse import heading_anchor, parse_sections
+from core.documents import Section
+from core.wikitext import heading_anchor
+from indexer.parse import parse_sections
 
 # (name, wikitext, [(path, anchor, text)])
 CASES: list[tuple[str, str, list[tuple[tuple[str, ...], str, str]]]] = [

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import DumpError
+from core.settings import Settings
+from index_format import Index
 from indexer.build import build_index
-from indexer.errors import DumpError
-from indexer.index_format import Index
-from indexer.records import RecordsSource, mapping_from
-from indexer.search import Ranking, search
-from indexer.settings import Settings
+from indexer.sources.records import RecordsSource, mapping_from
+from query.search import Ranking, search
 from tests.conftest import FAKE_MODEL, FakeEmbedder, run_cli, shared
 
 QUARRY = Path(__file__).parent / "data" / "quarry-sample.jsonl"
@@ -99,11 +99,11 @@ def test_the_23k_crawled_queries_index_and_search(tmp_path: Path) -> None:
     the real-model build time is in the README's performance notes)."""
     path = shared("sparql/wikidata-queries-23k.jsonl.gz")
     source = RecordsSource(path, mapping_from("sparql", {}))
-    report = build_index(source, tmp_path / "q23k", FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {})
+    report = build_index(source, tmp_path / "q23k", FakeEmbedder(), FAKE_MODEL, Settings(quiet=True))
     assert report.pages + report.skipped.get("no usable title", 0) == 23350
     assert 0 < report.skipped["no usable title"] < 1000
     index = Index.open(tmp_path / "q23k")
-    hits = search(index, FakeEmbedder(), "archives départementales", 5, ranking=Ranking(mode="lexical")).results
+    hits = search(index, FakeEmbedder(), "archives départementales", limit=5, ranking=Ranking(mode="lexical")).results
     assert any("archives" in h.title.lower() for h in hits)
     with gzip.open(path, "rt") as fh:
         first = json.loads(fh.readline())

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.index_format import MANIFEST, VECTORS, Index
+from index_format import Index
+from index_format.manifest import MANIFEST, VECTORS
 from tests.conftest import DUMPS, ROOT, WIKISEARCH, Server, run_cli
 from tests.test_build import docs_xml, edit_dump
 
@@ -161,7 +162,7 @@ def test_kill_9_during_a_build_leaves_the_previous_index(docs_index: Path, tmp_p
         "build", str(DUMPS / "enwiki-sample.xml.bz2"), "--index", str(target), "--max-pages", "4", "--quiet"
     )
     assert fresh.returncode == 0, fresh.stderr
-    assert Index.open(target).counts["pages"] == 4
+    assert Index.open(target).manifest.counts.pages == 4
     assert not [p for p in target.parent.iterdir() if ".building-" in p.name]
 
 

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from core.lexical import fts_query, identifier_share, identifier_variants, split_compound
+from core.settings import Settings
+from index_format import Index
 from indexer.build import build_index
-from indexer.dump import DumpSource
-from indexer.evaluate import Judgement, doc_id, per_query, score
-from indexer.index_format import Index
-from indexer.lexical import fts_query, identifier_share, identifier_variants, split_compound
-from indexer.search import Ranking, _fuse, _Leg, normalise_title, search
-from indexer.settings import Settings
-from indexer.sparql_examples import SparqlExamplesSource
+from indexer.sources.dump import DumpSource
+from indexer.sources.sparql_examples import SparqlExamplesSource
+from query.evaluate import Judgement, doc_id, per_query, score
+from query.ranking import Leg, Ranking, fuse
+from query.search import search
+from query.tables import normalise_title
 from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build, run_cli
 
 LEXICAL = Ranking(mode="lexical")
@@ -34,7 +36,7 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Index:
 
 
 def titles(index: Index, query: str, ranking: Ranking = LEXICAL, limit: int = 5) -> list[str]:
-    return [hit.title for hit in search(index, FakeEmbedder(), query, limit, ranking=ranking).results]
+    return [hit.title for hit in search(index, FakeEmbedder(), query, limit=limit, ranking=ranking).results]
 
 
 @pytest.mark.parametrize("query", ["$wgEnableUploads", "wgEnableUploads", "EnableUploads", "enableuploads"])
@@ -79,7 +81,7 @@ def test_wikidata_ids_are_searchable(examples: Index, query: str, expected: str)
     ],
 )
 def test_fts_syntax_in_queries_is_just_text(docs: Index, query: str) -> None:
-    results = search(docs, FakeEmbedder(), query, 5, ranking=Ranking(mode="hybrid")).results
+    results = search(docs, FakeEmbedder(), query, limit=5, ranking=Ranking(mode="hybrid")).results
     assert isinstance(results, list)  # no exception, no SQL error
     assert docs.db().execute("SELECT count(*) FROM chunks").fetchone()[0] > 0
 
@@ -141,8 +143,8 @@ def test_fts_query_quotes_every_term() -> None:
     assert fts_query('use $wgServer "NEAR" *') == '"wgserver" OR "server" OR "near" OR "use"'
 
 
-def _leg(scores: dict[str, float]) -> _Leg:
-    leg = _Leg(floor=min(scores.values()))  # as if these were all the candidates
+def _leg(scores: dict[str, float]) -> Leg:
+    leg = Leg(floor=min(scores.values()))  # as if these were all the candidates
     for i, (title, value) in enumerate(scores.items()):
         leg.add(title, i, value)
     return leg
@@ -151,10 +153,10 @@ def _leg(scores: dict[str, float]) -> _Leg:
 def test_blend_fusion_normalises_each_leg_then_weighs_them() -> None:
     dense = _leg({"A": 0.9, "B": 0.7, "C": 0.5})
     lexical = _leg({"C": 10.0, "D": 5.0})
-    fused = dict(_fuse(dense, lexical, Ranking(fusion="blend", dense_weight=0.5)))
+    fused = dict(fuse(dense, lexical, Ranking(fusion="blend", dense_weight=0.5)))
     # dense min-max over [0.5, 0.9]: A 1, B 0.5, C 0, D (absent → floor) 0; lexical / max: C 1, D 0.5
     assert fused == pytest.approx({"A": 0.5, "B": 0.25, "C": 0.5, "D": 0.25})
-    order = [t for t, _ in _fuse(dense, lexical, Ranking(fusion="blend", dense_weight=0.7))]
+    order = [t for t, _ in fuse(dense, lexical, Ranking(fusion="blend", dense_weight=0.7))]
     assert order == ["A", "B", "C", "D"]  # 0.7, 0.35, 0.3, 0.15
 
 
@@ -163,9 +165,9 @@ def test_identifiers_in_the_query_move_the_blend_to_the_lexical_leg() -> None:
     lexical = _leg({"C": 10.0, "D": 5.0})
     ranking = Ranking(dense_weight=0.7, identifier_dense_weight=0.2)
     # all identifiers: 0.2 dense + 0.8 lexical → C 0.8, D 0.4, A 0.2, B 0.1
-    assert [t for t, _ in _fuse(dense, lexical, ranking, identifiers=1.0)] == ["C", "D", "A", "B"]
+    assert [t for t, _ in fuse(dense, lexical, ranking, identifiers=1.0)] == ["C", "D", "A", "B"]
     # half: 0.45 dense → A 0.45, C 0.55, B 0.225, D 0.275
-    assert dict(_fuse(dense, lexical, ranking, identifiers=0.5)) == pytest.approx(
+    assert dict(fuse(dense, lexical, ranking, identifiers=0.5)) == pytest.approx(
         {"A": 0.45, "B": 0.225, "C": 0.55, "D": 0.275}
     )
 
@@ -173,7 +175,7 @@ def test_identifiers_in_the_query_move_the_blend_to_the_lexical_leg() -> None:
 def test_rrf_fusion_sums_reciprocal_ranks() -> None:
     dense = _leg({"A": 0.9, "B": 0.7})
     lexical = _leg({"B": 3.0, "C": 1.0})
-    fused = dict(_fuse(dense, lexical, Ranking(fusion="rrf", rrf_k=60)))
+    fused = dict(fuse(dense, lexical, Ranking(fusion="rrf", rrf_k=60)))
     assert fused["B"] == pytest.approx(1 / 62 + 1 / 61)
     assert fused["A"] == pytest.approx(1 / 61) and fused["C"] == pytest.approx(1 / 62)
     assert [t for t, _ in sorted(fused.items(), key=lambda kv: -kv[1])] == ["B", "A", "C"]
@@ -181,9 +183,7 @@ def test_rrf_fusion_sums_reciprocal_ranks() -> None:
 
 def test_a_query_naming_a_page_or_redirect_gets_it_first(tmp_path: Path) -> None:
     target = tmp_path / "enwiki"
-    build_index(
-        DumpSource(DUMPS / "enwiki-sample.xml.bz2"), target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {}
-    )
+    build_index(DumpSource(DUMPS / "enwiki-sample.xml.bz2"), target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True))
     index = Index.open(target)
     hybrid = Ranking()
     assert titles(index, "Aristotle", hybrid)[0] == "Aristotle"

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from indexer.sparql_examples import Example, SparqlExamplesSource, examples_from_wikitext, try_it_url
+from indexer.sources.sparql_examples import Example, SparqlExamplesSource, examples_from_wikitext, try_it_url
 from tests.conftest import DUMPS, SHARED, run_cli, shared
 
 CASES = [

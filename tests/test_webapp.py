@@ -13,12 +13,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from core.settings import Settings
 from indexer.build import build_index
-from indexer.catalog import Catalog
-from indexer.dump import DumpSource
-from indexer.records import RecordsSource, mapping_from
-from indexer.settings import Settings
-from indexer.sparql_examples import SparqlExamplesSource, try_it_url
+from indexer.sources.dump import DumpSource
+from indexer.sources.records import RecordsSource, mapping_from
+from indexer.sources.sparql_examples import SparqlExamplesSource, try_it_url
+from query.catalog import Catalog
 from tests.conftest import DUMPS, FAKE_MODEL, ROOT, FakeEmbedder
 from webapp import create_app
 
@@ -38,9 +38,7 @@ An upload example: &amp;lt;script&amp;gt;alert(4)&amp;lt;/script&amp;gt; written
 
 def _build(dump: Path, target: Path, source=None) -> Path:
     source = source or DumpSource(dump)
-    build_index(
-        source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True), {"path": str(dump), "file": dump.name}
-    )
+    build_index(source, target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True))
     return target
 
 
@@ -317,7 +315,7 @@ def test_sql_results_open_in_quarry(client: FlaskClient) -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    from indexer.settings import FIELDS
+    from core.settings import FIELDS
 
     readme = (ROOT / "README.md").read_text()
     for field in FIELDS:

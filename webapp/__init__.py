@@ -12,8 +12,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from indexer.catalog import Catalog, parse_index_specs
-from indexer.settings import Settings
+from core.settings import Settings
+from query.catalog import Catalog, parse_index_specs
 
 from . import errors, views
 from .limits import limiter

@@ -11,8 +11,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from indexer.catalog import UnknownIndex
-from indexer.errors import QueryError
+from core.errors import QueryError, UnknownIndex
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(UnknownIndex)
     def unknown_index(exc: UnknownIndex):
-        return error_response(404, "unknown_index", str(exc))
+        return error_response(404, exc.code, str(exc))
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded):

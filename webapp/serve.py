@@ -6,7 +6,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from indexer.settings import Settings
+from core.settings import Settings
 
 
 class _Gunicorn(BaseApplication):

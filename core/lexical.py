@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
+from importlib import resources
 
 _IDENT = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*")
 #: The words of a camelCase identifier: ``EnableUploads`` → Enable, Uploads; ``UseRCPatrol`` → Use, RC, Patrol.
 CAMEL_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_PREFIXES = ("wg", "wmg", "eg", "mw")
+#: Prefixes of configuration and module names (``$wgSitename``, ``$wmgUseFoo``,
+#: ``$egMapsKey``, ``mwLoader``): people name a setting without it.
+CONFIG_PREFIXES = ("wg", "wmg", "eg", "mw")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
     {
@@ -77,7 +79,7 @@ STOPWORDS = frozenset(
 )
 
 
-_WORDS = Path(__file__).with_name("words.txt")
+_WORDS = "words.txt"
 #: Parts are known words of 4+ letters, or these short ones that run-together
 #: identifiers use (viewmyprivateinfo, pageid, blockip, allpages, getinstance);
 #: other short words split English words into nonsense (ion-is-at-ion).
@@ -128,7 +130,8 @@ _LONGEST_PART = 20
 @functools.cache
 def vocabulary() -> frozenset[str]:
     """Known English words, to split run-together identifiers (see words.txt)."""
-    return frozenset(w for w in _WORDS.read_text("utf-8").split() if not w.startswith("#"))
+    text = resources.files(__package__).joinpath(_WORDS).read_text("utf-8")
+    return frozenset(w for w in text.split() if not w.startswith("#"))
 
 
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "er", "ers", "ly", "ment", "ments", "ness", "able", "al", "ally")
@@ -167,14 +170,26 @@ def split_compound(word: str) -> list[str]:
     return parts if parts is not None and 1 < len(parts) <= 3 else []
 
 
+def without_config_prefix(name: str) -> str:
+    """The one rule for configuration prefixes: ``$wgEnableUploads`` →
+    ``EnableUploads``. A prefix counts only where a capital follows it, so
+    ``Egypt`` and ``wget`` stay whole."""
+    bare = name.lstrip("$")
+    for prefix in CONFIG_PREFIXES:
+        rest = bare[len(prefix) :]
+        if bare[: len(prefix)].lower() == prefix and rest[:1].isupper():
+            return rest
+    return bare
+
+
 def identifier_variants(word: str) -> tuple[list[str], list[str]]:
     """Whole forms and word parts of an identifier:
     ``$wgEnableUploads`` → ``(["wgenableuploads", "enableuploads"], ["enable", "uploads"])``."""
     bare = word.strip("$")
     whole = [bare.lower()]
-    parts = CAMEL_WORDS.findall(bare)
-    if len(parts) > 1 and parts[0].lower() in _PREFIXES:
-        parts = parts[1:]
+    name = without_config_prefix(bare)
+    parts = CAMEL_WORDS.findall(name)
+    if name != bare:
         whole.append("".join(parts).lower())
     words = [p.lower() for p in parts] if len(parts) > 1 else []
     return list(dict.fromkeys(whole)), words

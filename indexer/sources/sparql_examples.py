@@ -15,23 +15,23 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import mwparserfromhell
 from mwparserfromhell.nodes import Heading, Template
 
-from .documents import Page, SiteInfo
+from core.documents import Page, SiteInfo, SourceDescription
+from core.errors import MalformedXML
+from core.urls import with_anchor
+from core.wikitext import clean_text, render, unique_anchor
+
 from .dump import DumpSource, open_dump
-from .errors import DumpError
-from .parse import clean_text, render, unique_anchor
-from .urls import with_anchor
+from .query_code import WDQS, code_comments, try_it_url
 
 logger = logging.getLogger(__name__)
 
 # ``{{!}}`` is how a template parameter writes "|"; some copies have ``{{!} }``.
 _PIPE = re.compile(r"\{\{\s*!\s*\}\s*\}")
 SPARQL_TEMPLATES = frozenset({"sparql", "sparql2", "sparql5", "wdqs"})
-QUERY_SERVICE = "https://query.wikidata.org/#"
 DEFAULT_PAGE_URL = "https://www.wikidata.org/wiki/Wikidata:SPARQL_query_service/queries/examples"
 
 
@@ -41,11 +41,6 @@ class Example:
     description: str
     query: str
     anchor: str
-
-
-def try_it_url(query: str) -> str:
-    """The Query Service link that opens (not runs) the query, as the wiki's template makes it."""
-    return QUERY_SERVICE + quote(query, safe="")
 
 
 def _template_query(template: Template) -> str | None:
@@ -105,15 +100,12 @@ class SparqlExamplesSource:
             self._dump.namespaces = set(self._dump.site.namespaces) or {0}
             self.site = self._dump.site
             self.schema = self._dump.schema
-        except DumpError as exc:
-            if "MediaWiki XML export" not in str(exc):
-                raise
+        except MalformedXML:  # not an export: a file of raw wikitext
             self.site = SiteInfo(base=page_url or DEFAULT_PAGE_URL)
             self.schema = "wikitext"
 
-    @property
-    def skipped(self) -> int:
-        return sum(self.skip_reasons.values())
+    def describe(self) -> SourceDescription:
+        return SourceDescription("sparql-examples", self.path, self.schema, action=WDQS)
 
     def _pages(self) -> Iterator[tuple[str, int, int, str, str, str]]:
         if self._dump is not None:
@@ -142,17 +134,17 @@ class SparqlExamplesSource:
                 titles[example.title] += 1
                 n = titles[example.title]
                 title = example.title if n == 1 else f"{example.title} ({n})"
-                body = f"{example.description}\n\n{example.query}" if example.description else example.query
                 yield Page(
                     title=title,
                     namespace=0,
                     page_id=page_id,
                     rev_id=rev_id,
                     timestamp=timestamp,
-                    text=body,
+                    text=example.description,
                     url=with_anchor(url, example.anchor),
                     markup="plain",
                     code=example.query,
                     code_language="sparql",
+                    code_notes=code_comments(example.query, "sparql"),
                     action_url=try_it_url(example.query),
                 )

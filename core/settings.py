@@ -111,12 +111,6 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
-    def ranking(self, mode: str | None = None) -> Any:
-        """The search ranking these settings ask for (``mode`` overrides the default)."""
-        from .search import Ranking
-
-        return Ranking(mode=mode or self.search_mode, fusion=self.fusion, dense_weight=self.dense_weight)
-
 
 FIELDS = list(dataclasses.fields(Settings))
 _NAMES = {f.name for f in FIELDS}

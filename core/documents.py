@@ -1,9 +1,10 @@
-"""The small frozen values passed between pipeline stages, and the source interface."""
+"""The small frozen values passed between pipeline stages, and the source contract."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from .hashing import text_hash
@@ -32,21 +33,36 @@ class SiteInfo:
 
 
 @dataclass(frozen=True)
+class Action:
+    """Where a query collection's code runs: the link under each of its results."""
+
+    label: str  # "Try it", "Open in Quarry"
+    where: str = ""  # "on the Wikidata Query Service"
+
+
+@dataclass(frozen=True)
 class Page:
-    """One document from a source: the latest revision of a wiki page."""
+    """One document from a source: the latest revision of a wiki page, or one
+    query of a collection (its description in ``text``, the query in ``code``)."""
 
     title: str
     namespace: int
     page_id: int
     rev_id: int
     timestamp: str
-    text: str
+    text: str  # wikitext, or plain prose (for a query: its description)
     url: str
     redirect: str | None = None  # target title ("Target" or "Target#Section")
     markup: str = "wikitext"  # "wikitext" is parsed into sections; "plain" is used as it is
-    code: str = ""  # a query or code sample shown as code (SPARQL, SQL)
+    code: str = ""  # a query shown as code (SPARQL, SQL); the lexical leg indexes it
     code_language: str = ""  # "sparql", "sql"
-    action_url: str = ""  # where the code runs ("Try it")
+    code_notes: str = ""  # the query's own comments, one a line: the model reads them, not the code
+    action_url: str = ""  # where the code runs (the source's ``Action``)
+
+    @property
+    def source_hash(self) -> str:
+        """What a rebuild compares to reuse a page's chunks without parsing it."""
+        return text_hash(self.text if not self.code else f"{self.text}\0{self.code}")
 
 
 @dataclass(frozen=True)
@@ -74,13 +90,31 @@ class Chunk:
         return text_hash(self.embed_text)
 
 
+@dataclass(frozen=True)
+class SourceDescription:
+    """What a source says about itself for the index's manifest."""
+
+    type: str  # "mediawiki-dump", "sparql-examples", "records"
+    path: Path
+    schema: str = ""  # export schema version, "wikitext" or "records"
+    namespaces: frozenset[int] = frozenset()  # the namespaces indexed, where the source has them
+    preset: str | None = None
+    max_pages: int | None = None
+    action: Action | None = None
+
+
 class Source(Protocol):
-    """Anything that yields documents: a dump, SPARQL examples, a records file."""
+    """Anything that yields documents: a dump, SPARQL examples, a records file.
+
+    ``skip_reasons`` counts what the last iteration passed over, by reason.
+    """
 
     @property
     def site(self) -> SiteInfo: ...
 
     @property
-    def skipped(self) -> int: ...
+    def skip_reasons(self) -> Mapping[str, int]: ...
+
+    def describe(self) -> SourceDescription: ...
 
     def __iter__(self) -> Iterator[Page]: ...

@@ -15,17 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexFormatError, WikisearchError
-from .index_format import Index, open_index
-from .models import REGISTRY, Embedder, load_embedder
+from core.errors import IndexFormatError, UnknownIndex, WikisearchError
+from core.models import REGISTRY, Embedder, load_embedder
+from core.settings import Settings
+from index_format import Index, as_dict, open_index
+
+from .ranking import Ranking
 from .search import SearchResponse, search
-from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-
-class UnknownIndex(WikisearchError):
-    """A request named an index that is not served."""
+#: What the CLI and the app say when no index is named.
+NO_INDEX = "no index to serve: give --index NAME=DIR or set WIKISEARCH_INDEXES"
 
 
 def parse_index_specs(specs: Iterable[str]) -> dict[str, Path]:
@@ -68,7 +69,7 @@ class Catalog:
         reload_interval: float = 1.0,
     ):
         if not specs:
-            raise WikisearchError("no index to serve: give --index NAME=DIR or set WIKISEARCH_INDEXES")
+            raise WikisearchError(NO_INDEX, "no_index")
         self.settings = settings
         self.specs = dict(specs)
         self.reload_interval = reload_interval
@@ -81,7 +82,7 @@ class Catalog:
         for name, path in specs.items():
             index = open_index(path)
             self.served[name] = Served(name, index, self._embedder_for(index))
-            logger.info("serving index %s from %s (%s chunks)", name, path, index.counts.get("chunks"))
+            logger.info("serving index %s from %s (%s chunks)", name, path, index.manifest.counts.chunks)
 
     def refresh(self, force: bool = False) -> list[str]:
         """Load indexes whose directory now names a new version; return their names."""
@@ -118,31 +119,32 @@ class Catalog:
             )
             return False
         self.served[name] = served
-        logger.info("index %s: now serving %s (%s chunks)", name, target.name, index.counts.get("chunks"))
+        logger.info("index %s: now serving %s (%s chunks)", name, target.name, index.manifest.counts.chunks)
         return True
 
     def _embedder_for(self, index: Index) -> Embedder:
-        model = index.manifest["model"]
-        name = str(model["name"])
-        encoder = index.manifest.get("encoder")
+        model, encoder = index.manifest.model, index.manifest.encoder
         with self._lock:
-            if encoder and name not in self._embedders:
+            if encoder and model.name not in self._embedders:
                 # Queries through the ONNX export stored with the index: no torch in this process.
-                key = f"onnx:{encoder['onnx_sha256']}"
+                key = f"onnx:{encoder.onnx_sha256}"
                 if key not in self._embedders:
-                    from .onnx_encoder import OnnxEncoder
+                    from core.models import MAX_SEQ_LENGTH
+                    from core.onnx_encoder import OnnxEncoder
 
-                    dims = int(model.get("dimensions") or index.vectors.d)
-                    seq = int(model.get("max_seq_length") or 256)
+                    dims = model.dimensions or index.vectors.d
+                    seq = model.max_seq_length or MAX_SEQ_LENGTH
                     self._embedders[key] = OnnxEncoder(index.version_dir, encoder, seq, dims, self.settings.threads)
             else:
-                key = name
+                key = model.name
                 if key not in self._embedders:
-                    allow = self.settings.allow_unvetted_model or not model.get("vetted", True)
-                    self._embedders[key] = load_embedder(name, allow, self.settings.threads)
+                    allow = self.settings.allow_unvetted_model or not model.vetted
+                    self._embedders[key] = load_embedder(model.name, allow, self.settings.threads)
             embedder = self._embedders[key]
         if getattr(embedder, "dimensions", None) != index.vectors.d:
-            raise IndexFormatError(f"{index.path}: vectors have {index.vectors.d} dimensions, model {name} makes other")
+            raise IndexFormatError(
+                f"{index.path}: vectors have {index.vectors.d} dimensions, model {model.name} makes other"
+            )
         return embedder
 
     @property
@@ -164,33 +166,25 @@ class Catalog:
         self, name: str | None, query: str, limit: int = 10, offset: int = 0, mode: str | None = None
     ) -> SearchResponse:
         served = self.get(name)
+        ranking = Ranking.from_settings(self.settings, mode)
         return search(
-            served.index,
-            served.embedder,
-            query,
-            limit,
-            offset,
-            self.settings.max_query_chars,
-            self.settings.max_limit,
-            self.settings.ranking(mode),
+            served.index, served.embedder, query, limit=limit, offset=offset, ranking=ranking, settings=self.settings
         )
 
     def describe(self, name: str) -> dict[str, Any]:
-        """What /about shows for one index: model provenance, source, counts."""
-        served = self.get(name)
-        manifest = served.index.manifest
-        model = dict(manifest.get("model", {}))
-        card = REGISTRY.get(str(model.get("name")))
+        """What /about and /api/v1/indexes show of one index: model provenance, source, counts."""
+        manifest = self.get(name).index.manifest
+        card = REGISTRY.get(manifest.model.name)
         return {
             "name": name,
-            "model": model,
+            "model": as_dict(manifest.model),
             "card": card.as_dict() if card else None,
-            "source": manifest.get("source", {}),
-            "counts": manifest.get("counts", {}),
-            "created_at": manifest.get("created_at"),
-            "build": manifest.get("build", {}),
-            "embedded_with": manifest.get("embedded_with", {}),
-            "vector_index": manifest.get("index", {}).get("faiss", "IndexFlatIP"),
+            "source": as_dict(manifest.source),
+            "counts": as_dict(manifest.counts),
+            "created_at": manifest.created_at,
+            "build": as_dict(manifest.build),
+            "embedded_with": as_dict(manifest.embedded_with) if manifest.embedded_with else {},
+            "vector_index": manifest.index.faiss,
         }
 
     def close(self) -> None:

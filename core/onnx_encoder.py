@@ -11,6 +11,7 @@ sentence-transformers, which keeps a web worker small.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -18,13 +19,14 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ModelError
-from .models import Embedder, ResolvedModel, SentenceTransformerEmbedder, file_sha256
+from .models import Embedder, ResolvedModel, Runtime, SentenceTransformerEmbedder, file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,26 @@ TOKENIZER_FILE = "tokenizer.json"
 OPSET = 17
 
 
-def export_onnx(model: ResolvedModel, out_dir: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EncoderInfo:
+    """An exported query encoder's files and checksum, as an index records them."""
+
+    onnx: str
+    onnx_sha256: str
+    tokenizer: str
+    opset: int
+    precision: str = "fp32"
+
+
+@dataclass(frozen=True)
+class ExportedEncoder:
+    """An exported encoder on disk: the directory that holds its files."""
+
+    directory: Path
+    info: EncoderInfo
+
+
+def export_onnx(model: ResolvedModel, out_dir: Path) -> EncoderInfo:
     """Export ``model`` (mean-pooled, normalised) to ``out_dir``; needs torch and onnx."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -83,30 +104,25 @@ def export_onnx(model: ResolvedModel, out_dir: Path) -> dict[str, Any]:
             dynamo=False,
         )
     shutil.copyfile(model.path / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
-    return {
-        "onnx": ONNX_FILE,
-        "onnx_sha256": file_sha256(out_dir / ONNX_FILE),
-        "tokenizer": TOKENIZER_FILE,
-        "opset": OPSET,
-    }
+    return EncoderInfo(ONNX_FILE, file_sha256(out_dir / ONNX_FILE), TOKENIZER_FILE, OPSET)
 
 
 class OnnxEncoder:
     """Encodes queries with ONNX Runtime; the files' sha256 is checked before use."""
 
     def __init__(
-        self, directory: Path, info: dict[str, Any], max_seq_length: int, dimensions: int | None, threads: int = 0
+        self, directory: Path, info: EncoderInfo, max_seq_length: int, dimensions: int | None, threads: int = 0
     ):
         import onnxruntime
         from tokenizers import Tokenizer
 
-        path = directory / str(info.get("onnx", ONNX_FILE))
+        path = directory / info.onnx
         if not path.is_file():
             raise ModelError(f"{directory}: query encoder {path.name} is missing")
         actual = file_sha256(path)
-        if actual != info.get("onnx_sha256"):
+        if actual != info.onnx_sha256:
             raise ModelError(f"{directory}: query encoder {path.name} does not verify (sha256 {actual[:16]}…)")
-        tokenizer_file = str(directory / str(info.get("tokenizer", TOKENIZER_FILE)))
+        tokenizer_file = str(directory / info.tokenizer)
         self.tokenizer = Tokenizer.from_file(tokenizer_file)
         self.tokenizer.enable_truncation(max_seq_length)
         self.tokenizer.no_padding()  # the file may ask for fixed padding: encode() pads per batch
@@ -127,12 +143,7 @@ class OnnxEncoder:
         self.dimensions = dimensions or 0
         if not dimensions:  # an unvetted model has no card: ask the graph
             self.dimensions = int(self.encode(["dimensions"]).shape[1])
-        self.runtime = {
-            "runtime": "onnxruntime",
-            "version": onnxruntime.__version__,
-            "onnx_sha256": actual,
-            "precision": str(info.get("precision", "fp32")),
-        }
+        self.runtime = Runtime("onnxruntime", onnxruntime.__version__, info.precision, actual)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Vectors in the order of ``texts``. Batches are cut from the texts
@@ -167,24 +178,27 @@ class OnnxEncoder:
         return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
 
 
-def _cached(cache: Path, make: Callable[[Path], dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+def _cached(cache: Path, make: Callable[[Path], EncoderInfo]) -> ExportedEncoder:
     """``cache`` if its encoder verifies, else made anew by ``make(tmp)`` (which
     fills a fresh directory and returns its info) and renamed into place."""
     info_file = cache / "encoder.json"
     if info_file.is_file():
-        info = json.loads(info_file.read_text())
-        if (cache / ONNX_FILE).is_file() and file_sha256(cache / ONNX_FILE) == info.get("onnx_sha256"):
-            return cache, info
+        try:
+            info = EncoderInfo(**json.loads(info_file.read_text()))
+        except (ValueError, TypeError):
+            info = None
+        if info and (cache / info.onnx).is_file() and file_sha256(cache / info.onnx) == info.onnx_sha256:
+            return ExportedEncoder(cache, info)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache.parent))
     info = make(tmp)
-    (tmp / "encoder.json").write_text(json.dumps(info))
+    (tmp / "encoder.json").write_text(json.dumps(dataclasses.asdict(info)))
     shutil.rmtree(cache, ignore_errors=True)
     tmp.rename(cache)
-    return cache, info
+    return ExportedEncoder(cache, info)
 
 
-def prepare_encoder(model: ResolvedModel, cache_root: Path) -> tuple[Path, dict[str, Any]] | None:
+def prepare_encoder(model: ResolvedModel, cache_root: Path) -> ExportedEncoder | None:
     """The exported encoder of ``model``, from a cache beside the indexes (exported
     once per model sha256). None, with a warning, if it cannot be exported: the
     server then encodes queries with sentence-transformers instead."""
@@ -196,23 +210,23 @@ def prepare_encoder(model: ResolvedModel, cache_root: Path) -> tuple[Path, dict[
         return None
 
 
-def quantized(encoder: tuple[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+def quantized(encoder: ExportedEncoder) -> ExportedEncoder:
     """The int8 (dynamic quantisation) copy of an exported encoder, made once beside it."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    source, info = encoder
+    source = encoder.directory
 
-    def make(tmp: Path) -> dict[str, Any]:
+    def make(tmp: Path) -> EncoderInfo:
         quantize_dynamic(str(source / ONNX_FILE), str(tmp / ONNX_FILE), weight_type=QuantType.QInt8)
         shutil.copyfile(source / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
-        return dict(info, onnx_sha256=file_sha256(tmp / ONNX_FILE), precision="int8")
+        return dataclasses.replace(encoder.info, onnx_sha256=file_sha256(tmp / ONNX_FILE), precision="int8")
 
     return _cached(source.with_name(source.name + "-int8"), make)
 
 
 def build_embedder(
     model: ResolvedModel, cache_root: Path, runtime: str = "onnx", threads: int = 0
-) -> tuple[Embedder, tuple[Path, dict[str, Any]] | None]:
+) -> tuple[Embedder, ExportedEncoder | None]:
     """The embedder a build encodes chunks with, and the exported encoder to store
     with the index. ``runtime`` onnx uses the export (torch is imported only to
     export it once per model); onnx-int8 its int8 quantisation, which then also
@@ -221,7 +235,7 @@ def build_embedder(
     if runtime == "onnx-int8" and encoder is not None:
         encoder = quantized(encoder)
     if runtime in ("onnx", "onnx-int8") and encoder is not None:
-        card = model.card
-        seq = card.max_seq_length if card else 256
-        return OnnxEncoder(encoder[0], encoder[1], seq, card.dimensions if card else None, threads), encoder
+        dims = model.card.dimensions if model.card else None
+        embedder = OnnxEncoder(encoder.directory, encoder.info, model.max_seq_length, dims, threads)
+        return embedder, encoder
     return SentenceTransformerEmbedder(model, threads=threads), encoder

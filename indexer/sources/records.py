@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .documents import Page, SiteInfo
+from core.documents import Action, Page, SiteInfo, SourceDescription
+from core.errors import DumpError
+
 from .dump import open_dump
-from .errors import DumpError
-from .sparql_examples import try_it_url
+from .query_code import QUARRY, QUARRY_QUERY_URL, WDQS, code_comments, try_it_url
 
 logger = logging.getLogger(__name__)
 
 ROLES = ("id", "title", "description", "code", "url", "context")
-QUARRY_QUERY_URL = "https://quarry.wmcloud.org/query/{id}"
 _TITLE_COMMENT = re.compile(r"^\s*#\s*(?:title\s*:\s*)?(.+)$", re.IGNORECASE)
 
 
@@ -74,6 +74,9 @@ PRESETS: dict[str, FieldMap] = {
 }
 
 
+_ACTIONS: dict[str, Action] = {"quarry": QUARRY, "wdqs": WDQS}
+
+
 def mapping_from(preset: str | None, overrides: Mapping[str, str]) -> FieldMap:
     """A preset (or nothing) with ``--field role=name`` overrides on top."""
     if preset is not None and preset not in PRESETS:
@@ -116,9 +119,16 @@ class RecordsSource:
         if self.format == "csv" and "," not in text.splitlines()[0] and "\t" not in text.splitlines()[0]:
             raise DumpError(f"{self.path}: not JSON Lines (expected '{{' at the start) nor CSV with a header row")
 
-    @property
-    def skipped(self) -> int:
-        return sum(self.skip_reasons.values())
+    def describe(self) -> SourceDescription:
+        preset = self.mapping.name if self.mapping.name in PRESETS else None
+        return SourceDescription(
+            "records",
+            self.path,
+            self.schema,
+            preset=preset,
+            max_pages=self.max_records,
+            action=_ACTIONS.get(self.mapping.action),
+        )
 
     def _records(self) -> Iterator[tuple[int, dict[str, Any] | None]]:
         with open_dump(self.path) as raw:
@@ -194,17 +204,17 @@ class RecordsSource:
         prose = description if description != title else ""
         if context:
             prose = f"{prose}\n{fields['context'][0]}: {context}".strip()
-        body = "\n\n".join(part for part in (prose, code) if part)
         return Page(
             title=title,
             namespace=0,
             page_id=int(rid) if rid.isdigit() else number,
             rev_id=0,
             timestamp="",
-            text=body or title,
+            text=prose if code else prose or title,
             url=url,
             markup="plain",
             code=code,
             code_language=self.mapping.code_language,
+            code_notes=code_comments(code, self.mapping.code_language) if code else "",
             action_url=action,
         )

@@ -15,13 +15,18 @@ from typing import Any
 import ir_measures
 from ir_measures import RR, R, nDCG
 
-from .errors import WikisearchError
-from .index_format import Index
-from .models import Embedder
-from .parse import clean_text, render
-from .search import Ranking, search
+from core.errors import WikisearchError
+from core.models import Embedder
+from core.settings import Settings
+from core.wikitext import clean_text, render
+from index_format import Index
+
+from .ranking import Ranking
+from .search import search
 
 METRICS = {"ndcg@10": nDCG @ 10, "recall@10": R @ 10, "mrr@10": RR @ 10, "recall@1": R @ 1}
+#: Judged queries are not a visitor's: no length limit, and as deep as asked.
+_EVAL_LIMITS = Settings(max_query_chars=10_000, max_limit=1000)
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,10 @@ def run_queries(
 ) -> dict[str, list[str]]:
     """Each query's ranked page titles (normalised), through the one search function."""
     return {
-        j.id: [doc_id(hit.title) for hit in search(index, embedder, j.query, depth, 0, 10_000, depth, ranking).results]
+        j.id: [
+            doc_id(hit.title)
+            for hit in search(index, embedder, j.query, limit=depth, ranking=ranking, settings=_EVAL_LIMITS).results
+        ]
         for j in judgements
     }
 

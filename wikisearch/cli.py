@@ -13,9 +13,11 @@ from typing import Any
 
 import click
 
+from core.errors import WikisearchError
+from core.settings import BUILD_RUNTIMES, FUSIONS, SEARCH_MODES, VECTOR_INDEXES, Settings
+from indexer.sources import SOURCE_TYPES
+
 from . import __version__
-from .errors import WikisearchError
-from .settings import BUILD_RUNTIMES, FUSIONS, SEARCH_MODES, VECTOR_INDEXES, Settings
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -42,10 +44,6 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail(f"{where}{exc.strerror or exc}")
 
     return wrapper
-
-
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    return Settings.load(overrides)
 
 
 def _setup_logging(verbose: int, quiet: bool, base: int = logging.WARNING) -> None:
@@ -95,7 +93,7 @@ def main(ctx: click.Context, verbose: int) -> None:
 @click.option(
     "--source",
     "source_type",
-    type=click.Choice(["dump", "sparql-examples", "records"]),
+    type=click.Choice(SOURCE_TYPES),
     default="dump",
     show_default=True,
     help="dump: every page is a document; sparql-examples: every {{SPARQL}} template of the pages is one; "
@@ -181,51 +179,32 @@ def build(
         }
     )
     _setup_logging(ctx.obj["verbose"], settings.quiet)
-    from .build import build_index
-    from .dump import DumpSource
-    from .index_format import existing_manifest
+    from core.models import resolve_model
+    from core.onnx_encoder import build_embedder
+    from index_format import existing_manifest
+    from indexer.build import build_index
+    from indexer.sources import open_source
 
-    source: Any
-    if source_type == "records":
-        from .records import RecordsSource, mapping_from
-
-        overrides = {}
-        for spec in fields:
-            role, sep, name = spec.partition("=")
-            if not sep or not name:
-                raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
-            overrides[role.strip()] = name.strip()
-        source = RecordsSource(dump, mapping_from(preset, overrides), max_records=max_pages)
-    elif source_type == "sparql-examples":
-        from .sparql_examples import SparqlExamplesSource
-
-        source = SparqlExamplesSource(dump, base_url=base_url)
-    else:
-        source = DumpSource(dump, namespaces=_namespaces(namespaces), max_pages=max_pages, base_url=base_url)
+    overrides = {}
+    for spec in fields:
+        role, sep, name = spec.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
+        overrides[role.strip()] = name.strip()
+    source = open_source(
+        source_type,
+        dump,
+        namespaces=_namespaces(namespaces),
+        max_pages=max_pages,
+        base_url=base_url,
+        preset=preset,
+        fields=overrides,
+    )
     if not replace:
         existing_manifest(index_dir)  # refuse a non-index directory before loading the model
-    from .models import resolve_model
-    from .onnx_encoder import build_embedder
-
     resolved = resolve_model(settings.model, settings.allow_unvetted_model)
     embedder, encoder = build_embedder(resolved, index_dir.absolute().parent, settings.build_runtime, settings.threads)
-    source_manifest = {
-        "type": {"dump": "mediawiki-dump"}.get(source_type, source_type),
-        "preset": preset,
-        "path": str(dump),
-        "file": dump.name,
-        "bytes": dump.stat().st_size,
-        "schema": source.schema,
-        "siteinfo": {
-            "sitename": source.site.sitename,
-            "dbname": source.site.dbname,
-            "base": source.site.base,
-            "generator": source.site.generator,
-        },
-        "namespaces": sorted(getattr(source, "namespaces", [])),
-        "max_pages": max_pages,
-    }
-    report = build_index(source, index_dir, embedder, resolved.manifest(), settings, source_manifest, replace, encoder)
+    report = build_index(source, index_dir, embedder, resolved.info(), settings, replace=replace, encoder=encoder)
     if not settings.quiet:
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
         rate = report.chunks_embedded / report.duration_s if report.duration_s else 0.0
@@ -241,7 +220,7 @@ def build(
 
 def _catalog(index_dir: Path, settings: Settings) -> Any:
     """One index as a catalog: the model that built it is loaded to query it."""
-    from .catalog import Catalog
+    from query.catalog import Catalog
 
     return Catalog({index_dir.name or "index": index_dir}, settings)
 
@@ -261,9 +240,9 @@ def query(
     """Search the index at --index for QUERY."""
     _setup_logging(ctx.obj["verbose"], True)
     settings = Settings.load({"search_mode": mode})
-    from .search import validate
+    from query.search import validate
 
-    validate(query, limit, offset, settings.max_query_chars, settings.max_limit)
+    validate(query, limit, offset, settings)
     catalog = _catalog(index_dir, settings)
     response = catalog.search(None, query, limit, offset)
     if as_json:
@@ -303,13 +282,13 @@ def serve(ctx: click.Context, indexes: tuple[str, ...], host: str, port: int, wo
     WIKISEARCH_INDEXES=docs=data/indexes/mediawiki-docs wikisearch serve
     """
     _setup_logging(ctx.obj["verbose"], False, base=logging.INFO)  # a service logs what it loads
-    from .catalog import parse_index_specs
-    from .index_format import open_index
+    from index_format import open_index
+    from query.catalog import NO_INDEX, parse_index_specs
 
     settings = Settings.load({"indexes": ",".join(indexes) or None})
     specs = parse_index_specs([settings.indexes])
     if not specs:
-        raise WikisearchError("no index to serve: give --index NAME=DIR or set WIKISEARCH_INDEXES")
+        raise WikisearchError(NO_INDEX, "no_index")
     for path in specs.values():
         open_index(path).close()  # fail here, in one line, rather than in every worker
     names = ", ".join(specs)
@@ -344,11 +323,12 @@ def evaluate_command(
     """Measure retrieval quality: nDCG@10, Recall@10, MRR@10, Recall@1 (ir-measures)."""
     _setup_logging(ctx.obj["verbose"], True)
     settings = Settings.load({"search_mode": mode, "fusion": fusion, "dense_weight": dense_weight})
-    from .evaluate import evaluate, load_qrels
+    from query.evaluate import evaluate, load_qrels
+    from query.ranking import Ranking
 
     judgements = load_qrels(qrels, corpus)
     served = _catalog(index_dir, settings).get(None)
-    result = evaluate(served.index, served.embedder, judgements, settings.ranking(), queries=per_query)
+    result = evaluate(served.index, served.embedder, judgements, Ranking.from_settings(settings), queries=per_query)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
@@ -366,10 +346,9 @@ def evaluate_command(
 @handle_errors
 def info(index_dir: Path) -> None:
     """Show an index's manifest: model, source, counts, build stats."""
-    from .index_format import Index
+    from index_format import Index
 
-    index = Index.open(index_dir)
-    click.echo(json.dumps(index.manifest, indent=2, ensure_ascii=False))
+    click.echo(Index.open(index_dir).manifest.to_json())
 
 
 @main.group()
@@ -384,7 +363,7 @@ def model() -> None:
 @handle_errors
 def model_info(name: str | None, as_json: bool, allow_unvetted_model: bool) -> None:
     """What model, which licence, verified or not (default: the configured model)."""
-    from .models import resolve_model
+    from core.models import resolve_model
 
     settings = Settings.load()
     name = name or settings.model
@@ -433,7 +412,7 @@ def model_info(name: str | None, as_json: bool, allow_unvetted_model: bool) -> N
 @model.command("list")
 def model_list() -> None:
     """Models in the registry."""
-    from .models import REGISTRY
+    from core.models import REGISTRY
 
     for card in REGISTRY.values():
         click.echo(

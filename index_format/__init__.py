@@ -1,0 +1,47 @@
+"""The on-disk index format: one package owns it.
+
+An index is a directory (a symlink to its current version, see ``versions``)::
+
+    manifest.json   what the index is (``manifest.Manifest``): format version,
+                    model, source, chunking, counts, FAISS type, build report
+    vectors.faiss   normalised vectors; FAISS id == chunks.id in SQLite; exact
+                    (IndexFlatIP) up to ``Settings.flat_max_chunks``, HNSW beyond
+    store.sqlite    pages, chunks, aliases, FTS5 tables (``schema``)
+    encoder.onnx, tokenizer.json   the query encoder (optional)
+
+``reader`` opens one, ``writer`` writes a new version and swaps it in.
+"""
+
+from .manifest import (
+    FORMAT_VERSION,
+    BuildReport,
+    Chunking,
+    Counts,
+    Manifest,
+    SiteMeta,
+    SourceInfo,
+    as_dict,
+    read_manifest,
+)
+from .reader import Index, NotAnIndex, existing_manifest, open_index
+from .schema import ChunkRow, StoredChunk
+from .writer import IndexWriter
+
+__all__ = [
+    "FORMAT_VERSION",
+    "BuildReport",
+    "ChunkRow",
+    "Chunking",
+    "Counts",
+    "Index",
+    "IndexWriter",
+    "Manifest",
+    "NotAnIndex",
+    "SiteMeta",
+    "SourceInfo",
+    "StoredChunk",
+    "as_dict",
+    "existing_manifest",
+    "open_index",
+    "read_manifest",
+]

@@ -1,0 +1,249 @@
+"""Reading an index: the manifest, the vectors and the store of one version."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from core.errors import IndexFormatError
+
+from .manifest import MANIFEST, STORE, VECTORS, Manifest, first_line, read_manifest
+from .schema import ALIAS_BM25_WEIGHTS, CHUNK_BM25_WEIGHTS, ChunkRow, StoredChunk
+from .versions import versions
+
+logger = logging.getLogger(__name__)
+
+
+class NotAnIndex(IndexFormatError):
+    """The path holds something else: never overwritten, even with --replace."""
+
+
+class Index:
+    """A loaded, read-only index. Safe to share between threads."""
+
+    def __init__(self, path: Path, version_dir: Path, manifest: Manifest, vectors: Any):
+        self.path = path
+        self.version_dir = version_dir
+        self.manifest = manifest
+        self.vectors = vectors
+        self._local = threading.local()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Index:
+        path = Path(path)
+        if not path.exists():
+            raise IndexFormatError(f"{path}: no index here (build one with: wikisearch build DUMP --index {path})")
+        version_dir = path.resolve()
+        manifest = read_manifest(version_dir, display=path)
+        for name in (VECTORS, STORE):
+            if not (version_dir / name).is_file():
+                raise IndexFormatError(f"{path}: index is incomplete: {name} is missing")
+        try:
+            vectors = faiss.read_index(str(version_dir / VECTORS))
+        except RuntimeError as exc:
+            raise IndexFormatError(f"{path}: {VECTORS} is corrupt: {first_line(exc)}") from None
+        if hasattr(vectors, "hnsw") and manifest.index.ef_search:
+            vectors.hnsw.efSearch = manifest.index.ef_search
+        index = cls(path, version_dir, manifest, vectors)
+        index._check(path)
+        return index
+
+    def _check(self, display: Path) -> None:
+        expected = self.manifest.counts.chunks
+        dims = self.manifest.model.dimensions or self.vectors.d
+        try:
+            stored = self.db().execute("SELECT count(*) FROM chunks").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise IndexFormatError(f"{display}: {STORE} is corrupt: {exc}") from None
+        if not (self.vectors.ntotal == stored == expected) or self.vectors.d != dims:
+            raise IndexFormatError(
+                f"{display}: index is inconsistent: manifest says {expected} chunks, "
+                f"FAISS holds {self.vectors.ntotal}, SQLite {stored}; rebuild it"
+            )
+
+    @property
+    def model_name(self) -> str:
+        return self.manifest.model.name
+
+    def db(self) -> sqlite3.Connection:
+        """This thread's read-only connection to the store."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            uri = f"file:{self.version_dir / STORE}?mode=ro"
+            try:
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                conn.execute("PRAGMA query_only = 1")
+            except sqlite3.DatabaseError as exc:
+                raise IndexFormatError(f"{self.path}: cannot open {STORE}: {exc}") from None
+            self._local.conn = conn
+        return conn
+
+    # ------------------------------------------------------------ vectors
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Nearest chunks by inner product of normalised vectors (cosine)."""
+        k = min(k, self.vectors.ntotal)
+        if k <= 0:
+            return []
+        scores, ids = self.vectors.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunk ids, in order."""
+        return self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    # ------------------------------------------------------------ rows
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db().execute(
+            "SELECT c.id, p.title, c.section, c.anchor, c.text, p.url, p.page_id, p.rev_id, p.namespace, "
+            "p.code, p.code_language, p.action_url "
+            f"FROM chunks c JOIN pages p ON p.id = c.page WHERE c.id IN ({marks})",
+            list(ids),
+        )
+        return {row[0]: ChunkRow(*row) for row in rows}
+
+    def chunk_page_titles(self) -> tuple[np.ndarray, dict[int, str]]:
+        """The page row of every chunk (indexed by chunk id) and each page row's title."""
+        rows = self.db().execute("SELECT page FROM chunks ORDER BY id").fetchall()
+        pages = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return pages, dict(self.db().execute("SELECT id, title FROM pages").fetchall())
+
+    def openings(self) -> dict[str, int]:
+        """Each page's first chunk (ordinal 0) by title."""
+        rows = self.db().execute("SELECT p.title, c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE c.ordinal = 0")
+        return {str(title): int(cid) for title, cid in rows}
+
+    def aliases(self) -> Iterator[tuple[str, str]]:
+        """(redirect title, target page title) pairs."""
+        for alias, target in self.db().execute("SELECT title, target FROM aliases"):
+            yield str(alias), str(target)
+
+    def alias_target(self, title: str) -> str | None:
+        row = self.db().execute("SELECT target FROM aliases WHERE title = ?", (title,)).fetchone()
+        return str(row[0]) if row else None
+
+    # ------------------------------------------------------------ lexical
+
+    def lexical(self, expression: str, k: int) -> list[tuple[int, float]]:
+        """Chunks matching a (safe, pre-built) FTS5 expression, by BM25; higher is better."""
+        return [
+            (int(cid), score) for cid, score in self._bm25("chunks_fts", "rowid", CHUNK_BM25_WEIGHTS, expression, k)
+        ]
+
+    def lexical_aliases(self, expression: str, k: int) -> list[tuple[str, float]]:
+        """Pages whose redirect titles match, with the redirect's BM25."""
+        hits = self._bm25("aliases_fts", "target", ALIAS_BM25_WEIGHTS, expression, k)
+        return [(str(target), score) for target, score in hits]
+
+    def _bm25(
+        self, table: str, column: str, weights: tuple[float, ...], expression: str, k: int
+    ) -> list[tuple[Any, float]]:
+        rank = f"bm25({table}, {', '.join(str(w) for w in weights)})"
+        try:
+            rows = self.db().execute(
+                f"SELECT {column}, -{rank} FROM {table} WHERE {table} MATCH ? ORDER BY {rank} LIMIT ?",
+                (expression, k),
+            )
+            return [(value, float(score)) for value, score in rows]
+        except sqlite3.OperationalError as exc:
+            logger.warning("lexical search of %s failed for %r: %s", table, expression, exc)
+            return []
+
+    # ------------------------------------------------------------ for rebuilds
+
+    def page_chunk_hashes(self) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """title → (rev_id, chunk hashes in order), to tell what a rebuild changed."""
+        result: dict[str, tuple[int, list[str]]] = {}
+        rows = self.db().execute(
+            "SELECT p.title, p.rev_id, c.hash FROM chunks c JOIN pages p ON p.id = c.page ORDER BY c.page, c.ordinal"
+        )
+        for title, rev_id, digest in rows:
+            result.setdefault(title, (rev_id, []))[1].append(digest)
+        return {title: (rev, tuple(hashes)) for title, (rev, hashes) in result.items()}
+
+    def stored_chunks(self, title: str, source_hash: str) -> list[StoredChunk] | None:
+        """The chunks of a page whose source text is unchanged, to reuse without parsing."""
+        rows = (
+            self.db()
+            .execute(
+                "SELECT c.ordinal, c.section, c.anchor, c.text, c.hash FROM chunks c JOIN pages p ON p.id = c.page "
+                "WHERE p.title = ? AND p.text_hash = ? ORDER BY c.ordinal",
+                (title, source_hash),
+            )
+            .fetchall()
+        )
+        return [StoredChunk(title, *row) for row in rows] or None
+
+    def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of the chunks whose embedded text has these hashes."""
+        wanted = list(set(hashes))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for chunk_id, digest in self.db().execute(f"SELECT id, hash FROM chunks WHERE hash IN ({marks})", part):
+                found.setdefault(digest, chunk_id)
+        if not found:
+            return {}
+        vectors = self.vectors_of(list(found.values()))
+        return {digest: vectors[i] for i, digest in enumerate(found)}
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def open_index(path: str | Path) -> Index:
+    """Open the index at ``path``; if its current version is broken, fall back to
+    the newest older version that loads (logged), so a bad swap never takes a
+    search service down."""
+    path = Path(path)
+    try:
+        return Index.open(path)
+    except IndexFormatError as exc:
+        if not path.is_symlink():
+            raise
+        current = path.resolve()
+        for version in sorted(versions(path), key=lambda p: p.name, reverse=True):
+            if version.resolve() == current:
+                continue
+            try:
+                index = Index.open(version)
+            except IndexFormatError:
+                continue
+            logger.error("%s: %s; serving the previous version %s instead", path, exc, version.name)
+            index.path = path
+            return index
+        raise
+
+
+def existing_manifest(path: Path) -> Manifest | None:
+    """The manifest of the index at ``path``, None if there is none yet.
+
+    Refuses a path that holds something other than a wikisearch index, so a
+    mistyped ``--index`` never overwrites someone's directory.
+    """
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink() and not path.exists():
+        return None  # dangling link from a removed version: rebuild over it
+    if path.is_dir() and not any(path.iterdir()):
+        return None
+    if not path.is_dir():
+        raise NotAnIndex(f"{path}: exists and is not an index directory")
+    if not path.is_symlink() and not (path / MANIFEST).is_file():
+        raise NotAnIndex(f"{path}: not a wikisearch index ({MANIFEST} is missing); refusing to replace it")
+    return read_manifest(path.resolve(), display=path)

@@ -1,0 +1,205 @@
+"""Writing an index: a new version beside the current one, swapped in on commit."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from core.documents import Chunk, Page
+from core.errors import IndexFormatError, write_failed
+from core.lexical import expand_identifiers
+from core.settings import VECTOR_INDEXES
+
+from .manifest import MANIFEST, STORE, VECTORS, Counts, EncoderInfo, Manifest, VectorIndexInfo
+from .schema import SCHEMA, StoredChunk
+from .versions import clean_stale_builds, finished_name, fsync, new_version_dir, prune_versions, swap_in, write_durably
+
+logger = logging.getLogger(__name__)
+
+#: HNSW graph degree and breadths (measured: docs/performance.md).
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 200
+HNSW_EF_SEARCH = 256
+
+
+def choose_vector_index(kind: str, chunks: int, flat_max: int) -> str:
+    """flat or hnsw: what ``auto`` picks for an index of ``chunks`` chunks."""
+    if kind not in VECTOR_INDEXES:
+        raise IndexFormatError(f"vector index must be one of {', '.join(VECTOR_INDEXES)}, not {kind!r}")
+    if kind == "auto":
+        return "flat" if chunks <= flat_max else "hnsw"
+    return kind
+
+
+def to_hnsw(flat: Any) -> Any:
+    """An HNSW copy of a flat index; ids stay the same (0..n-1 in order)."""
+    hnsw = faiss.IndexHNSWFlat(flat.d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+    step = 65_536
+    for start in range(0, flat.ntotal, step):
+        hnsw.add(flat.reconstruct_n(start, min(step, flat.ntotal - start)))
+    return hnsw
+
+
+def searchable_text(chunk_text: str, code: str) -> str:
+    """What the lexical leg indexes of a chunk: its text, and a query page's code
+    (so ``Q146`` or ``wdt:P18`` find the queries that use them)."""
+    return "\n\n".join(part for part in (chunk_text, code) if part)
+
+
+class IndexWriter:
+    """Writes a new index version beside ``target``; ``commit`` swaps it in."""
+
+    def __init__(self, target: str | Path, dimensions: int):
+        self.target = Path(target)
+        self.dimensions = dimensions
+        parent = self.target.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexFormatError(f"{parent}: cannot create index directory: {exc.strerror}") from None
+        clean_stale_builds(self.target)
+        self.version_dir = new_version_dir(self.target)
+        try:
+            self.version_dir.mkdir()
+            self.conn = sqlite3.connect(self.version_dir / STORE)
+            self.conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
+        except (OSError, sqlite3.OperationalError) as exc:
+            self.abort()
+            raise write_failed(self.target, exc) from None
+        self.vectors = faiss.IndexFlatIP(dimensions)
+        self.pages = 0
+        self.aliases = 0
+        self.encoder: EncoderInfo | None = None
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self.vectors.ntotal)
+
+    def add_page(self, page: Page, chunks: Sequence[Chunk | StoredChunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        cur = self.conn.execute(
+            "INSERT INTO pages (page_id, title, namespace, rev_id, timestamp, url, code, code_language, action_url, "
+            "text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                page.page_id,
+                page.title,
+                page.namespace,
+                page.rev_id,
+                page.timestamp,
+                page.url,
+                page.code,
+                page.code_language,
+                page.action_url,
+                page.source_hash,
+            ),
+        )
+        page_row = cur.lastrowid
+        first = self.chunk_count
+        title_terms = expand_identifiers(page.title, names=True)
+        rows = [(first + i, page_row, c.ordinal, c.section, c.anchor, c.text, c.key) for i, c in enumerate(chunks)]
+        self.conn.executemany(
+            "INSERT INTO chunks (id, page, ordinal, section, anchor, text, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        fts_rows = []
+        for i, c in enumerate(chunks):
+            text = searchable_text(c.text, page.code)
+            fts_rows.append(
+                (first + i, page.title, c.section, text, expand_identifiers(f"{c.section} {text}"), title_terms)
+            )
+        self.conn.executemany(
+            "INSERT INTO chunks_fts (rowid, title, section, text, terms, title_terms) VALUES (?, ?, ?, ?, ?, ?)",
+            fts_rows,
+        )
+        if len(chunks):
+            self.vectors.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self.pages += 1
+
+    def add_alias(self, title: str, target: str) -> None:
+        name, _, anchor = target.partition("#")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO aliases (title, target, anchor) VALUES (?, ?, ?)",
+            (title, name.strip(), anchor),
+        )
+        self.conn.execute(
+            "INSERT INTO aliases_fts (title, terms, target) VALUES (?, ?, ?)",
+            (title, expand_identifiers(title, names=True), name.strip()),
+        )
+        self.aliases += 1
+
+    def add_encoder(self, directory: Path, info: EncoderInfo) -> None:
+        """Store the query encoder's files with this version (hard links when possible)."""
+        for name in (info.onnx, info.tokenizer):
+            source, dest = directory / name, self.version_dir / name
+            try:
+                os.link(source, dest)
+            except OSError:
+                shutil.copyfile(source, dest)
+        self.encoder = info
+
+    def commit(self, manifest: Manifest, vector_index: str, flat_max: int) -> Path:
+        """Finish the files, then make this version the one ``target`` names.
+        ``vector_index``: flat, hnsw, or auto (flat up to ``flat_max`` chunks)."""
+        kind = choose_vector_index(vector_index, self.chunk_count, flat_max)
+        if kind == "hnsw":
+            started = time.monotonic()
+            self.vectors = to_hnsw(self.vectors)
+            index = VectorIndexInfo(
+                faiss="IndexHNSWFlat",
+                chosen=vector_index,
+                M=HNSW_M,
+                ef_construction=HNSW_EF_CONSTRUCTION,
+                ef_search=HNSW_EF_SEARCH,
+                graph_build_s=round(time.monotonic() - started, 2),
+            )
+        else:
+            index = VectorIndexInfo(faiss="IndexFlatIP", chosen=vector_index)
+        counts = Counts(self.pages, self.chunk_count, self.aliases, dict(manifest.counts.skipped))
+        manifest = manifest.replace(
+            counts=counts,
+            index=index,
+            encoder=self.encoder or manifest.encoder,
+            model=replace(manifest.model, dimensions=self.dimensions),
+        )
+        try:
+            self.conn.commit()
+            self.conn.execute("ANALYZE")
+            self.conn.commit()
+            self.conn.close()
+            faiss.write_index(self.vectors, str(self.version_dir / VECTORS))
+            write_durably(self.version_dir / MANIFEST, manifest.to_json())
+            for name in (STORE, VECTORS):
+                fsync(self.version_dir / name)
+            final = finished_name(self.version_dir)
+            self.version_dir.rename(final)
+            self.version_dir = final
+            previous = self.target.resolve() if self.target.is_symlink() else None
+            swap_in(self.target, final)
+        except (OSError, RuntimeError, sqlite3.Error) as exc:
+            self.abort()
+            raise write_failed(self.target, exc) from None
+        prune_versions(self.target, keep={final} | ({previous} if previous else set()))
+        logger.info("index %s now points at %s", self.target, final.name)
+        return final
+
+    def abort(self) -> None:
+        """Drop the half-written version; the current index is untouched."""
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        shutil.rmtree(self.version_dir, ignore_errors=True)

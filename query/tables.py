@@ -1,0 +1,65 @@
+"""Lookup tables the search builds once per loaded index: chunk → page title,
+page → first chunk, normalised title → pages. The index stays a plain reader;
+what search derives from it is cached here."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.lexical import without_config_prefix
+from index_format import Index
+
+
+def normalise_title(title: str) -> str:
+    """Titles as a user types them: no case, underscores, namespace or ``$wg``."""
+    text = " ".join(title.replace("_", " ").split())
+    if ":" in text:
+        text = text.split(":", 1)[1].strip()
+    return without_config_prefix(text).lower()
+
+
+@dataclass(frozen=True)
+class Tables:
+    chunk_pages: np.ndarray  # page row of each chunk id
+    page_titles: dict[int, str]
+    openings: dict[str, int]  # title → first chunk id
+    named: dict[str, list[str]]  # normalised title or alias → page titles
+
+    def chunk_titles(self, ids: Sequence[int]) -> dict[int, str]:
+        """Page title of each chunk id (a join per query cost more than the vector search)."""
+        pages, titles = self.chunk_pages, self.page_titles
+        return {int(i): titles[int(pages[i])] for i in ids if 0 <= i < len(pages)}
+
+    def titles_named(self, name: str) -> list[str]:
+        """Pages whose title, or a redirect to them, reads ``name`` once normalised."""
+        return list(dict.fromkeys(self.named.get(name, [])))
+
+
+_tables: weakref.WeakKeyDictionary[Index, Tables] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def tables(index: Index) -> Tables:
+    """The tables of ``index``, loaded on first use and kept while it is."""
+    with _lock:
+        found = _tables.get(index)
+        if found is None:
+            found = _tables[index] = _load(index)
+        return found
+
+
+def _load(index: Index) -> Tables:
+    chunk_pages, page_titles = index.chunk_page_titles()
+    named: dict[str, list[str]] = {}
+    for title in page_titles.values():
+        named.setdefault(normalise_title(title), []).append(title)
+    pages = set(page_titles.values())
+    for alias, target in index.aliases():
+        if target in pages:
+            named.setdefault(normalise_title(alias), []).append(target)
+    return Tables(chunk_pages, page_titles, index.openings(), named)

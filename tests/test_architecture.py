@@ -1,0 +1,58 @@
+"""Who may import whom (docs/architecture.md): the CLI → web → query → format ← build,
+with core under all. import-linter checks it against the contract in pyproject.toml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PACKAGES = ("core", "index_format", "indexer", "query", "webapp", "wikisearch")
+
+
+def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    """import-linter over the packages in ``tree``, with the project's contract."""
+    script = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(no_cache=True))"
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run([sys.executable, "-c", script], cwd=tree, env=env, capture_output=True, text=True)
+
+
+def test_imports_run_one_way() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line"),
+    [
+        ("query/uses_build.py", "from indexer.build import build_index"),  # the query side reaching into the build
+        ("indexer/uses_web.py", "import webapp"),  # only the CLI's serve imports the web app
+        ("core/uses_format.py", "from index_format import Index"),  # core is under everything
+    ],
+)
+def test_an_import_against_the_direction_is_caught(tmp_path: Path, module: str, line: str) -> None:
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / module).write_text(line + "\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout and module.replace("/", ".").removesuffix(".py") in result.stdout
+
+
+def test_no_module_is_too_long_to_read() -> None:
+    """A module a newcomer reads at one sitting: at most ~450 lines."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if (n := len(path.read_text("utf-8").splitlines())) > 450
+    }
+    assert not long
