@@ -58,6 +58,7 @@ def test_the_real_examples_page_matches_the_records() -> None:
     docs = {d.title: d for d in source}
     records = [json.loads(line) for line in shared("sparql/wikidata-examples.jsonl").read_text().splitlines()]
     assert len(docs) == 388 and source.skip_reasons["empty query"] == 1  # "Academy award data" has an empty query
+    assert sum(1 for _ in source) == 388 and source.skip_reasons == {"empty query": 1}  # counts the last pass only
     cats = docs["Cats, with pictures"]
     assert (
         cats.url == "https://www.wikidata.org/wiki/Wikidata:SPARQL_query_service/queries/examples#Cats,_with_pictures"

@@ -119,6 +119,7 @@ class SparqlExamplesSource:
         yield url.rsplit("/wiki/", 1)[-1].replace("_", " "), 0, 0, "", url, text
 
     def __iter__(self) -> Iterator[Page]:
+        self.skip_reasons.clear()
         titles: Counter[str] = Counter()
         for page_title, page_id, rev_id, timestamp, url, text in self._pages():
             examples = examples_from_wikitext(text, page_title)
