@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PACKAGES := core index_format indexer query webapp wikisearch
 
-.PHONY: install run indexes eval bench test lint typecheck unit browser clean distclean
+.PHONY: install run indexes eval bench test lint typecheck unit browser mediawiki clean distclean
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ run: install indexes
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Debian's MediaWiki 1.39 with SQLite, for the tests that sync from a real wiki on loopback.
+mediawiki:
+	@test -f /usr/share/mediawiki/maintenance/install.php && php -m | grep -qi pdo_sqlite || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mediawiki php-sqlite3; }
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(PACKAGES) tests bench
 	$(VENV)/bin/ruff format --check $(PACKAGES) tests bench
@@ -63,7 +67,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not model"
 
-test: $(STAMP) lint typecheck browser
+test: $(STAMP) lint typecheck browser mediawiki
 	$(PY) -m pytest
 
 clean:

@@ -31,6 +31,13 @@ class MalformedXML(DumpError):
     code = "malformed_xml"
 
 
+class WikiApiError(WikisearchError):
+    """A wiki's Action API cannot be used: not an API, unreachable, refusing, or
+    still failing after the retries."""
+
+    code = "api_error"
+
+
 class ModelError(WikisearchError):
     """The embedding model is unknown, unvetted, or its weights do not verify."""
 

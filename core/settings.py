@@ -71,6 +71,16 @@ class Settings:
     dense_weight: float = 0.7
     #: Rate limit per client for the web app (flask-limiter syntax).
     rate_limit: str = "60/minute"
+    #: User-Agent of ``sync``'s API requests: a name and a contact (required by Wikimedia wikis).
+    user_agent: str = ""
+    #: Times ``sync`` retries a request that failed for a passing reason (503, 429, maxlag, no connection).
+    api_retries: int = 5
+    #: Seconds ``sync`` waits before its first retry when the wiki names no Retry-After (doubles each retry).
+    api_backoff: float = 2.0
+    #: Bot password login for ``sync`` (Special:BotPasswords): ``User@botname``; never logged.
+    bot_user: str = ""
+    #: The bot password itself; never logged, never written to an index.
+    bot_password: str = dataclasses.field(default="", repr=False)
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +115,8 @@ class Settings:
         _check_choice("fusion", self.fusion, FUSIONS)
         if not 0.0 <= self.dense_weight <= 1.0:
             raise SettingsError("dense_weight must be between 0 and 1")
+        if self.api_retries < 0 or self.api_backoff < 0:
+            raise SettingsError("api_retries and api_backoff must be >= 0")
         if self.max_limit < 1 or self.max_query_chars < 1:
             raise SettingsError("max_limit and max_query_chars must be positive")
 

@@ -20,6 +20,7 @@ from .manifest import (
     Manifest,
     SiteMeta,
     SourceInfo,
+    SyncState,
     as_dict,
     read_manifest,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "SiteMeta",
     "SourceInfo",
     "StoredChunk",
+    "SyncState",
     "as_dict",
     "existing_manifest",
     "open_index",

@@ -102,6 +102,15 @@ class BuildReport:
 
 
 @dataclass(frozen=True)
+class SyncState:
+    """Where following a live wiki left off; committed with the version it built."""
+
+    api: str  # the api.php URL
+    since: str  # the wiki's time up to which every change is in this version
+    full_pass: str = ""  # the wiki's time of the last pass over every page
+
+
+@dataclass(frozen=True)
 class Manifest:
     model: ModelInfo
     format_version: int = FORMAT_VERSION
@@ -113,6 +122,7 @@ class Manifest:
     build: BuildReport = field(default_factory=BuildReport)
     index: VectorIndexInfo = field(default_factory=VectorIndexInfo)
     encoder: EncoderInfo | None = None
+    sync: SyncState | None = None
 
     def to_json(self) -> str:
         return json.dumps(as_dict(self), indent=2, ensure_ascii=False)

@@ -12,6 +12,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from core.documents import Page
 from core.errors import IndexFormatError
 
 from .manifest import MANIFEST, STORE, VECTORS, Manifest, first_line, read_manifest
@@ -128,6 +129,44 @@ class Index:
         """(redirect title, target page title) pairs."""
         for alias, target in self.db().execute("SELECT title, target FROM aliases"):
             yield str(alias), str(target)
+
+    def alias_rows(self) -> Iterator[tuple[str, str]]:
+        """(redirect title, ``Target`` or ``Target#anchor``): the aliases as a build adds them."""
+        for alias, target, anchor in self.db().execute("SELECT title, target, anchor FROM aliases ORDER BY title"):
+            yield str(alias), f"{target}#{anchor}" if anchor else str(target)
+
+    def stored_pages(self) -> Iterator[tuple[Page, str, list[StoredChunk]]]:
+        """Every page with its source hash and chunks, to carry into a new version
+        unchanged (the page's ``text`` is not stored: it is empty here)."""
+        pages = self.db().execute(
+            "SELECT id, page_id, title, namespace, rev_id, timestamp, url, code, code_language, action_url, text_hash "
+            "FROM pages ORDER BY id"
+        )
+        for (
+            row_id,
+            page_id,
+            title,
+            ns,
+            rev_id,
+            timestamp,
+            url,
+            code,
+            language,
+            action_url,
+            source_hash,
+        ) in pages.fetchall():
+            rows = self.db().execute(
+                "SELECT ordinal, section, anchor, text, hash FROM chunks WHERE page = ? ORDER BY ordinal", (row_id,)
+            )
+            page = Page(
+                title, ns, page_id, rev_id, timestamp, "", url, code=code, code_language=language, action_url=action_url
+            )
+            yield page, str(source_hash), [StoredChunk(title, *row) for row in rows]
+
+    def newest_timestamp(self) -> str:
+        """The newest revision timestamp of the pages: where a dump leaves off."""
+        row = self.db().execute("SELECT max(timestamp) FROM pages").fetchone()
+        return str(row[0] or "")
 
     def alias_target(self, title: str) -> str | None:
         row = self.db().execute("SELECT target FROM aliases WHERE title = ?", (title,)).fetchone()

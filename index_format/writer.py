@@ -88,7 +88,10 @@ class IndexWriter:
     def chunk_count(self) -> int:
         return int(self.vectors.ntotal)
 
-    def add_page(self, page: Page, chunks: Sequence[Chunk | StoredChunk], vectors: np.ndarray) -> None:
+    def add_page(
+        self, page: Page, chunks: Sequence[Chunk | StoredChunk], vectors: np.ndarray, source_hash: str | None = None
+    ) -> None:
+        """``source_hash``: of a page carried over from an earlier version (its text is not at hand)."""
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         cur = self.conn.execute(
@@ -104,7 +107,7 @@ class IndexWriter:
                 page.code,
                 page.code_language,
                 page.action_url,
-                page.source_hash,
+                source_hash or page.source_hash,
             ),
         )
         page_row = cur.lastrowid

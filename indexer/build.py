@@ -12,7 +12,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from index_format import (
     SiteMeta,
     SourceInfo,
     StoredChunk,
+    SyncState,
     existing_manifest,
 )
 
@@ -57,11 +58,17 @@ def build_index(
     *,
     replace: bool = False,
     encoder: ExportedEncoder | None = None,
+    keep_previous: Callable[[str], bool] | None = None,
+    sync: SyncState | None = None,
 ) -> BuildReport:
     """Build (or rebuild) the index at ``target`` from ``source``.
 
     The previous index stays complete and served until the new one is
     committed; on any error or interrupt it is left exactly as it was.
+    ``keep_previous``: an incremental update — the previous version's pages
+    and aliases whose title it accepts, and the source does not yield, are
+    kept as they are. ``sync``: where following a live wiki left off,
+    committed with the version.
     """
     target = Path(target)
     started = time.monotonic()
@@ -92,13 +99,14 @@ def build_index(
         mininterval=0.5,
         leave=False,
     )
-    pending: list[tuple[Page, Sequence[Chunk | StoredChunk]]] = []
-    pending_chunks = 0
+    rounds = _Rounds(writer, embedder, previous, settings, report, progress)
     seen: set[str] = set()
+    aliased: set[str] = set()
     try:
         for page in source:
             if page.redirect is not None:
                 writer.add_alias(page.title, page.redirect)
+                aliased.add(page.title)
                 continue
             if page.title in seen:
                 report.skipped["duplicate title"] = report.skipped.get("duplicate title", 0) + 1
@@ -113,12 +121,23 @@ def build_index(
                 logger.warning("skipped page %r: no text after parsing", page.title)
                 continue
             _count_change(report, page, chunks, old_pages)
-            pending.append((page, chunks))
-            pending_chunks += len(chunks)
-            if pending_chunks >= _ROUND_CHUNKS:
-                _flush(pending, writer, embedder, previous, settings, report, progress)
-                pending, pending_chunks = [], 0
-        _flush(pending, writer, embedder, previous, settings, report, progress)
+            rounds.add(page, chunks, page.source_hash)
+        if keep_previous is not None:
+            if previous is None or not reuse_chunks:
+                raise IndexFormatError(
+                    f"{target}: its pages cannot be carried over (another model, precision or chunking); "
+                    "every page must be read again",
+                    "needs_full_pass",
+                )
+            for page, source_hash, chunks in previous.stored_pages():
+                if page.title not in seen and page.title not in aliased and keep_previous(page.title):
+                    seen.add(page.title)
+                    report.pages_unchanged += 1
+                    rounds.add(page, chunks, source_hash)
+            for title, alias_target in previous.alias_rows():
+                if title not in seen and title not in aliased and keep_previous(title):
+                    writer.add_alias(title, alias_target)
+        rounds.flush()
         for reason, count in source.skip_reasons.items():
             report.skipped[reason] = report.skipped.get(reason, 0) + count
         described = source.describe()
@@ -153,6 +172,7 @@ def build_index(
             chunking=chunking,
             counts=Counts(skipped=dict(report.skipped)),
             build=report,
+            sync=sync,
         )
         _crash_point("write")
         if encoder is not None:
@@ -244,33 +264,51 @@ def _count_change(
         report.pages_changed += 1
 
 
-def _flush(
-    pending: list[tuple[Page, Sequence[Chunk | StoredChunk]]],
-    writer: IndexWriter,
-    embedder: Embedder,
-    previous: Index | None,
-    settings: Settings,
-    report: BuildReport,
-    progress: Any,
-) -> None:
-    """Embed what is new in a round of pages, reuse the rest, write them."""
-    if not pending:
-        return
-    _crash_point("embed")
-    keys = list(dict.fromkeys(c.key for _, chunks in pending for c in chunks))
-    texts = {c.key: c.embed_text for _, chunks in pending for c in chunks if isinstance(c, Chunk)}
-    vectors: dict[str, np.ndarray] = previous.vectors_for(keys) if previous is not None else {}
-    missing = [k for k in keys if k not in vectors]  # never a stored chunk: its vector is in `previous`
-    report.chunks_reused += sum(1 for _, chunks in pending for c in chunks if c.key in vectors)
-    if missing:
-        try:
-            encoded = embedder.encode([texts[k] for k in missing], batch_size=settings.batch_size)
-        except (RuntimeError, ValueError) as exc:
-            raise WikisearchError(f"embedding failed: {exc}") from exc
-        vectors.update(zip(missing, encoded, strict=True))
-    report.chunks_embedded += len(missing)  # distinct texts sent to the model
-    for page, chunks in pending:
-        matrix = np.stack([vectors[c.key] for c in chunks]) if chunks else np.zeros((0, writer.dimensions))
-        writer.add_page(page, chunks, matrix)
-    progress.update(len(pending))
-    progress.set_postfix(chunks=writer.chunk_count, refresh=False)
+class _Rounds:
+    """Pages gathered until a round is full; then what is new in them is embedded,
+    the rest reuses the previous version's vectors, and all are written."""
+
+    def __init__(
+        self,
+        writer: IndexWriter,
+        embedder: Embedder,
+        previous: Index | None,
+        settings: Settings,
+        report: BuildReport,
+        progress: Any,
+    ):
+        self.writer, self.embedder, self.previous = writer, embedder, previous
+        self.settings, self.report, self.progress = settings, report, progress
+        self.pending: list[tuple[Page, Sequence[Chunk | StoredChunk], str]] = []
+        self.chunks = 0
+
+    def add(self, page: Page, chunks: Sequence[Chunk | StoredChunk], source_hash: str) -> None:
+        self.pending.append((page, chunks, source_hash))
+        self.chunks += len(chunks)
+        if self.chunks >= _ROUND_CHUNKS:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending, self.chunks = self.pending, [], 0
+        if not pending:
+            return
+        _crash_point("embed")
+        report = self.report
+        keys = list(dict.fromkeys(c.key for _, chunks, _ in pending for c in chunks))
+        texts = {c.key: c.embed_text for _, chunks, _ in pending for c in chunks if isinstance(c, Chunk)}
+        vectors: dict[str, np.ndarray] = self.previous.vectors_for(keys) if self.previous is not None else {}
+        missing = [k for k in keys if k not in vectors]  # never a stored chunk: its vector is in `previous`
+        report.chunks_reused += sum(1 for _, chunks, _ in pending for c in chunks if c.key in vectors)
+        if missing:
+            try:
+                encoded = self.embedder.encode([texts[k] for k in missing], batch_size=self.settings.batch_size)
+            except (RuntimeError, ValueError) as exc:
+                raise WikisearchError(f"embedding failed: {exc}") from exc
+            vectors.update(zip(missing, encoded, strict=True))
+        report.chunks_embedded += len(missing)  # distinct texts sent to the model
+        dims = self.writer.dimensions
+        for page, chunks, source_hash in pending:
+            matrix = np.stack([vectors[c.key] for c in chunks]) if chunks else np.zeros((0, dims))
+            self.writer.add_page(page, chunks, matrix, source_hash)
+        self.progress.update(len(pending))
+        self.progress.set_postfix(chunks=self.writer.chunk_count, refresh=False)

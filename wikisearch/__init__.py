@@ -1,3 +1,5 @@
-"""The ``wikisearch`` command: build, query, serve, eval, info, model."""
+"""The ``wikisearch`` command: build, sync, query, serve, eval, info, model."""
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

@@ -60,6 +60,12 @@ _STREAM_ERRORS = (
 )
 
 
+def redirect_target(text: str) -> str | None:
+    """The target of a ``#REDIRECT [[Target]]`` page, as written (None if it is not one)."""
+    match = _REDIRECT_RE.match(text)
+    return match.group(1).strip() if match else None
+
+
 def default_namespaces(site: SiteInfo) -> set[int]:
     """Content namespaces of a wiki: its subject namespaces minus technical ones."""
     ids = set(site.namespaces) or {0}
@@ -259,10 +265,7 @@ class DumpSource:
             logger.warning("skipped page %r: no text", title)
             return None
         text = latest.text
-        redirect = page.redirect
-        if not redirect:
-            match = _REDIRECT_RE.match(text)
-            redirect = match.group(1).strip() if match else None
+        redirect = page.redirect or redirect_target(text)
         return Page(
             title=title,
             namespace=namespace,

@@ -1,0 +1,235 @@
+"""``wikisearch build`` and ``wikisearch sync``: make or update an index."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.settings import BUILD_RUNTIMES, VECTOR_INDEXES, Settings
+from indexer.sources import SOURCE_TYPES
+
+from .common import handle_errors, parse_namespaces, setup_logging
+
+
+@click.command()
+@click.argument("dump", type=click.Path(path_type=Path))
+@click.option(
+    "--index",
+    "index_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Index directory to create or update.",
+)
+@click.option(
+    "--source",
+    "source_type",
+    type=click.Choice(SOURCE_TYPES),
+    default="dump",
+    show_default=True,
+    help="dump: every page is a document; sparql-examples: every {{SPARQL}} template of the pages is one; "
+    "records: every record of a JSON Lines or CSV file is one.",
+)
+@click.option("--preset", type=click.Choice(["quarry", "sparql"]), help="records: a field mapping for a known shape.")
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="ROLE=NAME",
+    help="records: which field is the id, title, description, code, url or context (repeatable).",
+)
+@click.option("--namespaces", help="Comma-separated namespace ids (default: the wiki's content namespaces).")
+@click.option("--model", help="Embedding model from the registry (default all-MiniLM-L6-v2).")
+@click.option(
+    "--allow-unvetted-model",
+    is_flag=True,
+    default=None,
+    help="Use a model without vetted provenance; the manifest records it.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Rebuild from scratch over an index of another model or format version.",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=1),
+    help="Stop after this many pages (to try a large dump).",
+)
+@click.option("--base-url", help="Article path for page URLs when the dump has no <siteinfo><base>.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Chunks per model batch.")
+@click.option("--threads", type=click.IntRange(min=0), help="CPU threads for the model (0: all).")
+@click.option(
+    "--runtime",
+    "build_runtime",
+    type=click.Choice(BUILD_RUNTIMES),
+    help="What encodes the chunks: ONNX Runtime (default, faster), its int8 quantisation, or torch.",
+)
+@click.option(
+    "--vector-index",
+    type=click.Choice(VECTOR_INDEXES),
+    help="FAISS index: exact flat, HNSW, or auto (flat up to 50k chunks).",
+)
+@click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
+@click.pass_context
+@handle_errors
+def build(
+    ctx: click.Context,
+    dump: Path,
+    index_dir: Path,
+    source_type: str,
+    preset: str | None,
+    fields: tuple[str, ...],
+    namespaces: str | None,
+    model: str | None,
+    allow_unvetted_model: bool | None,
+    replace: bool,
+    max_pages: int | None,
+    base_url: str | None,
+    batch_size: int | None,
+    threads: int | None,
+    build_runtime: str | None,
+    vector_index: str | None,
+    quiet: bool | None,
+) -> None:
+    """Build or update the index at --index from a MediaWiki XML DUMP.
+
+    DUMP may be .xml, .bz2, .gz, .xz, .lzma or .7z (export schemas 0.3–0.11).
+    Unchanged chunks are not embedded again; the previous index is replaced
+    atomically only when the new one is complete.
+    """
+    settings = Settings.load(
+        {
+            "model": model,
+            "allow_unvetted_model": allow_unvetted_model,
+            "batch_size": batch_size,
+            "threads": threads,
+            "build_runtime": build_runtime,
+            "vector_index": vector_index,
+            "quiet": quiet,
+        }
+    )
+    setup_logging(ctx.obj["verbose"], settings.quiet)
+    from core.models import resolve_model
+    from core.onnx_encoder import build_embedder
+    from index_format import existing_manifest
+    from indexer.build import build_index
+    from indexer.sources import open_source
+
+    overrides = {}
+    for spec in fields:
+        role, sep, name = spec.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
+        overrides[role.strip()] = name.strip()
+    source = open_source(
+        source_type,
+        dump,
+        namespaces=parse_namespaces(namespaces),
+        max_pages=max_pages,
+        base_url=base_url,
+        preset=preset,
+        fields=overrides,
+    )
+    if not replace:
+        existing_manifest(index_dir)  # refuse a non-index directory before loading the model
+    resolved = resolve_model(settings.model, settings.allow_unvetted_model)
+    embedder, encoder = build_embedder(resolved, index_dir.absolute().parent, settings.build_runtime, settings.threads)
+    report = build_index(source, index_dir, embedder, resolved.info(), settings, replace=replace, encoder=encoder)
+    if not settings.quiet:
+        skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
+        rate = report.chunks_embedded / report.duration_s if report.duration_s else 0.0
+        click.echo(
+            f"indexed {report.pages} pages, {report.chunks} chunks, {report.aliases} redirects as aliases "
+            f"into {index_dir} in {report.duration_s:.1f}s\n"
+            f"pages: {report.pages_added} added, {report.pages_changed} changed, "
+            f"{report.pages_unchanged} unchanged, {report.pages_removed} removed; "
+            f"chunks: {report.chunks_embedded} embedded ({rate:.1f}/s), {report.chunks_reused} reused\n"
+            f"skipped: {skipped}"
+        )
+
+
+@click.command()
+@click.option(
+    "--api", "api_url", required=True, help="The wiki's api.php, e.g. https://wikitech.wikimedia.org/w/api.php."
+)
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory.")
+@click.option("--user-agent", help="Name and contact for the wiki's operators (required by Wikimedia wikis).")
+@click.option("--namespaces", help="Comma-separated namespace ids (default: the wiki's content namespaces).")
+@click.option("--full", is_flag=True, help="Read every page again (unchanged chunks keep their vectors).")
+@click.option(
+    "--every", type=click.IntRange(min=10), help="Keep following: sync every N seconds until Ctrl-C or SIGTERM."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per sync.")
+@click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
+@click.pass_context
+@handle_errors
+def sync(
+    ctx: click.Context,
+    api_url: str,
+    index_dir: Path,
+    user_agent: str | None,
+    namespaces: str | None,
+    full: bool,
+    every: int | None,
+    as_json: bool,
+    quiet: bool | None,
+) -> None:
+    """Create or update the index at --index from a live wiki, through its Action API.
+
+    The first sync reads every page of the content namespaces (or catches up
+    an index built from a dump); later ones read only what changed since the
+    last. The new version is swapped in atomically with its sync state.
+    """
+    settings = Settings.load({"user_agent": user_agent, "quiet": quiet})
+    setup_logging(ctx.obj["verbose"], settings.quiet)
+    from core.models import resolve_model
+    from core.onnx_encoder import build_embedder
+    from indexer.sources.wiki_api import ApiPolicy, WikiApi
+    from indexer.sync import sync_index
+
+    api = WikiApi(api_url, settings.user_agent, ApiPolicy.from_settings(settings))
+    if settings.bot_user and settings.bot_password:
+        api.login(settings.bot_user, settings.bot_password)
+    resolved = resolve_model(settings.model, settings.allow_unvetted_model)
+    embedder, encoder = build_embedder(resolved, index_dir.absolute().parent, settings.build_runtime, settings.threads)
+    signal.signal(signal.SIGTERM, _interrupt)
+    while True:
+        report = sync_index(
+            api,
+            index_dir,
+            embedder,
+            resolved.info(),
+            settings,
+            namespaces=parse_namespaces(namespaces),
+            full=full,
+            encoder=encoder,
+        )
+        full = False
+        if as_json:
+            click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        elif not settings.quiet:
+            b = report.build
+            click.echo(
+                f"synced {index_dir} with {api_url} ({report.mode}"
+                + (f", changes since {report.since}" if report.since else "")
+                + f", up to {report.until})\n"
+                f"pages: {b.pages_added} added, {b.pages_changed} changed, {b.pages_unchanged} unchanged, "
+                f"{b.pages_removed} removed; chunks: {b.chunks_embedded} embedded, {b.chunks_reused} reused"
+            )
+        if every is None:
+            return
+        try:
+            time.sleep(every)
+        except KeyboardInterrupt:
+            click.echo("stopped; the index is as the last sync left it", err=True)
+            return
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM (a job being stopped) ends a sync as Ctrl-C does: the index stays as it was."""
+    raise KeyboardInterrupt
