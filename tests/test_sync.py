@@ -303,3 +303,53 @@ def test_a_private_wiki_is_read_with_a_bot_password_that_is_never_shown(tmp_path
         assert password not in result.stdout + result.stderr + written
     finally:
         wiki.stop()
+
+
+@pytest.mark.model
+def test_the_gadget_shows_semantic_results_on_the_wikis_special_search(wiki: Wiki, tmp_path: Path) -> None:
+    """Debian chromium opens the real wiki's Special:Search with the gadget loaded
+    through MediaWiki:Common.js; the panel shows the tool's results, escaped,
+    linking to the wiki's own pages, and nothing at all when the tool is down."""
+    from playwright.sync_api import sync_playwright
+
+    wiki.edit("Manual:Gadget test page", 'Numbats eat termites. <nowiki><img src=x onerror="window.__xss=1"></nowiki>')
+    target = tmp_path / "indexes" / "live"
+    assert run_cli("sync", "--api", wiki.api, "--index", str(target), "-q").returncode == 0
+    server = Server({"live": target}, tmp_path / "server.log")
+    common_js = f"window.wikisearchConfig = {{url: '{server.url}', index: 'live'}};\nmw.loader.load('{server.url}/static/gadget/wikisearch.js');"
+    wiki.edit("MediaWiki:Common.js", common_js)
+    search_url = f"{wiki.url}/index.php?title=Special:Search&fulltext=1&search=what+do+numbats+eat"
+    hosts: set[str] = set()
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+            page = browser.new_page()
+            page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(search_url)
+            page.wait_for_selector("#wikisearch-panel .wikisearch-result", timeout=60_000)
+            titles = page.locator(".wikisearch-title").all_text_contents()
+            hrefs = page.locator(".wikisearch-title").evaluate_all("links => links.map(a => a.href)")
+            snippets = " ".join(page.locator(".wikisearch-snippet").all_text_contents())
+            assert titles[0] == "Manual:Gadget test page", titles
+            assert all(h.startswith(wiki.url + "/index.php/") for h in hrefs), hrefs
+            assert '<img src=x onerror="window.__xss=1">' in snippets  # shown as text
+            assert page.evaluate("window.__xss") is None and page.locator("#wikisearch-panel img").count() == 0
+            assert page.locator(".searchresults").count() == 1  # the wiki's own results are still there
+            page.screenshot(path=str(tmp_path / "special-search.png"), full_page=True)
+            page.goto(search_url + "&useskin=vector-2022")  # the skin Wikimedia wikis show by default
+            page.wait_for_selector("#wikisearch-panel .wikisearch-result", timeout=60_000)
+            assert page.locator("body.skin-vector-2022").count() == 1
+            assert page.locator(".wikisearch-title").first.text_content() == "Manual:Gadget test page"
+            page.screenshot(path=str(tmp_path / "special-search-vector-2022.png"), full_page=True)
+            server.stop()
+            page.goto(search_url)
+            page.wait_for_timeout(3000)
+            assert page.locator("#wikisearch-panel").count() == 0  # the tool is down: no panel, no error
+            browser.close()
+    finally:
+        server.proc.poll() is None and server.stop()
+        wiki.edit("MediaWiki:Common.js", "/* no gadget */")
+    assert hosts == {wiki.url.split("/")[2], server.url.split("/")[2]}, hosts
+    assert not errors, errors

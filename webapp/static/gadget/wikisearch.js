@@ -1,0 +1,140 @@
+/**
+ * wikisearch gadget: a "Semantic results" panel on Special:Search, beside the
+ * wiki's own results, from a wikisearch tool's JSON API.
+ *
+ * Configure before loading (user common.js or MediaWiki:Gadget-wikisearch.js):
+ *   window.wikisearchConfig = { url: 'https://wikisearch.toolforge.org', index: 'wikitech', limit: 5 };
+ * or set the same object as the mw.config value "wgWikisearch".
+ *
+ * It asks only the configured tool, builds every element with textContent (the
+ * tool's answers are never parsed as HTML), and shows nothing if the tool is
+ * down, slow or answers something unexpected. ES5, so it loads as a gadget
+ * on any skin (Vector 2022, Vector legacy, MonoBook, Timeless, Minerva).
+ */
+(function () {
+	'use strict';
+
+	function config() {
+		var fromMw = window.mw && mw.config && mw.config.get('wgWikisearch');
+		var cfg = fromMw || window.wikisearchConfig || {};
+		if (typeof cfg.url !== 'string' || !/^https?:\/\//.test(cfg.url)) {
+			return null;
+		}
+		return {
+			url: cfg.url.replace(/\/+$/, ''),
+			index: typeof cfg.index === 'string' ? cfg.index : '',
+			limit: Math.min(Math.max(parseInt(cfg.limit, 10) || 5, 1), 10),
+			timeout: parseInt(cfg.timeout, 10) || 8000
+		};
+	}
+
+	function searchTerm() {
+		var params = new URLSearchParams(window.location.search);
+		var term = params.get('search');
+		if (!term) {
+			var input = document.querySelector('#searchText input, input#searchText, input[name="search"]');
+			term = input ? input.value : '';
+		}
+		return (term || '').trim();
+	}
+
+	function el(tag, className, text) {
+		var node = document.createElement(tag);
+		if (className) {
+			node.className = className;
+		}
+		if (text) {
+			node.textContent = text;
+		}
+		return node;
+	}
+
+	function safeUrl(url) {
+		return typeof url === 'string' && /^https?:\/\//.test(url) ? url : null;
+	}
+
+	function render(cfg, term, data) {
+		var results = data && Array.isArray(data.results) ? data.results : null;
+		if (!results || !results.length) {
+			return null;
+		}
+		var panel = el('section', 'wikisearch-panel');
+		panel.id = 'wikisearch-panel';
+		panel.setAttribute('aria-label', 'Semantic results');
+		var heading = el('h2', 'wikisearch-heading', 'Semantic results');
+		panel.appendChild(heading);
+		var list = el('ol', 'wikisearch-results');
+		results.forEach(function (hit) {
+			var href = safeUrl(hit.url);
+			if (!href || typeof hit.title !== 'string') {
+				return;
+			}
+			var item = el('li', 'wikisearch-result');
+			var link = el('a', 'wikisearch-title', hit.title);
+			link.href = href;
+			item.appendChild(link);
+			var parts = typeof hit.section === 'string' ? hit.section.split(' > ').slice(1) : [];
+			if (parts.length) {
+				item.appendChild(el('div', 'wikisearch-section', parts.join(' › ')));
+			}
+			if (typeof hit.snippet === 'string' && hit.snippet) {
+				item.appendChild(el('div', 'wikisearch-snippet', hit.snippet));
+			}
+			list.appendChild(item);
+		});
+		if (!list.children.length) {
+			return null;
+		}
+		panel.appendChild(list);
+		var more = el('a', 'wikisearch-more', 'More semantic results');
+		more.href = cfg.url + '/?q=' + encodeURIComponent(term) + (cfg.index ? '&index=' + encodeURIComponent(cfg.index) : '');
+		panel.appendChild(more);
+		return panel;
+	}
+
+	function place(panel) {
+		var anchor = document.querySelector('.searchresults') || document.getElementById('mw-content-text');
+		if (!anchor) {
+			return;
+		}
+		anchor.insertBefore(panel, anchor.firstChild);
+	}
+
+	function run() {
+		var cfg = config();
+		var page = window.mw && mw.config ? mw.config.get('wgCanonicalSpecialPageName') : null;
+		var term = searchTerm();
+		if (!cfg || page !== 'Search' || !term || !window.fetch || document.getElementById('wikisearch-panel')) {
+			return;
+		}
+		var url = cfg.url + '/api/v1/search?q=' + encodeURIComponent(term) + '&limit=' + cfg.limit +
+			(cfg.index ? '&index=' + encodeURIComponent(cfg.index) : '');
+		var controller = window.AbortController ? new AbortController() : null;
+		var timer = controller ? setTimeout(function () { controller.abort(); }, cfg.timeout) : null;
+		fetch(url, { mode: 'cors', credentials: 'omit', signal: controller ? controller.signal : undefined })
+			.then(function (response) {
+				return response.ok ? response.json() : null;
+			})
+			.then(function (data) {
+				var panel = render(cfg, term, data);
+				if (panel) {
+					if (window.mw && mw.loader) {
+						mw.loader.load(cfg.url + '/static/gadget/wikisearch.css', 'text/css');
+					}
+					place(panel);
+				}
+			})
+			.catch(function () { /* the tool is down or slow: show the wiki's own results only */ })
+			.then(function () {
+				if (timer) {
+					clearTimeout(timer);
+				}
+			});
+	}
+
+	if (document.readyState === 'loading') {
+		document.addEventListener('DOMContentLoaded', run);
+	} else {
+		run();
+	}
+}());
