@@ -141,6 +141,8 @@ class FlakyProxy:
                     proxy.failed += 1
                     body = b"Service Unavailable"
                     status, ctype = 503, "text/plain"
+                    if proxy.kind == "malformed":
+                        status, ctype, body = 200, "application/json", b'{"batchcomplete": true, "query": {"pa'
                     if proxy.kind == "maxlag":
                         body = json.dumps({"error": {"code": "maxlag", "info": "Waiting for a database server"}})
                         status, ctype, body = 200, "application/json", body.encode()
@@ -191,6 +193,39 @@ def test_a_wiki_that_stays_down_is_one_clear_error_and_the_index_stays(wiki: Wik
     finally:
         proxy.close()
     assert target.resolve() == version and Index.open(target).manifest.counts.pages > 0
+
+
+def test_malformed_json_is_one_clear_error(wiki: Wiki) -> None:
+    proxy = FlakyProxy(wiki.api, failures=10**6, kind="malformed")
+    try:
+        with pytest.raises(WikiApiError, match=r"expected a MediaWiki api.php at .*, got HTTP 200 application/json"):
+            WikiApi(proxy.api, policy=FAST).site()
+    finally:
+        proxy.close()
+
+
+def test_a_sync_too_old_for_recent_changes_reads_every_page_and_reuses_every_vector(
+    wiki: Wiki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = tmp_path / "idx"
+    fake_sync(wiki.api, target)
+    manifest_file = target.resolve() / MANIFEST
+    data = json.loads(manifest_file.read_text())
+    data["sync"]["since"] = "2001-01-15T00:00:00Z"  # the day Wikipedia started: long out of recent changes
+    manifest_file.write_text(json.dumps(data))
+    report = fake_sync(wiki.api, target)
+    assert report.mode == "full" and report.build.chunks_embedded == 0 and report.build.pages_changed == 0
+    assert "longer ago than this wiki keeps recent changes" in caplog.text
+
+
+def test_a_huge_page_is_indexed(wiki: Wiki, tmp_path: Path) -> None:
+    paragraph = "Echidnas are egg-laying mammals with spines. " * 40
+    wiki.edit("Manual:Huge page", "\n\n".join(f"== Part {n} ==\n{paragraph}" for n in range(600)))  # ~1.1 MB
+    try:
+        fake_sync(wiki.api, tmp_path / "idx")
+        assert len(Index.open(tmp_path / "idx").page_chunk_hashes()["Manual:Huge page"][1]) >= 600
+    finally:
+        wiki.delete("Manual:Huge page")  # the other tests' syncs embed with the real model
 
 
 @pytest.mark.parametrize(
