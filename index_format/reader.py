@@ -108,17 +108,23 @@ class Index:
         marks = ",".join("?" * len(ids))
         rows = self.db().execute(
             "SELECT c.id, p.title, c.section, c.anchor, c.text, p.url, p.page_id, p.rev_id, p.namespace, "
-            "p.code, p.code_language, p.action_url "
+            "p.code, p.code_language, p.action_url, p.timestamp "
             f"FROM chunks c JOIN pages p ON p.id = c.page WHERE c.id IN ({marks})",
             list(ids),
         )
         return {row[0]: ChunkRow(*row) for row in rows}
 
-    def chunk_page_titles(self) -> tuple[np.ndarray, dict[int, str]]:
-        """The page row of every chunk (indexed by chunk id) and each page row's title."""
+    def chunk_pages(self) -> np.ndarray:
+        """The page row of every chunk, indexed by chunk id."""
         rows = self.db().execute("SELECT page FROM chunks ORDER BY id").fetchall()
-        pages = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        return pages, dict(self.db().execute("SELECT id, title FROM pages").fetchall())
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def page_rows(self) -> Iterator[tuple[int, str, int, str]]:
+        """(page row, title, namespace, revision timestamp) of every page, in row order."""
+        for row_id, title, namespace, timestamp in self.db().execute(
+            "SELECT id, title, namespace, timestamp FROM pages ORDER BY id"
+        ):
+            yield int(row_id), str(title), int(namespace), str(timestamp)
 
     def openings(self) -> dict[str, int]:
         """Each page's first chunk (ordinal 0) by title."""

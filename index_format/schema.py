@@ -79,3 +79,4 @@ class ChunkRow:
     code: str
     code_language: str
     action_url: str
+    timestamp: str  # the page's revision time, ISO 8601 ("" for records)

@@ -20,8 +20,9 @@ from core.models import REGISTRY, Embedder, load_embedder
 from core.settings import Settings
 from index_format import Index, as_dict, open_index
 
+from .filters import Filters
 from .ranking import Ranking
-from .search import SearchResponse, search
+from .search import NO_FILTERS, SearchResponse, search
 
 logger = logging.getLogger(__name__)
 
@@ -163,12 +164,26 @@ class Catalog:
         return self.served[key]
 
     def search(
-        self, name: str | None, query: str, limit: int = 10, offset: int = 0, mode: str | None = None
+        self,
+        name: str | None,
+        query: str,
+        limit: int = 10,
+        offset: int = 0,
+        mode: str | None = None,
+        filters: Filters = NO_FILTERS,
+        sort: str = "relevance",
     ) -> SearchResponse:
         served = self.get(name)
-        ranking = Ranking.from_settings(self.settings, mode)
         return search(
-            served.index, served.embedder, query, limit=limit, offset=offset, ranking=ranking, settings=self.settings
+            served.index,
+            served.embedder,
+            query,
+            limit=limit,
+            offset=offset,
+            ranking=Ranking.from_settings(self.settings, mode),
+            settings=self.settings,
+            filters=filters,
+            sort=sort,
         )
 
     def describe(self, name: str) -> dict[str, Any]:

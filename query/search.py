@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from core.settings import SEARCH_MODES, Settings
 from core.urls import with_anchor
 from index_format import ChunkRow, Index
 
+from .filters import MATCH_POOL, Facet, Filters, check_sort, namespace_facets
 from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
 from .snippets import SNIPPET_CHARS, make_snippet
 from .tables import Tables, normalise_title, tables
@@ -21,6 +23,7 @@ from .tables import Tables, normalise_title, tables
 MAX_OFFSET = 1000
 MORE_SECTIONS = 2
 _DEFAULTS = Settings()
+NO_FILTERS = Filters()
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class PageHit:
     code: str = ""  # for query collections: the query itself
     code_language: str = ""
     action_url: str = ""  # where the query runs (the index's source names the action)
+    timestamp: str = ""  # when the page was last edited (ISO 8601; "" if the source does not say)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -65,6 +69,7 @@ class SearchResponse:
     offset: int
     limit: int
     has_more: bool
+    facets: list[Facet] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +78,7 @@ class SearchResponse:
             "limit": self.limit,
             "has_more": self.has_more,
             "results": [r.as_dict() for r in self.results],
+            "facets": {"namespaces": [asdict(f) for f in self.facets]},
         }
 
 
@@ -104,22 +110,32 @@ def search(
     offset: int = 0,
     ranking: Ranking | None = None,
     settings: Settings = _DEFAULTS,
+    filters: Filters = NO_FILTERS,
+    sort: str = "relevance",
 ) -> SearchResponse:
     """Search one index: dense, lexical or both fused; results grouped by page.
     ``settings`` bound the request (query length, limit); ``ranking`` defaults
-    to theirs."""
+    to theirs. ``filters`` narrow it to namespaces or a title prefix; facets
+    count the best matches by namespace, before the filters. ``sort=recent``
+    orders the best matches by their last edit."""
     query = validate(query, limit, offset, settings)
     ranking = ranking or Ranking.from_settings(settings)
     if ranking.mode not in SEARCH_MODES:
         raise QueryError(f"mode must be one of {', '.join(SEARCH_MODES)}", "bad_mode")
+    check_sort(sort)
     table = tables(index)
     wanted = offset + limit + 1  # one more page tells whether there is a next page
-    depth = max(NORM_DEPTH, wanted * 10)
-    dense = _dense(index, table, embedder, query, depth, wanted) if ranking.mode != "lexical" else Leg()
-    lexical = _lexical(index, table, query, depth) if ranking.mode != "dense" else Leg()
-    order = fuse(dense, lexical, ranking, identifier_share(query))
-    if ranking.title_boost:
-        order = _lift_exact_titles(table, query, order)
+    vector = embedder.encode([query])[0] if ranking.mode != "lexical" else None
+    dense, lexical = _legs(index, table, vector, query, ranking, wanted, None)
+    order = _fused(dense, lexical, table, query, ranking, None)
+    facets = namespace_facets([t for t, _ in order[:MATCH_POOL]], table)
+    allowed = filters.predicate(table)
+    if allowed is not None:
+        dense, lexical = _legs(index, table, vector, query, ranking, wanted, allowed)
+        order = _fused(dense, lexical, table, query, ranking, allowed)
+    if sort == "recent":
+        pool = order[:MATCH_POOL]
+        order = sorted(pool, key=lambda ts: table.timestamps.get(ts[0], ""), reverse=True)
     page_slice = order[offset : offset + limit]
     groups = [_sections(title, dense, lexical, table) for title, _ in page_slice]
     rows = index.chunks([cid for group in groups for cid in group])
@@ -129,18 +145,43 @@ def search(
         for group, (_, score) in zip(groups, page_slice, strict=True)
         if any(cid in rows for cid in group)
     ]
-    return SearchResponse(query, results, offset, limit, has_more=len(order) > offset + limit)
+    return SearchResponse(query, results, offset, limit, len(order) > offset + limit, facets)
 
 
-def _dense(index: Index, table: Tables, embedder: Embedder, query: str, depth: int, wanted: int) -> Leg:
-    vector = embedder.encode([query])[0]
+def _legs(
+    index: Index,
+    table: Tables,
+    vector: np.ndarray | None,
+    query: str,
+    ranking: Ranking,
+    wanted: int,
+    allowed: Callable[[str], bool] | None,
+) -> tuple[Leg, Leg]:
+    depth = max(NORM_DEPTH, wanted * 10)
+    dense = _dense(index, table, vector, depth, wanted, allowed) if vector is not None else Leg()
+    lexical = _lexical(index, table, query, depth, allowed) if ranking.mode != "dense" else Leg()
+    return dense, lexical
+
+
+def _fused(
+    dense: Leg, lexical: Leg, table: Tables, query: str, ranking: Ranking, allowed: Callable[[str], bool] | None
+) -> list[tuple[str, float]]:
+    order = fuse(dense, lexical, ranking, identifier_share(query))
+    if ranking.title_boost:
+        order = _lift_exact_titles(table, query, order, allowed)
+    return order
+
+
+def _dense(
+    index: Index, table: Tables, vector: np.ndarray, depth: int, wanted: int, allowed: Callable[[str], bool] | None
+) -> Leg:
     k = depth
     while True:
         hits = index.search(vector, k)
         leg = Leg(floor=hits[min(NORM_DEPTH, len(hits)) - 1][1] if hits else 0.0)
         titles = table.chunk_titles([cid for cid, _ in hits])
         for cid, score in hits:
-            if cid in titles:
+            if cid in titles and (allowed is None or allowed(titles[cid])):
                 leg.add(titles[cid], cid, score)
         if len(leg.scores) >= wanted or k >= index.vectors.ntotal:
             openings = _opening_scores(index, table, vector, list(leg.scores))
@@ -162,7 +203,7 @@ def _opening_scores(index: Index, table: Tables, vector: np.ndarray, titles: lis
     return dict(zip(known, (float(s) for s in scores), strict=True))
 
 
-def _lexical(index: Index, table: Tables, query: str, depth: int) -> Leg:
+def _lexical(index: Index, table: Tables, query: str, depth: int, allowed: Callable[[str], bool] | None) -> Leg:
     leg = Leg()
     expression = fts_query(query)
     if not expression:
@@ -170,9 +211,11 @@ def _lexical(index: Index, table: Tables, query: str, depth: int) -> Leg:
     hits = index.lexical(expression, depth)
     titles = table.chunk_titles([cid for cid, _ in hits])
     for cid, score in hits:
-        if cid in titles:
+        if cid in titles and (allowed is None or allowed(titles[cid])):
             leg.add(titles[cid], cid, score)
     for target, score in index.lexical_aliases(expression, 20):
+        if allowed is not None and not allowed(target):
+            continue
         if target in leg.scores:
             leg.scores[target] = max(leg.scores[target], score)
         else:
@@ -182,9 +225,11 @@ def _lexical(index: Index, table: Tables, query: str, depth: int) -> Leg:
     return leg
 
 
-def _lift_exact_titles(table: Tables, query: str, order: list[tuple[str, float]]) -> list[tuple[str, float]]:
+def _lift_exact_titles(
+    table: Tables, query: str, order: list[tuple[str, float]], allowed: Callable[[str], bool] | None
+) -> list[tuple[str, float]]:
     """A query that names a page (its title or a redirect to it) gets that page first."""
-    matches = table.titles_named(normalise_title(query))
+    matches = [t for t in table.titles_named(normalise_title(query)) if allowed is None or allowed(t)]
     if not matches:
         return order
     top = order[0][1] if order else 1.0
@@ -231,4 +276,5 @@ def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: 
         code=best.code,
         code_language=best.code_language,
         action_url=best.action_url,
+        timestamp=best.timestamp,
     )

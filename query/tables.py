@@ -1,6 +1,6 @@
 """Lookup tables the search builds once per loaded index: chunk → page title,
-page → first chunk, normalised title → pages. The index stays a plain reader;
-what search derives from it is cached here."""
+page → first chunk, namespace and revision time, normalised title → pages.
+The index stays a plain reader; what search derives from it is cached here."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class Tables:
     page_titles: dict[int, str]
     openings: dict[str, int]  # title → first chunk id
     named: dict[str, list[str]]  # normalised title or alias → page titles
+    namespaces: dict[str, int]  # title → namespace
+    timestamps: dict[str, str]  # title → revision time (ISO 8601, "" if unknown)
 
     def chunk_titles(self, ids: Sequence[int]) -> dict[int, str]:
         """Page title of each chunk id (a join per query cost more than the vector search)."""
@@ -54,7 +56,8 @@ def tables(index: Index) -> Tables:
 
 
 def _load(index: Index) -> Tables:
-    chunk_pages, page_titles = index.chunk_page_titles()
+    rows = list(index.page_rows())
+    page_titles = {row_id: title for row_id, title, _, _ in rows}
     named: dict[str, list[str]] = {}
     for title in page_titles.values():
         named.setdefault(normalise_title(title), []).append(title)
@@ -62,4 +65,6 @@ def _load(index: Index) -> Tables:
     for alias, target in index.aliases():
         if target in pages:
             named.setdefault(normalise_title(alias), []).append(target)
-    return Tables(chunk_pages, page_titles, index.openings(), named)
+    namespaces = {title: ns for _, title, ns, _ in rows}
+    timestamps = {title: ts for _, title, _, ts in rows}
+    return Tables(index.chunk_pages(), page_titles, index.openings(), named, namespaces, timestamps)

@@ -152,3 +152,24 @@ def test_an_hnsw_index_built_by_the_cli_finds_what_the_flat_one_finds(docs_index
     assert Index.open(target).manifest.index.faiss == "IndexHNSWFlat"
     for query in ("uploading files", "how long do login cookies last", "get the categories of a page with the API"):
         assert top_titles(target, query) == top_titles(docs_index, query), query
+
+
+def test_query_filters_and_sort_through_the_cli(docs_index: Path) -> None:
+    """The real model, narrowed to the API: namespace: the API modules that change passwords answer."""
+    result = run_cli("query", "--index", str(docs_index), "--json", "--namespace", "104", "how do I change my password")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    titles = [hit["title"] for hit in data["results"]]
+    assert titles and all(t.startswith("API:") for t in titles)
+    assert {"API:Changeauthenticationdata", "API:Resetpassword"} & set(titles[:3])
+    assert {f["label"] for f in data["facets"]["namespaces"]} >= {"Manual", "API"}
+    prefixed = run_cli(
+        "query", "--index", str(docs_index), "--prefix", "Manual:$wgDB", "--sort", "recent", "database server"
+    )
+    assert (
+        prefixed.returncode == 0 and "Manual:$wgDBserver" in prefixed.stdout and "edited 2026-11-24" in prefixed.stdout
+    )
+    none = run_cli("query", "--index", str(docs_index), "--prefix", "Nowhere:", "database server")
+    assert none.returncode == 0 and none.stdout.strip() == "no results with these filters"
+    bad = run_cli("query", "--index", str(docs_index), "--namespace", "manual", "database server")
+    assert bad.returncode == 2 and "a namespace is a number" in bad.stderr and "Traceback" not in bad.stderr

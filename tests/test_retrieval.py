@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import QueryError
 from core.lexical import fts_query, identifier_share, identifier_variants, split_compound
 from core.settings import Settings
 from index_format import Index
@@ -16,6 +17,7 @@ from indexer.build import build_index
 from indexer.sources.dump import DumpSource
 from indexer.sources.sparql_examples import SparqlExamplesSource
 from query.evaluate import Judgement, doc_id, per_query, score
+from query.filters import Filters
 from query.ranking import Leg, Ranking, fuse
 from query.search import search
 from query.tables import normalise_title
@@ -319,3 +321,30 @@ def test_per_query_rows_match_a_hand_computed_run() -> None:
         "top": ["X", "A", "Y"],
     }
     assert rows[1]["ndcg@10"] == 0.0 and rows[1]["first_relevant"] is None
+
+
+@pytest.fixture(scope="module")
+def enwiki(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    return fake_build(DumpSource(DUMPS / "enwiki-sample.xml.bz2"), tmp_path_factory.mktemp("enw") / "enwiki")
+
+
+def test_sort_recent_orders_the_best_matches_by_their_last_edit(enwiki: Index) -> None:
+    by_relevance = search(enwiki, FakeEmbedder(), "history of the country", limit=50).results
+    recent = search(enwiki, FakeEmbedder(), "history of the country", limit=50, sort="recent").results
+    stamps = [hit.timestamp for hit in recent]
+    assert len(set(stamps)) > 5 and stamps == sorted(stamps, reverse=True)  # real dump: many revision times
+    assert {h.title for h in recent} == {h.title for h in by_relevance}  # the same matches, reordered
+
+
+def test_filters_apply_to_every_leg_and_to_the_title_lift(enwiki: Index, docs: Index) -> None:
+    assert titles(enwiki, "Aristotle", Ranking())[0] == "Aristotle"
+    lifted = search(enwiki, FakeEmbedder(), "Aristotle", filters=Filters(prefix="Al"), ranking=Ranking()).results
+    assert lifted and all(hit.title.startswith("Al") for hit in lifted)  # Aristotle is not lifted past the filter
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = search(
+            docs, FakeEmbedder(), "upload", limit=20, ranking=Ranking(mode=mode), filters=Filters(frozenset({104}))
+        )
+        assert hits.results and all(h.title.startswith("API:") for h in hits.results), mode
+    with pytest.raises(QueryError) as bad:
+        search(docs, FakeEmbedder(), "upload", sort="oldest")
+    assert bad.value.code == "bad_sort"

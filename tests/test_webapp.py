@@ -7,6 +7,7 @@ endpoints run with the real model under gunicorn in test_web_e2e.py.
 from __future__ import annotations
 
 import bz2
+import re
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,10 @@ API_ERRORS = [
     ("/api/v1/search?q=ok&offset=-1", 400, "bad_query"),
     ("/api/v1/search?q=ok&offset=1e3", 400, "bad_parameter"),
     ("/api/v1/search?q=ok&index=nope", 404, "unknown_index"),
+    ("/api/v1/search?q=ok&ns=manual", 400, "bad_parameter"),
+    ("/api/v1/search?q=ok&ns=100,x", 400, "bad_parameter"),
+    ("/api/v1/search?q=ok&prefix=" + "M" * 256, 400, "bad_parameter"),
+    ("/api/v1/search?q=ok&sort=oldest", 400, "bad_parameter"),
     ("/api/v1/opensearch", 400, "missing_parameter"),
     ("/api/v1/opensearch?search=ok&index=nope", 404, "unknown_index"),
     ("/api/v1/opensearch?search=ok&limit=x", 400, "bad_parameter"),
@@ -320,3 +325,60 @@ def test_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     for field in FIELDS:
         assert f"`WIKISEARCH_{field.name.upper()}`" in readme, field.name
+
+
+def test_api_filters_by_namespace_and_prefix_with_facets(client: FlaskClient) -> None:
+    everything = client.get("/api/v1/search?q=password&limit=20").get_json()
+    facets = {f["label"]: f for f in everything["facets"]["namespaces"]}
+    assert {"Manual", "API"} <= set(facets) and facets["API"]["namespace"] == 104
+    api_only = client.get("/api/v1/search?q=password&limit=20&ns=104").get_json()
+    assert api_only["results"] and all(r["title"].startswith("API:") for r in api_only["results"])
+    assert api_only["facets"] == everything["facets"]  # facets count the best matches before the filter
+    both = client.get("/api/v1/search?q=password&limit=20&ns=100&ns=104").get_json()
+    assert {r["title"].split(":")[0] for r in both["results"]} == {"Manual", "API"}
+    prefixed = client.get("/api/v1/search?q=database&prefix=Manual:$wgDB&limit=20").get_json()
+    assert prefixed["results"] and all(r["title"].startswith("Manual:$wgDB") for r in prefixed["results"])
+    nothing = client.get("/api/v1/search?q=database&prefix=Nowhere:").get_json()
+    assert nothing["results"] == [] and nothing["has_more"] is False
+
+
+def test_results_say_when_their_page_was_edited(client: FlaskClient) -> None:
+    hit = client.get("/api/v1/search?q=upload+files&limit=1").get_json()["results"][0]
+    assert hit["timestamp"] == "2026-11-24T00:00:00Z"  # the revision's time in the sample dump
+    html = client.get("/?q=upload+files").get_data(as_text=True)
+    assert re.search(
+        r'<time class="edited" datetime="2026-11-24T00:00:00Z">edited (today|yesterday|\d+ (day|week|month|year)s? ago)</time>',
+        html,
+    )
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [(0, "edited today"), (1, "edited yesterday"), (5, "edited 5 days ago"), (14, "edited 2 weeks ago"),
+     (40, "edited 1 month ago"), (100, "edited 3 months ago"), (800, "edited 2 years ago")],
+)  # fmt: skip
+def test_edited_ago_reads_like_a_person(days: int, words: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.views import edited_ago
+
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    then = (now - timedelta(days=days, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert edited_ago(then, now) == words
+    assert edited_ago("", now) == ""  # records without a time show none
+
+
+def test_the_page_offers_namespace_facets_and_a_friendly_empty_state(client: FlaskClient) -> None:
+    html = client.get("/?q=password").get_data(as_text=True)
+    assert '<strong aria-current="true">All namespaces</strong>' in html
+    assert re.search(r'<a href="/\?ns=104&amp;q=password&amp;index=docs">API \(\d+\)</a>', html)
+    filtered = client.get("/?q=password&ns=104").get_data(as_text=True)
+    assert re.search(r'<strong aria-current="true">API \(\d+\)</strong>', filtered)
+    assert 'name="ns" value="104"' in filtered  # a new search stays in the namespace
+    empty = client.get("/?q=password&prefix=Nowhere:")
+    assert empty.status_code == 200
+    assert "with these filters" in empty.get_data(as_text=True) and "Search everything instead" in empty.get_data(
+        as_text=True
+    )
+    bad = client.get("/?q=password&ns=manual")
+    assert bad.status_code == 400 and "A namespace is a number" in bad.get_data(as_text=True)

@@ -15,6 +15,8 @@ from core.errors import QueryError, UnknownIndex
 
 logger = logging.getLogger(__name__)
 
+#: Refusals that name a bad parameter value rather than a bad query.
+PARAMETER_CODES = {"bad_namespace": "bad_parameter", "bad_prefix": "bad_parameter", "bad_sort": "bad_parameter"}
 CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 429: "rate_limited", 500: "internal_error"}
 
 
@@ -43,7 +45,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(QueryError)
     def bad_query(exc: QueryError):
-        return error_response(400, "bad_query", str(exc))
+        return error_response(400, PARAMETER_CODES.get(exc.code, "bad_query"), str(exc))
 
     @app.errorhandler(UnknownIndex)
     def unknown_index(exc: UnknownIndex):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
@@ -10,6 +11,7 @@ from markupsafe import Markup, escape
 from core.errors import QueryError
 from core.settings import Settings
 from query.catalog import Catalog
+from query.filters import Filters
 from query.search import SearchResponse
 
 from .errors import ApiError
@@ -61,8 +63,27 @@ def highlight(text: str, spans: list[tuple[int, int]] | list[list[int]]) -> Mark
     return Markup("".join(out))
 
 
+def edited_ago(timestamp: str, now: datetime) -> str:
+    """``2026-08-01T12:00:00Z`` → "edited 3 months ago", as a reader judges a page's age."""
+    try:
+        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return ""
+    days = (now - then).days
+    if days < 1:
+        return "edited today"
+    if days < 2:
+        return "edited yesterday"
+    for unit, size in (("year", 365), ("month", 30), ("week", 7), ("day", 1)):
+        if days >= size:
+            n = days // size
+            return f"edited {n} {unit}{'s' if n > 1 else ''} ago"
+    return ""
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
+    app.add_template_filter(edited_ago, "edited_ago")
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -106,11 +127,18 @@ def search_page() -> tuple[str, int] | str:
     if query is None or not query.strip():
         return render_template("search.html", **context)
     try:
-        response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE, request.args.get("mode") or None)
+        filters, sort = _narrowing()
+        context.update(filters=filters, sort=sort)
+        mode = request.args.get("mode") or None
+        response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE, mode, filters, sort)
     except QueryError as exc:
         return render_template("search.html", error=_friendly(exc), **context), 400
     action = cat.get(index).index.manifest.source.action
-    return render_template("search.html", response=response, action=action, **context)
+    return render_template("search.html", response=response, action=action, now=_now(), **context)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _friendly(exc: QueryError) -> str:
@@ -138,10 +166,19 @@ def api_search() -> Response:
     query = required_arg("q")
     index = request.args.get("index") or catalog().default
     mode = request.args.get("mode") or None
-    response = catalog().search(index, query, int_arg("limit", PAGE_SIZE), int_arg("offset", 0), mode)
+    filters, sort = _narrowing()
+    response = catalog().search(index, query, int_arg("limit", PAGE_SIZE), int_arg("offset", 0), mode, filters, sort)
     data = result_json(response, index)
     data["mode"] = mode or settings().search_mode
+    data["sort"] = sort
     return jsonify(data)
+
+
+def _narrowing() -> tuple[Filters, str]:
+    """The request's filters (``ns=``, repeatable or comma-separated; ``prefix=``) and ``sort=``."""
+    return Filters.parse(request.args.getlist("ns"), request.args.get("prefix")), request.args.get(
+        "sort"
+    ) or "relevance"
 
 
 @bp.get("/api/v1/opensearch")

@@ -11,6 +11,7 @@ import click
 
 from core.errors import WikisearchError
 from core.settings import FUSIONS, SEARCH_MODES, Settings
+from query.filters import SORTS, Filters
 
 from .common import handle_errors, setup_logging
 
@@ -28,11 +29,23 @@ def _catalog(index_dir: Path, settings: Settings) -> Any:
 @click.option("--limit", type=int, default=10, show_default=True, help="Pages to show.")
 @click.option("--offset", type=int, default=0, show_default=True, help="Pages to skip (paging).")
 @click.option("--mode", type=click.Choice(SEARCH_MODES), help="Ranking (default: hybrid).")
+@click.option("--namespace", "namespaces", multiple=True, help="Only pages in this namespace number (repeatable).")
+@click.option("--prefix", help="Only pages whose title starts with this (e.g. Manual: or API:).")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True, help="Order of matches.")
 @click.option("--json", "as_json", is_flag=True, help='Print one JSON object: {"results": [...]}.')
 @click.pass_context
 @handle_errors
 def query(
-    ctx: click.Context, query: str, index_dir: Path, limit: int, offset: int, mode: str | None, as_json: bool
+    ctx: click.Context,
+    query: str,
+    index_dir: Path,
+    limit: int,
+    offset: int,
+    mode: str | None,
+    namespaces: tuple[str, ...],
+    prefix: str | None,
+    sort: str,
+    as_json: bool,
 ) -> None:
     """Search the index at --index for QUERY."""
     setup_logging(ctx.obj["verbose"], True)
@@ -40,16 +53,17 @@ def query(
     from query.search import validate
 
     validate(query, limit, offset, settings)
+    filters = Filters.parse(namespaces, prefix)
     catalog = _catalog(index_dir, settings)
-    response = catalog.search(None, query, limit, offset)
+    response = catalog.search(None, query, limit, offset, filters=filters, sort=sort)
     if as_json:
         click.echo(json.dumps(response.as_dict(), ensure_ascii=False))
         return
     if not response.results:
-        click.echo("no results")
+        click.echo("no results" + (" with these filters" if filters.active else ""))
     for rank, hit in enumerate(response.results, start=offset + 1):
         click.echo(click.style(f"{rank}. {hit.section}", bold=True) + f"  ({hit.score:.3f})")
-        click.echo(f"   {hit.url}")
+        click.echo(f"   {hit.url}" + (f"  (edited {hit.timestamp[:10]})" if hit.timestamp else ""))
         click.echo(f"   {hit.snippet}")
         for more in hit.more:
             click.echo(f"   · {more.section}  {more.url}")
