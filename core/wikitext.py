@@ -42,6 +42,9 @@ CONTENT_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     "sparql": (("query", ""),),
     "sparql2": (("query", ""),),
 }
+#: The labels those templates write before their values ("Default: false"):
+#: a card shows such lines as facts apart from the prose.
+FACT_LABELS = frozenset(label for params in CONTENT_TEMPLATES.values() for _, label in params if label)
 #: Inline templates replaced by one of their positional parameters (1-based; -1 = last).
 INLINE_TEMPLATES: dict[str, int] = {
     "lang": -1,

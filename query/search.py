@@ -17,7 +17,7 @@ from index_format import ChunkRow, Index
 
 from .filters import MATCH_POOL, Facet, Filters, check_sort, namespace_facets
 from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
-from .snippets import SNIPPET_CHARS, make_snippet
+from .snippets import SNIPPET_CHARS, Fact, card_text, make_snippet
 from .tables import Tables, normalise_title, tables
 
 MAX_OFFSET = 1000
@@ -53,6 +53,7 @@ class PageHit:
     code_language: str = ""
     action_url: str = ""  # where the query runs (the index's source names the action)
     timestamp: str = ""  # when the page was last edited (ISO 8601; "" if the source does not say)
+    facts: list[Fact] = field(default_factory=list)  # template fields shown apart ("Default: false")
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -257,11 +258,12 @@ def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: 
         if rows[cid].anchor not in anchors and len(extra) < MORE_SECTIONS:
             anchors.add(rows[cid].anchor)
             extra.append((cid, score))
-    snippet, marks = make_snippet(best.text, terms) if best.text else ("", [])
+    prose, facts = card_text(best.text, best.title)
+    snippet, marks = make_snippet(prose, terms) if prose else ("", [])
     more = []
     for cid, score in extra:
         row = rows[cid]
-        s, m = make_snippet(row.text, terms, SNIPPET_CHARS // 2)
+        s, m = make_snippet(card_text(row.text, row.title)[0], terms, SNIPPET_CHARS // 2)
         more.append(SectionHit(row.section, row.anchor, with_anchor(row.url, row.anchor), round(score, 4), s, m))
     return PageHit(
         title=best.title,
@@ -277,4 +279,5 @@ def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: 
         code_language=best.code_language,
         action_url=best.action_url,
         timestamp=best.timestamp,
+        facts=facts,
     )

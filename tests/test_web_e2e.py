@@ -4,6 +4,7 @@ loopback, called over HTTP and driven in Debian's headless Chromium."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.error
 import urllib.parse
@@ -130,6 +131,16 @@ def test_a_person_searches_pages_and_follows_results(server: str, browser, tmp_p
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "index"
     assert external == []  # no third-party requests
+    # cards read like the wiki: no template residue or empty label in a snippet; facts apart
+    snippets = page.locator("ol.results > li.result > p.snippet").all_inner_texts()
+    assert snippets and not [t for t in snippets if re.match(r"(Setting|Default|Type|Since MediaWiki):", t)]
+    assert not [t for t in snippets if re.search(r"\b[A-Z][\w ]{0,30}:\s*$", t)], snippets
+    assert "Default:" in " ".join(page.locator("ol.results p.facts").all_inner_texts())
+    # a namespace facet narrows the results, and says so
+    page.get_by_role("link", name=re.compile(r"^API \(\d+\)$")).click()
+    page.wait_for_selector("ol.results li.result")
+    assert all(t.startswith("API:") for t in page.locator("ol.results > li.result h2 a").all_inner_texts())
+    assert page.locator('nav.facets [aria-current="true"]').inner_text().startswith("API (")
 
 
 def test_suggestions_appear_while_typing(server: str, browser) -> None:
