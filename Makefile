@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PACKAGES := core index_format indexer query webapp wikisearch
 
-.PHONY: install run indexes eval bench test lint typecheck unit browser mediawiki clean distclean
+.PHONY: install run indexes eval bench test lint typecheck unit browser mediawiki axe clean distclean
 
 install: $(STAMP)
 
@@ -52,6 +52,12 @@ run: install indexes
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# axe-core (npm) for the accessibility test: Playwright injects it into Debian's chromium.
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE):
+	mkdir -p .cache/axe && npm install --silent --no-audit --no-fund --prefix .cache/axe axe-core@4.14.1
+
 # Debian's MediaWiki 1.39 with SQLite, for the tests that sync from a real wiki on loopback.
 mediawiki:
 	@test -f /usr/share/mediawiki/maintenance/install.php && php -m | grep -qi pdo_sqlite || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mediawiki php-sqlite3; }
@@ -67,7 +73,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not model"
 
-test: $(STAMP) lint typecheck browser mediawiki
+test: $(STAMP) lint typecheck browser mediawiki axe
 	$(PY) -m pytest
 
 clean:

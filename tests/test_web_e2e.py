@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import ROOT, Server
 
 pytestmark = pytest.mark.model
 CHROMIUM = "/usr/bin/chromium"
@@ -171,3 +171,56 @@ def test_csp_blocks_injected_inline_script(server: str, browser) -> None:
         "document.body.appendChild(s); return window.__x === 1; }"
     )
     assert ran is False
+
+
+AXE = ROOT / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+#: Light and dark colour schemes, a 320 px phone, and 200 % zoom (half the CSS width at twice the pixels).
+VIEWS = [("light", 1100, 1), ("dark", 1100, 1), ("light", 320, 1), ("light", 1100, 2)]
+
+
+@pytest.mark.parametrize(("scheme", "width", "zoom"), VIEWS)
+def test_the_results_page_passes_axe_core(
+    server: str, browser, tmp_path: Path, scheme: str, width: int, zoom: int
+) -> None:
+    """axe-core (npm, `make axe`) in Debian's chromium: no serious or critical violation."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `make axe`")
+    context = browser.new_context(
+        bypass_csp=True,  # to inject axe; the page's own scripts are unchanged
+        color_scheme=scheme,
+        viewport={"width": width // zoom, "height": 800 // zoom},
+        device_scale_factor=zoom,
+    )
+    page = context.new_page()
+    page.goto(server + "/?q=how+do+I+let+people+upload+images")
+    page.wait_for_selector("ol.results li.result")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    (tmp_path / f"axe-{scheme}-{width}-{zoom}x.json").write_text(json.dumps(result["violations"], indent=2))
+    page.screenshot(path=str(tmp_path / f"page-{scheme}-{width}-{zoom}x.png"), full_page=True)
+    grave = [
+        (v["id"], v["impact"], len(v["nodes"])) for v in result["violations"] if v["impact"] in ("serious", "critical")
+    ]
+    context.close()
+    assert not grave, grave
+
+
+def test_keyboard_alone_reaches_every_result_and_filter(server: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(server + "/?q=how+do+I+let+people+upload+images")
+    wanted = set(
+        page.locator("ol.results > li.result h2 a, nav.facets a, nav.sorting a").evaluate_all(
+            "as => as.map(a => a.href)"
+        )
+    )
+    assert len(wanted) >= 12  # ten results, facets, the other order
+    reached: set[str] = set()
+    for _ in range(150):
+        page.keyboard.press("Tab")
+        href = page.evaluate("document.activeElement && document.activeElement.href")
+        if href:
+            reached.add(href)
+        if wanted <= reached:
+            break
+    page.close()
+    assert wanted <= reached, wanted - reached
