@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import threading
@@ -143,31 +144,20 @@ class Index:
 
     def stored_pages(self) -> Iterator[tuple[Page, str, list[StoredChunk]]]:
         """Every page with its source hash and chunks, to carry into a new version
-        unchanged (the page's ``text`` is not stored: it is empty here)."""
-        pages = self.db().execute(
-            "SELECT id, page_id, title, namespace, rev_id, timestamp, url, code, code_language, action_url, text_hash "
-            "FROM pages ORDER BY id"
+        unchanged (the page's ``text`` is not stored: it is empty here). One
+        query over pages and chunks in page order, not one per page."""
+        rows = self.db().execute(
+            "SELECT p.id, p.page_id, p.title, p.namespace, p.rev_id, p.timestamp, p.url, p.code, p.code_language, "
+            "p.action_url, p.text_hash, c.ordinal, c.section, c.anchor, c.text, c.hash "
+            "FROM pages p JOIN chunks c ON c.page = p.id ORDER BY p.id, c.ordinal"
         )
-        for (
-            row_id,
-            page_id,
-            title,
-            ns,
-            rev_id,
-            timestamp,
-            url,
-            code,
-            language,
-            action_url,
-            source_hash,
-        ) in pages.fetchall():
-            rows = self.db().execute(
-                "SELECT ordinal, section, anchor, text, hash FROM chunks WHERE page = ? ORDER BY ordinal", (row_id,)
-            )
+        for _, grouped in itertools.groupby(rows, key=lambda row: row[0]):
+            chunks = list(grouped)
+            _, page_id, title, ns, rev_id, timestamp, url, code, language, action, source_hash = chunks[0][:11]
             page = Page(
-                title, ns, page_id, rev_id, timestamp, "", url, code=code, code_language=language, action_url=action_url
+                title, ns, page_id, rev_id, timestamp, "", url, code=code, code_language=language, action_url=action
             )
-            yield page, str(source_hash), [StoredChunk(title, *row) for row in rows]
+            yield page, str(source_hash), [StoredChunk(title, *row[11:]) for row in chunks]
 
     def newest_timestamp(self) -> str:
         """The newest revision timestamp of the pages: where a dump leaves off."""
