@@ -210,24 +210,28 @@ def sync(
             encoder=encoder,
         )
         full = False
-        if as_json:
-            click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
-        elif not settings.quiet:
-            b = report.build
-            click.echo(
-                f"synced {index_dir} with {api_url} ({report.mode}"
-                + (f", changes since {report.since}" if report.since else "")
-                + f", up to {report.until})\n"
-                f"pages: {b.pages_added} added, {b.pages_changed} changed, {b.pages_unchanged} unchanged, "
-                f"{b.pages_removed} removed; chunks: {b.chunks_embedded} embedded, {b.chunks_reused} reused"
-            )
-        if every is None:
-            return
-        try:
+        try:  # the version is committed: from here on, a stop is a clean one
+            _report_sync(report, index_dir, api_url, as_json, settings.quiet)
+            if every is None:
+                return
             time.sleep(every)
         except KeyboardInterrupt:
             click.echo("stopped; the index is as the last sync left it", err=True)
             return
+
+
+def _report_sync(report: Any, index_dir: Path, api_url: str, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    elif not quiet:
+        b = report.build
+        click.echo(
+            f"synced {index_dir} with {api_url} ({report.mode}"
+            + (f", changes since {report.since}" if report.since else "")
+            + f", up to {report.until})\n"
+            f"pages: {b.pages_added} added, {b.pages_changed} changed, {b.pages_unchanged} unchanged, "
+            f"{b.pages_removed} removed; chunks: {b.chunks_embedded} embedded, {b.chunks_reused} reused"
+        )
 
 
 def _interrupt(signum: int, frame: Any) -> None:
