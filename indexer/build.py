@@ -89,6 +89,14 @@ def build_index(
     chunking = Chunking(chunk_settings.chunk_tokens, chunk_settings.overlap, chunk_settings.min_tokens, CHUNKER_VERSION)
     # Unchanged pages keep their chunks only if they would be cut the same way.
     reuse_chunks = previous is not None and previous.manifest.chunking == chunking
+    if keep_previous is not None and not (previous is not None and reuse_chunks):
+        if previous is not None:
+            previous.close()
+        raise IndexFormatError(  # before the source is read: the caller reads every page instead
+            f"{target}: its pages cannot be carried over (another model, precision or chunking); "
+            "every page must be read again",
+            "needs_full_pass",
+        )
     report = BuildReport()
     writer = IndexWriter(target, embedder.dimensions)
     progress = tqdm(
@@ -122,13 +130,7 @@ def build_index(
                 continue
             _count_change(report, page, chunks, old_pages)
             rounds.add(page, chunks, page.source_hash)
-        if keep_previous is not None:
-            if previous is None or not reuse_chunks:
-                raise IndexFormatError(
-                    f"{target}: its pages cannot be carried over (another model, precision or chunking); "
-                    "every page must be read again",
-                    "needs_full_pass",
-                )
+        if keep_previous is not None and previous is not None:
             for page, source_hash, chunks in previous.stored_pages():
                 if page.title not in seen and page.title not in aliased and keep_previous(page.title):
                     seen.add(page.title)

@@ -388,3 +388,13 @@ def test_the_gadget_shows_semantic_results_on_the_wikis_special_search(wiki: Wik
         wiki.edit("MediaWiki:Common.js", "/* no gadget */")
     assert hosts == {wiki.url.split("/")[2], server.url.split("/")[2]}, hosts
     assert not errors, errors
+
+
+def test_a_sync_with_other_chunking_reads_every_page_again(wiki: Wiki, tmp_path: Path) -> None:
+    target = tmp_path / "idx"
+    fake_sync(wiki.api, target)
+    api = WikiApi(wiki.api, policy=FAST)
+    other = Settings(quiet=True, chunk_tokens=150)  # stored chunks cannot be carried over
+    report = sync_index(api, target, FakeEmbedder(), FAKE_MODEL, other)
+    assert report.mode == "full" and report.build.pages_removed == 0
+    assert Index.open(target).manifest.chunking is not None and Index.open(target).manifest.chunking.chunk_tokens == 150

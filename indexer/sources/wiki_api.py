@@ -238,6 +238,17 @@ class _ApiSource:
             redirect=redirect,
         )
 
+    def _read(self, params: dict[str, Any]) -> Iterator[Page]:
+        """The pages (and redirects) of the chosen namespaces that a query answers with."""
+        for batch in self.api.query({**params, **_REVISIONS}):
+            pages = [p for p in batch.get("pages", []) if int(p.get("ns", 0)) in self.namespaces]
+            redirects = [str(p["title"]) for p in pages if p.get("redirect")]
+            targets = self._redirect_targets(redirects) if redirects else {}
+            for data in pages:
+                page = self._page(data, targets)
+                if page is not None:
+                    yield page
+
     def _redirect_targets(self, titles: list[str]) -> dict[str, str]:
         """Where redirects point, as MediaWiki resolves them (``Target`` or ``Target#Section``)."""
         targets: dict[str, str] = {}
@@ -255,39 +266,18 @@ class AllPagesSource(_ApiSource):
     def __iter__(self) -> Iterator[Page]:
         self.skip_reasons.clear()
         for ns in sorted(self.namespaces):
-            params = {"generator": "allpages", "gapnamespace": str(ns), "gaplimit": str(BATCH), **_REVISIONS}
-            for batch in self.api.query(params):
-                pages = batch.get("pages", [])
-                redirects = [str(p["title"]) for p in pages if p.get("redirect")]
-                targets = self._redirect_targets(redirects) if redirects else {}
-                for data in pages:
-                    page = self._page(data, targets)
-                    if page is not None:
-                        yield page
+            yield from self._read({"generator": "allpages", "gapnamespace": str(ns), "gaplimit": str(BATCH)})
 
 
 class TitlesSource(_ApiSource):
     """The current state of some titles: pages and redirects are yielded;
-    titles that no longer exist are counted in ``gone``."""
+    titles that no longer exist yield nothing (the caller knows it asked)."""
 
     def __init__(self, api: WikiApi, site: SiteInfo, namespaces: set[int] | None, titles: Iterable[str]):
         super().__init__(api, site, namespaces)
         self.titles = sorted(set(titles))
-        self.gone: set[str] = set()
 
     def __iter__(self) -> Iterator[Page]:
         self.skip_reasons.clear()
-        self.gone.clear()
         for start in range(0, len(self.titles), BATCH):
-            for batch in self.api.query({"titles": "|".join(self.titles[start : start + BATCH]), **_REVISIONS}):
-                pages = batch.get("pages", [])
-                redirects = [str(p["title"]) for p in pages if p.get("redirect")]
-                targets = self._redirect_targets(redirects) if redirects else {}
-                for data in pages:
-                    if int(data.get("ns", 0)) not in self.namespaces:
-                        continue
-                    page = self._page(data, targets)
-                    if page is None:
-                        self.gone.add(str(data["title"]))
-                    else:
-                        yield page
+            yield from self._read({"titles": "|".join(self.titles[start : start + BATCH])})
