@@ -54,9 +54,9 @@ def card_text(text: str, title: str) -> tuple[str, list[Fact]]:
 def _is_heading(lines: list[str], i: int) -> bool:
     """A short line of its own paragraph, without closing punctuation, that text follows."""
     line = lines[i].strip()
-    starts_paragraph = i == 0 or not lines[i - 1].strip()
+    starts_paragraph = i > 0 and not lines[i - 1].strip()  # a passage's first line is never taken for one
     followed = i + 1 < len(lines) and bool(lines[i + 1].strip())
-    return starts_paragraph and followed and 0 < len(line.split()) <= 4 and not line.endswith(_SENTENCE_END) and i > 0
+    return starts_paragraph and followed and 0 < len(line.split()) <= 4 and not line.endswith(_SENTENCE_END)
 
 
 def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:

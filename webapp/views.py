@@ -176,9 +176,8 @@ def api_search() -> Response:
 
 def _narrowing() -> tuple[Filters, str]:
     """The request's filters (``ns=``, repeatable or comma-separated; ``prefix=``) and ``sort=``."""
-    return Filters.parse(request.args.getlist("ns"), request.args.get("prefix")), request.args.get(
-        "sort"
-    ) or "relevance"
+    filters = Filters.parse(request.args.getlist("ns"), request.args.get("prefix"))
+    return filters, request.args.get("sort") or "relevance"
 
 
 @bp.get("/api/v1/opensearch")

@@ -166,7 +166,7 @@ class WikiApi:
     def site(self) -> SiteInfo:
         """What ``meta=siteinfo`` says: names, main page URL, namespaces. Fails
         clearly if the URL answers but is not a MediaWiki API."""
-        data = self.call({"action": "query", "meta": "siteinfo", "siprop": "general|namespaces", "curtimestamp": "1"})
+        data = self.call({"action": "query", "meta": "siteinfo", "siprop": "general|namespaces"})
         info = data.get("query", {})
         general = info.get("general")
         if not isinstance(general, dict) or "base" not in general:
