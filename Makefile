@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 # What an index's contents depend on besides its dump: a change rebuilds it
 # (incrementally: vectors of unchanged chunk texts are reused).
-INDEX_CODE := $(wildcard index_format/*.py) indexer/build.py indexer/parse.py indexer/chunk.py core/wikitext.py core/lexical.py core/words.txt core/documents.py
+INDEX_CODE := $(wildcard index_format/*.py) indexer/build.py indexer/parse.py indexer/chunk.py core/wikitext.py core/lexical.py core/words.txt core/documents.py core/prose.py core/hashing.py core/settings.py
 
 # Sample indexes; rebuilt (incrementally) when their dump or INDEX_CODE changes.
 # --replace: an index of an older format is rebuilt (embeddings of unchanged chunks are reused when they can be).

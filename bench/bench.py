@@ -128,9 +128,10 @@ def changed_dump(dump: Path, out: Path, share: float = 0.05) -> int:
     return edited
 
 
-def timed_build(dump: Path, target: Path, embedder, model, encoder) -> tuple[float, object]:
+def timed_build(dump: Path, target: Path, embedder, model, encoder, **settings) -> tuple[float, object]:
     started = time.perf_counter()
-    report = build_index(DumpSource(dump), target, embedder, model.info(), Settings(quiet=True), encoder=encoder)
+    config = Settings(quiet=True, **settings)
+    report = build_index(DumpSource(dump), target, embedder, model.info(), config, encoder=encoder)
     return time.perf_counter() - started, report
 
 
@@ -148,16 +149,18 @@ def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None
     seq = model.card.max_seq_length if model.card else 256
     tokens = sum(min(n + 2, seq) for n in onnx.count_tokens(texts))  # what the model sees, [CLS]/[SEP] included
     name = dump.name.split(".")[0]
-    ours, naive, report = [], [], None
+    ours, naive, bare, report = [], [], [], None
     for rep in range(reps):
         seconds, report = timed_build(dump, workdir / f"{name}-{rep}", onnx, model, encoder)
         ours.append(seconds)
         naive.append(naive_baseline(texts, torch_embedder))
+        seconds, _ = timed_build(dump, workdir / f"{name}-bare-{rep}", onnx, model, encoder, answer_sentences=False)
+        bare.append(seconds)
     txtai_s, embeddings = txtai_index(texts, model)
     torch_s, _ = timed_build(dump, workdir / f"{name}-torch", torch_embedder, model, encoder)
     int8, int8_encoder = build_embedder(model, workdir, "onnx-int8")
     int8_s, _ = timed_build(dump, workdir / f"{name}-int8", int8, model, int8_encoder)
-    full, baseline = statistics.median(ours), statistics.median(naive)
+    full, baseline, without = statistics.median(ours), statistics.median(naive), statistics.median(bare)
     target = workdir / f"{name}-0"
     newer = workdir / ("newer-" + dump.name)
     edited = changed_dump(dump, newer)
@@ -174,6 +177,10 @@ def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None
         "pages_per_s": round(report.pages / full, 1),
         "chunks_per_s": round(report.chunks / full, 1),
         "tokens_per_s": round(tokens / full),
+        "answer_sentences": report.sentences,
+        "without_answer_sentences_s": round(without, 2),
+        "without_answer_sentences_chunks_per_s": round(report.chunks / without, 1),
+        "answer_sentences_build_cost": round(full / without, 2),
         "baseline_s": round(baseline, 2),
         "baseline_runs_s": [round(x, 2) for x in naive],
         "baseline_chunks_per_s": round(len(texts) / baseline, 1),
@@ -191,6 +198,7 @@ def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None
         "rebuild_chunks_embedded": rebuild.chunks_embedded,
         "rebuild_share_of_full": round(incremental / full, 3),
         "index_bytes": sum(f.stat().st_size for f in target.resolve().iterdir()),
+        "answer_sentence_bytes": (target.resolve() / "sentences.f16").stat().st_size,
         "index_bytes_without_encoder": sum(
             f.stat().st_size for f in target.resolve().iterdir() if f.name not in ("encoder.onnx", "tokenizer.json")
         ),
@@ -232,12 +240,15 @@ def bench_single_queries(index_dir: Path, embedder, rounds: int = 5) -> dict:
     for q in QUERIES:  # warm up both
         search(index, onnx, q)
         embedder.encode([q])
-    ours, naive, encode_onnx, encode_torch = [], [], [], []
+    ours, no_answer, naive, encode_onnx, encode_torch = [], [], [], [], []
     for _ in range(rounds):
         for q in QUERIES:
             started = time.perf_counter()
             search(index, onnx, q)
             ours.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            search(index, onnx, q, answer=False)
+            no_answer.append(time.perf_counter() - started)
             started = time.perf_counter()
             index.search(embedder.encode([q])[0], 10)
             naive.append(time.perf_counter() - started)
@@ -253,6 +264,8 @@ def bench_single_queries(index_dir: Path, embedder, rounds: int = 5) -> dict:
         "queries": len(ours),
         "encoder": type(onnx).__name__,
         "search": percentiles(ours),
+        "search_without_answer_line": percentiles(no_answer),
+        "answer_line_p50_ratio": round(statistics.median(ours) / statistics.median(no_answer), 3),
         "naive_st_flat_baseline": percentiles(naive),
         "encode_onnx": percentiles(encode_onnx),
         "encode_torch": percentiles(encode_torch),
@@ -386,6 +399,13 @@ def main() -> int:
         )
     print(f"(tokens/s beside this CPU's fp32 roofline for the model, ~{ROOFLINE} tokens/s)")
     for row in indexing:
+        print(
+            f"  {row['dump']} answer sentences: {row['answer_sentences']}, "
+            f"{row['answer_sentence_bytes'] / 2**20:.1f} MiB on disk; build {row['full_build_s']} s with them, "
+            f"{row['without_answer_sentences_s']} s without ({row['without_answer_sentences_chunks_per_s']} chunks/s), "
+            f"×{row['answer_sentences_build_cost']}"
+        )
+    for row in indexing:
         for label, metrics in row.get("quality", {}).items():
             print(f"  {row['dump']} {label:<22} nDCG@10 {metrics['ndcg@10']:.4f}  R@10 {metrics['recall@10']:.4f}")
         if "txtai_query" in row:
@@ -399,6 +419,11 @@ def main() -> int:
         f"p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms | baseline sentence-transformers + flat FAISS (dense only) "
         f"p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms | encode onnx p50 {single['encode_onnx']['p50_ms']} ms vs "
         f"torch {single['encode_torch']['p50_ms']} ms; min cosine {single['min_cosine_onnx_vs_torch']}"
+    )
+    a = single["search_without_answer_line"]
+    print(
+        f"answer line: search p50 {s['p50_ms']} ms with it, {a['p50_ms']} ms without "
+        f"(×{single['answer_line_p50_ratio']}); p99 {s['p99_ms']} vs {a['p99_ms']} ms"
     )
     print(
         f"load, {loaded['clients']} clients {loaded['seconds']} s over {len(loaded['indexes'])} indexes: "

@@ -5,7 +5,10 @@
 One table per judgements file — by default the shared dev set
 (``../shared/data/eval/dev.jsonl``) and ours (``bench/qrels-team.jsonl``) —
 written to bench/results/eval.json. ``--sweep`` adds the fusion variants
-(RRF, blends at several weights) measured in the same run.
+(RRF, blends at several weights) measured in the same run. A second table per
+judgements file says how the answer line does: of the questions in words, how
+many get one at each confidence threshold, and how many of those come from a
+page judged relevant.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from core.errors import IndexFormatError
 from core.settings import Settings
 from query.catalog import Catalog
-from query.evaluate import evaluate, load_qrels
+from query.evaluate import answer_lines, evaluate, load_qrels
 from query.ranking import Ranking
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,18 +58,23 @@ def main() -> int:
     embedders: dict = {}
     tables = []
     for qrels in args.qrels:
-        rows, means = measure(qrels, rankings, settings, embedders)
+        rows, means, answers = measure(qrels, rankings, settings, embedders)
         print_table(qrels, rows, means)
-        tables.append({"qrels": qrels, "rows": rows, "mean_ndcg@10": means})
+        print_answers(answers, settings.answer_min_score)
+        tables.append({"qrels": qrels, "rows": rows, "mean_ndcg@10": means, "answer_line": answers})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"tables": tables}, indent=2))
     return 0
 
 
+#: Confidence thresholds of the answer line measured beside the configured one.
+THRESHOLDS = (0.4, 0.5, 0.6, 0.7)
+
+
 def measure(
     qrels: str, rankings: dict[str, Ranking], settings: Settings, embedders: dict
-) -> tuple[list[dict], dict[str, float]]:
-    rows = []
+) -> tuple[list[dict], dict[str, float], list[dict]]:
+    rows, answers = [], []
     for corpus, path in CORPORA.items():
         if not (path / "manifest.json").exists():
             print(f"skipping {corpus}: no index at {path} (make eval builds it)", file=sys.stderr)
@@ -84,12 +92,14 @@ def measure(
             result["ranking"] = name
             result["seconds_per_query"] = round((time.perf_counter() - started) / len(judgements), 4)
             rows.append(result)
+        thresholds = tuple(sorted({*THRESHOLDS, settings.answer_min_score}))
+        answers.append(answer_lines(served.index, served.embedder, judgements, rankings["hybrid"], thresholds))
     means = {}
     for name in rankings:
         scores = [r["metrics"]["ndcg@10"] for r in rows if r["ranking"] == name]
         if scores:
             means[name] = round(sum(scores) / len(scores), 4)
-    return rows, means
+    return rows, means, answers
 
 
 def print_table(qrels: str, rows: list[dict], means: dict[str, float]) -> None:
@@ -102,6 +112,20 @@ def print_table(qrels: str, rows: list[dict], means: dict[str, float]) -> None:
         values = " ".join(f"{row['metrics'][m]:>9.4f}" for m in metric_names)
         print(f"{row['corpus']:<18} {row['ranking']:<28} {row['queries']:>7} {values}")
     print("mean nDCG@10 over corpora: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()) + "\n")
+
+
+def print_answers(answers: list[dict], configured: float) -> None:
+    if not answers:
+        return
+    levels = [level["min_score"] for level in answers[0]["levels"]]
+    print(f"answer line (hybrid; configured threshold {configured}): answered / from a relevant page")
+    header = f"{'corpus':<18} {'questions':>9} " + " ".join(f"{'≥ ' + str(t):>12}" for t in levels)
+    print(header)
+    print("-" * len(header))
+    for corpus in answers:
+        cells = " ".join(f"{lv['answered']:>5} / {lv['from_relevant_page']:<4}" for lv in corpus["levels"])
+        print(f"{corpus['corpus']:<18} {corpus['questions']:>9} {cells}")
+    print()
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ class Settings:
     fusion: str = "blend"
     #: Share of the dense leg in a blend (0–1).
     dense_weight: float = 0.7
+    #: Store sentence vectors at build time for the answer line (a build embeds about twice the text).
+    answer_sentences: bool = True
+    #: Cosine a sentence needs with a question to be shown as the answer line (1: never shown).
+    answer_min_score: float = 0.55
     #: Rate limit per client for the web app (flask-limiter syntax).
     rate_limit: str = "60/minute"
     #: User-Agent of ``sync``'s API requests: a name and a contact (required by Wikimedia wikis).
@@ -113,6 +117,8 @@ class Settings:
             raise SettingsError("flat_max_chunks must be >= 0")
         _check_choice("search_mode", self.search_mode, SEARCH_MODES)
         _check_choice("fusion", self.fusion, FUSIONS)
+        if not 0.0 <= self.answer_min_score <= 1.0:
+            raise SettingsError("answer_min_score must be between 0 and 1")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise SettingsError("dense_weight must be between 0 and 1")
         if self.api_retries < 0 or self.api_backoff < 0:

@@ -6,7 +6,8 @@ An index is a directory (a symlink to its current version, see ``versions``)::
                     model, source, chunking, counts, FAISS type, build report
     vectors.faiss   normalised vectors; FAISS id == chunks.id in SQLite; exact
                     (IndexFlatIP) up to ``Settings.flat_max_chunks``, HNSW beyond
-    store.sqlite    pages, chunks, aliases, FTS5 tables (``schema``)
+    store.sqlite    pages, chunks, aliases, sentences, FTS5 tables (``schema``)
+    sentences.f16   the answer line's sentence vectors (float16; row = sentences.id)
     encoder.onnx, tokenizer.json   the query encoder (optional)
 
 ``reader`` opens one, ``writer`` writes a new version and swaps it in.

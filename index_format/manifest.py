@@ -25,6 +25,8 @@ FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
+#: The answer line's sentence vectors: float16 rows, ``model.dimensions`` wide.
+SENTENCES = "sentences.f16"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Counts:
     chunks: int = 0
     aliases: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    sentences: int = 0  # 0: no answer line (not stored, or an index from before it)
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,15 @@ class BuildReport:
     chunks: int = 0
     aliases: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    sentences: int = 0
     pages_added: int = 0
     pages_changed: int = 0
     pages_unchanged: int = 0
     pages_removed: int = 0
     chunks_embedded: int = 0
     chunks_reused: int = 0
+    sentences_embedded: int = 0
+    sentences_reused: int = 0
     duration_s: float = 0.0
     version: str = ""
 

@@ -16,7 +16,7 @@ import numpy as np
 from core.documents import Page
 from core.errors import IndexFormatError
 
-from .manifest import MANIFEST, STORE, VECTORS, Manifest, first_line, read_manifest
+from .manifest import MANIFEST, SENTENCES, STORE, VECTORS, Manifest, first_line, read_manifest
 from .schema import ALIAS_BM25_WEIGHTS, CHUNK_BM25_WEIGHTS, ChunkRow, StoredChunk
 from .versions import versions
 
@@ -35,6 +35,7 @@ class Index:
         self.version_dir = version_dir
         self.manifest = manifest
         self.vectors = vectors
+        self.sentence_vectors: np.ndarray | None = None  # float16 rows, memory-mapped
         self._local = threading.local()
 
     @classmethod
@@ -55,7 +56,22 @@ class Index:
             vectors.hnsw.efSearch = manifest.index.ef_search
         index = cls(path, version_dir, manifest, vectors)
         index._check(path)
+        index.sentence_vectors = index._open_sentences(path)
         return index
+
+    def _open_sentences(self, display: Path) -> np.ndarray | None:
+        """The answer line's sentence vectors; None for an index stored without them."""
+        count, dims = self.manifest.counts.sentences, self.vectors.d
+        if count == 0:
+            return None
+        path = self.version_dir / SENTENCES
+        size = path.stat().st_size if path.is_file() else -1
+        if size != count * dims * 2:
+            raise IndexFormatError(
+                f"{display}: index is inconsistent: manifest says {count} sentences, {SENTENCES} holds "
+                f"{max(size, 0) // (dims * 2)}; rebuild it"
+            )
+        return np.memmap(path, dtype=np.float16, mode="r", shape=(count, dims))
 
     def _check(self, display: Path) -> None:
         expected = self.manifest.counts.chunks
@@ -100,6 +116,24 @@ class Index:
     def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
         """The stored vectors of these chunk ids, in order."""
         return self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    def sentences_of(self, chunk_ids: Sequence[int]) -> tuple[list[tuple[int, str]], np.ndarray]:
+        """The answer line's sentences of these chunks — (chunk id, text) in
+        chunk then text order — and their vectors (float32)."""
+        if self.sentence_vectors is None or not chunk_ids:
+            return [], np.zeros((0, self.vectors.d), dtype=np.float32)
+        marks = ",".join("?" * len(chunk_ids))
+        rows = (
+            self.db()
+            .execute(
+                f"SELECT id, chunk, text FROM sentences WHERE chunk IN ({marks}) ORDER BY chunk, id", list(chunk_ids)
+            )
+            .fetchall()
+        )
+        order = {cid: i for i, cid in enumerate(chunk_ids)}
+        rows.sort(key=lambda row: (order[row[1]], row[0]))
+        vectors = self.sentence_vectors[[row[0] for row in rows]].astype(np.float32)
+        return [(int(chunk), str(text)) for _, chunk, text in rows], vectors
 
     # ------------------------------------------------------------ rows
 
@@ -222,17 +256,29 @@ class Index:
 
     def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored vectors of the chunks whose embedded text has these hashes."""
+        found = self._ids_by_hash("chunks", hashes)
+        if not found:
+            return {}
+        vectors = self.vectors_of(list(found.values()))
+        return {digest: vectors[i] for i, digest in enumerate(found)}
+
+    def sentence_vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of the sentences with these text hashes."""
+        if self.sentence_vectors is None:
+            return {}
+        found = self._ids_by_hash("sentences", hashes)
+        return {digest: np.asarray(self.sentence_vectors[row], dtype=np.float32) for digest, row in found.items()}
+
+    def _ids_by_hash(self, table: str, hashes: Iterable[str]) -> dict[str, int]:
+        """One row id of ``table`` (chunks or sentences) per text hash found."""
         wanted = list(set(hashes))
         found: dict[str, int] = {}
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
-            for chunk_id, digest in self.db().execute(f"SELECT id, hash FROM chunks WHERE hash IN ({marks})", part):
-                found.setdefault(digest, chunk_id)
-        if not found:
-            return {}
-        vectors = self.vectors_of(list(found.values()))
-        return {digest: vectors[i] for i, digest in enumerate(found)}
+            for row, digest in self.db().execute(f"SELECT id, hash FROM {table} WHERE hash IN ({marks})", part):
+                found.setdefault(digest, int(row))
+        return found
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -29,6 +29,16 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_page ON chunks(page);
 CREATE INDEX chunks_hash ON chunks(hash);
+-- The answer line's sentences (core/prose.py) of each chunk; their vectors are
+-- the rows of sentences.f16, in id order.
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY,          -- the row of its vector in sentences.f16
+    chunk INTEGER NOT NULL REFERENCES chunks(id),
+    text TEXT NOT NULL,
+    hash TEXT NOT NULL               -- sha256 of the text: the reuse key
+);
+CREATE INDEX sentences_chunk ON sentences(chunk);
+CREATE INDEX sentences_hash ON sentences(hash);
 CREATE TABLE aliases (
     title TEXT PRIMARY KEY,          -- a redirect's title
     target TEXT NOT NULL,            -- the page it points to

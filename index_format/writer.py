@@ -18,10 +18,11 @@ import numpy as np
 
 from core.documents import Chunk, Page
 from core.errors import IndexFormatError, write_failed
+from core.hashing import text_hash
 from core.lexical import expand_identifiers
 from core.settings import VECTOR_INDEXES
 
-from .manifest import MANIFEST, STORE, VECTORS, Counts, EncoderInfo, Manifest, VectorIndexInfo
+from .manifest import MANIFEST, SENTENCES, STORE, VECTORS, Counts, EncoderInfo, Manifest, VectorIndexInfo
 from .schema import SCHEMA, StoredChunk
 from .versions import clean_stale_builds, finished_name, fsync, new_version_dir, prune_versions, swap_in, write_durably
 
@@ -76,12 +77,14 @@ class IndexWriter:
             self.version_dir.mkdir()
             self.conn = sqlite3.connect(self.version_dir / STORE)
             self.conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
+            self.sentence_file = open(self.version_dir / SENTENCES, "wb")  # noqa: SIM115 (closed on commit or abort)
         except (OSError, sqlite3.OperationalError) as exc:
             self.abort()
             raise write_failed(self.target, exc) from None
         self.vectors = faiss.IndexFlatIP(dimensions)
         self.pages = 0
         self.aliases = 0
+        self.sentences = 0
         self.encoder: EncoderInfo | None = None
 
     @property
@@ -90,8 +93,9 @@ class IndexWriter:
 
     def add_page(
         self, page: Page, chunks: Sequence[Chunk | StoredChunk], vectors: np.ndarray, source_hash: str | None = None
-    ) -> None:
-        """``source_hash``: of a page carried over from an earlier version (its text is not at hand)."""
+    ) -> int:
+        """Add a page and its chunks; returns the id of its first chunk.
+        ``source_hash``: of a page carried over from an earlier version (its text is not at hand)."""
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         cur = self.conn.execute(
@@ -131,6 +135,19 @@ class IndexWriter:
         if len(chunks):
             self.vectors.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.pages += 1
+        return first
+
+    def add_sentences(self, chunk_id: int, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """The answer line's sentences of one chunk, with their vectors (stored as float16)."""
+        if len(texts) != len(vectors):
+            raise ValueError("one vector per sentence")
+        first = self.sentences
+        self.conn.executemany(
+            "INSERT INTO sentences (id, chunk, text, hash) VALUES (?, ?, ?, ?)",
+            [(first + i, chunk_id, text, text_hash(text)) for i, text in enumerate(texts)],
+        )
+        self.sentence_file.write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
+        self.sentences += len(texts)
 
     def add_alias(self, title: str, target: str) -> None:
         name, _, anchor = target.partition("#")
@@ -171,7 +188,7 @@ class IndexWriter:
             )
         else:
             index = VectorIndexInfo(faiss="IndexFlatIP", chosen=vector_index)
-        counts = Counts(self.pages, self.chunk_count, self.aliases, dict(manifest.counts.skipped))
+        counts = Counts(self.pages, self.chunk_count, self.aliases, dict(manifest.counts.skipped), self.sentences)
         manifest = manifest.replace(
             counts=counts,
             index=index,
@@ -184,8 +201,9 @@ class IndexWriter:
             self.conn.commit()
             self.conn.close()
             faiss.write_index(self.vectors, str(self.version_dir / VECTORS))
+            self.sentence_file.close()
             write_durably(self.version_dir / MANIFEST, manifest.to_json())
-            for name in (STORE, VECTORS):
+            for name in (STORE, VECTORS, SENTENCES):
                 fsync(self.version_dir / name)
             final = finished_name(self.version_dir)
             self.version_dir.rename(final)
@@ -205,4 +223,7 @@ class IndexWriter:
         if conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+        sentence_file = getattr(self, "sentence_file", None)
+        if sentence_file is not None:
+            sentence_file.close()
         shutil.rmtree(self.version_dir, ignore_errors=True)

@@ -21,8 +21,10 @@ from tqdm import tqdm
 
 from core.documents import Chunk, Page, Section, Source
 from core.errors import DumpError, IndexFormatError, WikisearchError, write_failed
+from core.hashing import text_hash
 from core.models import Embedder, ModelInfo, Runtime
 from core.onnx_encoder import ExportedEncoder
+from core.prose import sentences
 from core.settings import Settings
 from index_format import (
     BuildReport,
@@ -47,6 +49,8 @@ logger = logging.getLogger(__name__)
 # Chunks gathered before a round of embedding; several model batches.
 # Large enough that length-sorted batches pad little; memory stays small.
 _ROUND_CHUNKS = 1024
+# Sentences are short: larger batches than chunks' still pad little.
+_SENTENCE_BATCH = 32
 
 
 def build_index(
@@ -148,10 +152,11 @@ def build_index(
             where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
             raise DumpError(f"{described.path}: no pages to index{where}", "no_pages")
         report.pages_removed = len(set(old_pages) - seen)
-        report.pages, report.chunks, report.aliases = (
+        report.pages, report.chunks, report.aliases, report.sentences = (
             writer.pages,
             writer.chunk_count,
             writer.aliases,
+            writer.sentences,
         )
         report.duration_s = round(time.monotonic() - started, 3)
         site = source.site
@@ -308,9 +313,34 @@ class _Rounds:
                 raise WikisearchError(f"embedding failed: {exc}") from exc
             vectors.update(zip(missing, encoded, strict=True))
         report.chunks_embedded += len(missing)  # distinct texts sent to the model
+        keep_sentences = self.settings.answer_sentences
+        split = [
+            [sentences(c.text, page.title) if keep_sentences else [] for c in chunks] for page, chunks, _ in pending
+        ]
+        sentence_vectors = self._sentence_vectors(split) if keep_sentences else {}
         dims = self.writer.dimensions
-        for page, chunks, source_hash in pending:
+        for (page, chunks, source_hash), page_sentences in zip(pending, split, strict=True):
             matrix = np.stack([vectors[c.key] for c in chunks]) if chunks else np.zeros((0, dims))
-            self.writer.add_page(page, chunks, matrix, source_hash)
+            first = self.writer.add_page(page, chunks, matrix, source_hash)
+            for i, chunk_sentences in enumerate(page_sentences):
+                if chunk_sentences:
+                    rows = np.stack([sentence_vectors[text_hash(t)] for t in chunk_sentences])
+                    self.writer.add_sentences(first + i, chunk_sentences, rows)
         self.progress.update(len(pending))
         self.progress.set_postfix(chunks=self.writer.chunk_count, refresh=False)
+
+    def _sentence_vectors(self, split: list[list[list[str]]]) -> dict[str, np.ndarray]:
+        """Vectors of the answer line's sentences, by text hash: the previous
+        version's where it has them, the rest embedded now."""
+        texts = {text_hash(t): t for page in split for chunk in page for t in chunk}
+        vectors = self.previous.sentence_vectors_for(texts) if self.previous is not None else {}
+        missing = [key for key in texts if key not in vectors]
+        if missing:
+            try:
+                encoded = self.embedder.encode([texts[k] for k in missing], batch_size=_SENTENCE_BATCH)
+            except (RuntimeError, ValueError) as exc:
+                raise WikisearchError(f"embedding failed: {exc}") from exc
+            vectors.update(zip(missing, encoded, strict=True))
+        self.report.sentences_embedded += len(missing)
+        self.report.sentences_reused += len(texts) - len(missing)
+        return vectors

@@ -21,6 +21,7 @@ from core.settings import Settings
 from core.wikitext import clean_text, render
 from index_format import Index
 
+from .answer import is_question
 from .ranking import Ranking
 from .search import search
 
@@ -75,7 +76,9 @@ def run_queries(
     return {
         j.id: [
             doc_id(hit.title)
-            for hit in search(index, embedder, j.query, limit=depth, ranking=ranking, settings=_EVAL_LIMITS).results
+            for hit in search(
+                index, embedder, j.query, limit=depth, ranking=ranking, settings=_EVAL_LIMITS, answer=False
+            ).results
         ]
         for j in judgements
     }
@@ -133,3 +136,40 @@ def evaluate(
     if queries:
         result["per_query"] = per_query(judgements, run)
     return result
+
+
+def answer_lines(
+    index: Index, embedder: Embedder, judgements: list[Judgement], ranking: Ranking, thresholds: tuple[float, ...]
+) -> dict[str, Any]:
+    """How the answer line does: of the judged questions in words, how many get
+    one at each threshold, and how many of those come from a page judged
+    relevant (the share a reader can trust)."""
+    settings = _EVAL_LIMITS.replace(answer_min_score=0.0)  # the best sentence, whatever its score
+    rows: list[dict[str, Any]] = []
+    for j in judgements:
+        if not is_question(j.query):
+            continue
+        line = search(index, embedder, j.query, limit=10, ranking=ranking, settings=settings).answer
+        relevant = {doc_id(t) for t in j.relevant}
+        rows.append(
+            {
+                "query": j.query,
+                "answer": line.text if line else None,
+                "title": line.title if line else None,
+                "score": line.score if line else 0.0,
+                "relevant": bool(line and doc_id(line.title) in relevant),
+            }
+        )
+    levels = []
+    for threshold in thresholds:
+        shown = [r for r in rows if r["answer"] and r["score"] >= threshold]
+        trusted = sum(1 for r in shown if r["relevant"])
+        levels.append(
+            {
+                "min_score": threshold,
+                "answered": len(shown),
+                "from_relevant_page": trusted,
+                "share_relevant": round(trusted / len(shown), 4) if shown else None,
+            }
+        )
+    return {"corpus": judgements[0].corpus, "questions": len(rows), "levels": levels, "rows": rows}

@@ -11,13 +11,15 @@ import numpy as np
 from core.errors import QueryError
 from core.lexical import fts_query, identifier_share, query_terms
 from core.models import Embedder
+from core.prose import Fact, card_text
 from core.settings import SEARCH_MODES, Settings
 from core.urls import with_anchor
 from index_format import ChunkRow, Index
 
+from .answer import Answer, find_answer
 from .filters import MATCH_POOL, Facet, Filters, check_sort, namespace_facets
 from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
-from .snippets import SNIPPET_CHARS, Fact, card_text, make_snippet
+from .snippets import SNIPPET_CHARS, make_snippet
 from .tables import Tables, normalise_title, tables
 
 MAX_OFFSET = 1000
@@ -71,10 +73,12 @@ class SearchResponse:
     limit: int
     has_more: bool
     facets: list[Facet] = field(default_factory=list)
+    answer: Answer | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
+            "answer": asdict(self.answer) if self.answer else None,
             "offset": self.offset,
             "limit": self.limit,
             "has_more": self.has_more,
@@ -113,12 +117,14 @@ def search(
     settings: Settings = _DEFAULTS,
     filters: Filters = NO_FILTERS,
     sort: str = "relevance",
+    answer: bool = True,
 ) -> SearchResponse:
     """Search one index: dense, lexical or both fused; results grouped by page.
     ``settings`` bound the request (query length, limit); ``ranking`` defaults
     to theirs. ``filters`` narrow it to namespaces or a title prefix; facets
     count the best matches by namespace, before the filters. ``sort=recent``
-    orders the best matches by their last edit."""
+    orders the best matches by their last edit. ``answer``: look for the
+    answer line (in the top result, on the first page of results by relevance)."""
     query = validate(query, limit, offset, settings)
     ranking = ranking or Ranking.from_settings(settings)
     if ranking.mode not in SEARCH_MODES:
@@ -146,7 +152,11 @@ def search(
         for group, (_, score) in zip(groups, page_slice, strict=True)
         if any(cid in rows for cid in group)
     ]
-    return SearchResponse(query, results, offset, limit, len(order) > offset + limit, facets)
+    line = None
+    if answer and vector is not None and offset == 0 and sort == "relevance":
+        passages = [rows[cid] for cid in groups[0] if cid in rows] if groups else []
+        line = find_answer(index, query, vector, passages, settings.answer_min_score)
+    return SearchResponse(query, results, offset, limit, len(order) > offset + limit, facets, line)
 
 
 def _legs(

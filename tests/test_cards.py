@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.prose import Fact, card_text
 from index_format import Index
 from indexer.sources.dump import DumpSource
 from indexer.sources.sparql_examples import SparqlExamplesSource
-from query.snippets import Fact, card_text
 from query.tables import tables
 from tests.conftest import DUMPS, fake_build
 

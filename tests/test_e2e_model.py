@@ -173,3 +173,34 @@ def test_query_filters_and_sort_through_the_cli(docs_index: Path) -> None:
     assert none.returncode == 0 and none.stdout.strip() == "no results with these filters"
     bad = run_cli("query", "--index", str(docs_index), "--namespace", "manual", "database server")
     assert bad.returncode == 2 and "a namespace is a number" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def answer_of(index: Path, query: str, env: dict[str, str] | None = None) -> dict | None:
+    result = run_cli("query", "--index", str(index), "--json", "--limit", "3", query, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["answer"]
+
+
+@pytest.mark.parametrize(
+    ("query", "page", "says"),
+    [
+        ("what is the default of $wgEnableUploads", "Manual:$wgEnableUploads", "Default: false"),
+        ("what is the default value of $wgDBserver", "Manual:$wgDBserver", "localhost"),
+        ("list all pages in a namespace", "API:Allpages", "Enumerate all pages"),
+        ("how long do login cookies last", "Manual:$wgExtendedLoginCookieExpiration", "login cookie lifetime"),
+    ],
+)
+def test_a_question_gets_the_sentence_of_its_page_that_answers(
+    docs_index: Path, query: str, page: str, says: str
+) -> None:
+    answer = answer_of(docs_index, query)
+    assert answer is not None and answer["title"] == page and says in answer["text"], answer
+    assert answer["url"].startswith(f"https://www.mediawiki.org/wiki/{page}")
+
+
+def test_no_answer_line_for_lookups_vague_words_or_when_switched_off(docs_index: Path) -> None:
+    assert answer_of(docs_index, "$wgSitename") is None  # an identifier: the result is the answer
+    assert answer_of(docs_index, "colourless green ideas sleep furiously") is None  # nothing close enough
+    assert answer_of(docs_index, "list all pages in a namespace", {"WIKISEARCH_ANSWER_MIN_SCORE": "1"}) is None
+    plain = run_cli("query", "--index", str(docs_index), "--limit", "1", "list all pages in a namespace")
+    assert plain.stdout.startswith("Answer: Enumerate all pages sequentially in a given namespace.")

@@ -343,8 +343,9 @@ def test_a_private_wiki_is_read_with_a_bot_password_that_is_never_shown(tmp_path
 @pytest.mark.model
 def test_the_gadget_shows_semantic_results_on_the_wikis_special_search(wiki: Wiki, tmp_path: Path) -> None:
     """Debian chromium opens the real wiki's Special:Search with the gadget loaded
-    through MediaWiki:Common.js; the panel shows the tool's results, escaped,
-    linking to the wiki's own pages, and nothing at all when the tool is down."""
+    through MediaWiki:Common.js; the panel shows the tool's answer line and
+    results, escaped, linking to the wiki's own pages, and nothing at all when
+    the tool is down."""
     from playwright.sync_api import sync_playwright
 
     wiki.edit("Manual:Gadget test page", 'Numbats eat termites. <nowiki><img src=x onerror="window.__xss=1"></nowiki>')
@@ -370,6 +371,9 @@ def test_the_gadget_shows_semantic_results_on_the_wikis_special_search(wiki: Wik
             assert titles[0] == "Manual:Gadget test page", titles
             assert all(h.startswith(wiki.url + "/index.php/") for h in hrefs), hrefs
             assert '<img src=x onerror="window.__xss=1">' in snippets  # shown as text
+            answer = page.locator(".wikisearch-answer")  # the answer line: its sentence, linked to its page
+            assert answer.locator(".wikisearch-answer-text").text_content().startswith("Numbats eat termites.")
+            assert answer.locator("a").get_attribute("href") == hrefs[0]
             assert page.evaluate("window.__xss") is None and page.locator("#wikisearch-panel img").count() == 0
             assert page.locator(".searchresults").count() == 1  # the wiki's own results are still there
             page.screenshot(path=str(tmp_path / "special-search.png"), full_page=True)

@@ -40,6 +40,12 @@ def test_gunicorn_serves_real_semantic_search(server: str) -> None:
     assert status == 200
     titles = [hit["title"] for hit in data["results"][:3]]  # type: ignore[index]
     assert "Manual:$wgWhitelistRead" in titles
+    status, data = get_json(server + "/api/v1/search?" + urllib.parse.urlencode({"q": "list all pages in a namespace"}))
+    answer = data["answer"]  # type: ignore[call-overload]
+    assert set(answer) == {"text", "title", "section", "url", "score"} and answer["title"] == "API:Allpages"
+    assert answer["url"] == data["results"][0]["url"]  # type: ignore[call-overload,index]
+    status, data = get_json(server + "/api/v1/search?" + urllib.parse.urlencode({"q": "Manual:$wgSitename"}))
+    assert status == 200 and data["answer"] is None  # type: ignore[call-overload]
     status, suggestions = get_json(server + "/api/v1/opensearch?search=uploading+files&limit=5")
     assert status == 200 and "Manual:$wgEnableUploads" in suggestions[1]  # type: ignore[index]
 
@@ -192,8 +198,9 @@ def test_the_results_page_passes_axe_core(
         device_scale_factor=zoom,
     )
     page = context.new_page()
-    page.goto(server + "/?q=how+do+I+let+people+upload+images")
+    page.goto(server + "/?q=how+long+do+login+cookies+last")
     page.wait_for_selector("ol.results li.result")
+    assert page.locator("section.answer").count() == 1  # axe checks the answer line too
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     (tmp_path / f"axe-{scheme}-{width}-{zoom}x.json").write_text(json.dumps(result["violations"], indent=2))
@@ -205,15 +212,38 @@ def test_the_results_page_passes_axe_core(
     assert not grave, grave
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_answer_line_quotes_the_top_result(server: str, browser, tmp_path: Path, scheme: str) -> None:
+    """A question in words gets one sentence above the results, from the top
+    result, linking to its section; an identifier lookup gets none."""
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1000, "height": 1100})
+    page = context.new_page()
+    page.goto(server + "/?q=list+all+pages+in+a+namespace")
+    answer = page.locator("section.answer")
+    assert answer.locator("h2").inner_text() == "Answer"
+    assert answer.locator(".answer-text").inner_text() == "Enumerate all pages sequentially in a given namespace."
+    source = answer.locator(".answer-source a")
+    assert source.inner_text().startswith("API:Allpages")
+    assert source.get_attribute("href") == page.locator("ol.results > li.result h2 a").first.get_attribute("href")
+    # above the results, and the first thing after the filters a screen reader meets
+    assert answer.bounding_box()["y"] < page.locator("ol.results").bounding_box()["y"]
+    page.screenshot(path=str(tmp_path / f"answer-{scheme}.png"))  # the first screen: docs/results-dark.png
+    shutil.copy(tmp_path / f"answer-{scheme}.png", tmp_path.parent / f"answer-{scheme}-latest.png")
+    page.goto(server + "/?q=%24wgSitename")
+    page.wait_for_selector("ol.results li.result")
+    assert page.locator("section.answer").count() == 0
+    context.close()
+
+
 def test_keyboard_alone_reaches_every_result_and_filter(server: str, browser) -> None:
     page = browser.new_page()
-    page.goto(server + "/?q=how+do+I+let+people+upload+images")
+    page.goto(server + "/?q=how+long+do+login+cookies+last")
     wanted = set(
-        page.locator("ol.results > li.result h2 a, nav.facets a, nav.sorting a").evaluate_all(
+        page.locator("section.answer a, ol.results > li.result h2 a, nav.facets a, nav.sorting a").evaluate_all(
             "as => as.map(a => a.href)"
         )
     )
-    assert len(wanted) >= 12  # ten results, facets, the other order
+    assert len(wanted) >= 12  # the answer's source, ten results, facets, the other order
     reached: set[str] = set()
     for _ in range(150):
         page.keyboard.press("Tab")

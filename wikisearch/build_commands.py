@@ -6,7 +6,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,9 @@ from core.settings import BUILD_RUNTIMES, VECTOR_INDEXES, Settings
 from indexer.sources import SOURCE_TYPES
 
 from .common import handle_errors, parse_namespaces, setup_logging
+
+if TYPE_CHECKING:
+    from index_format import BuildReport
 
 
 @click.command()
@@ -142,15 +145,20 @@ def build(
     report = build_index(source, index_dir, embedder, resolved.info(), settings, replace=replace, encoder=encoder)
     if not settings.quiet:
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
-        rate = report.chunks_embedded / report.duration_s if report.duration_s else 0.0
         click.echo(
             f"indexed {report.pages} pages, {report.chunks} chunks, {report.aliases} redirects as aliases "
-            f"into {index_dir} in {report.duration_s:.1f}s\n"
-            f"pages: {report.pages_added} added, {report.pages_changed} changed, "
-            f"{report.pages_unchanged} unchanged, {report.pages_removed} removed; "
-            f"chunks: {report.chunks_embedded} embedded ({rate:.1f}/s), {report.chunks_reused} reused\n"
-            f"skipped: {skipped}"
+            f"into {index_dir} in {report.duration_s:.1f}s\n{_changes(report)}\nskipped: {skipped}"
         )
+
+
+def _changes(report: BuildReport) -> str:
+    """What a build or sync changed, and what it embedded or reused."""
+    return (
+        f"pages: {report.pages_added} added, {report.pages_changed} changed, "
+        f"{report.pages_unchanged} unchanged, {report.pages_removed} removed; "
+        f"chunks: {report.chunks_embedded} embedded, {report.chunks_reused} reused; "
+        f"answer sentences: {report.sentences_embedded} embedded, {report.sentences_reused} reused"
+    )
 
 
 @click.command()
@@ -224,13 +232,11 @@ def _report_sync(report: Any, index_dir: Path, api_url: str, as_json: bool, quie
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     elif not quiet:
-        b = report.build
         click.echo(
             f"synced {index_dir} with {api_url} ({report.mode}"
             + (f", changes since {report.since}" if report.since else "")
             + f", up to {report.until})\n"
-            f"pages: {b.pages_added} added, {b.pages_changed} changed, {b.pages_unchanged} unchanged, "
-            f"{b.pages_removed} removed; chunks: {b.chunks_embedded} embedded, {b.chunks_reused} reused"
+            + _changes(report.build)
         )
 
 

@@ -59,6 +59,10 @@ def query(
     if as_json:
         click.echo(json.dumps(response.as_dict(), ensure_ascii=False))
         return
+    if response.answer:
+        answer = response.answer
+        click.echo(click.style("Answer: ", bold=True) + answer.text)
+        click.echo(f"   from {answer.section}  {answer.url}  (score {answer.score:.3f})\n")
     if not response.results:
         click.echo("no results" + (" with these filters" if filters.active else ""))
     for rank, hit in enumerate(response.results, start=offset + 1):

@@ -63,6 +63,16 @@
 		panel.setAttribute('aria-label', 'Semantic results');
 		var heading = el('h2', 'wikisearch-heading', 'Semantic results');
 		panel.appendChild(heading);
+		var answer = data.answer;
+		if (answer && typeof answer.text === 'string' && typeof answer.section === 'string' && safeUrl(answer.url)) {
+			var box = el('p', 'wikisearch-answer');
+			box.appendChild(el('span', 'wikisearch-answer-text', answer.text));
+			box.appendChild(document.createTextNode(' — '));
+			var source = el('a', 'wikisearch-answer-source', answer.section.split(' > ').join(' › '));
+			source.href = safeUrl(answer.url);
+			box.appendChild(source);
+			panel.appendChild(box);
+		}
 		var list = el('ol', 'wikisearch-results');
 		results.forEach(function (hit) {
 			var href = safeUrl(hit.url);

@@ -1,0 +1,60 @@
+"""The answer line: the one sentence of the top result that answers a question.
+
+The build stores a vector for every sentence a card would show
+(``core.prose.sentences``); a search scores the sentences of the top
+result's best passages against the question's vector, a matrix product,
+with no extra model call. (Sentences of the next results were measured to
+add wrong answers more than right ones: docs/answer-line.md.) The sentence is shown only when its cosine clears
+``Settings.answer_min_score``, and only for questions in words (not
+identifier lookups such as ``$wgSitename`` or ``Q146``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.lexical import identifier_share
+from core.urls import with_anchor
+from index_format import ChunkRow, Index
+
+#: How many of the top result's best passages are read for a sentence.
+ANSWER_PASSAGES = 3
+#: Words a query needs to be a question in words.
+QUESTION_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    title: str
+    section: str  # "Page > Section" of the passage it is from
+    url: str  # Page#Section
+    score: float  # cosine of the sentence with the question
+
+
+def is_question(query: str) -> bool:
+    """Words, not identifiers: a few of them, at least as much prose as code
+    ("what is the default of $wgEnableUploads" is one; "$wgSitename" is not)."""
+    return len(query.split()) >= QUESTION_WORDS and identifier_share(query) <= 0.5
+
+
+def find_answer(
+    index: Index, query: str, query_vector: np.ndarray, passages: list[ChunkRow], min_score: float
+) -> Answer | None:
+    """The stored sentence of ``passages`` (the top result's, best first)
+    closest to the question, if it is close enough; a better passage wins a tie."""
+    if not passages or not is_question(query):
+        return None
+    rows, vectors = index.sentences_of([p.id for p in passages[:ANSWER_PASSAGES]])
+    if not rows:
+        return None
+    scores = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+    best = int(np.argmax(scores))
+    score = float(scores[best])
+    if score < min_score:
+        return None
+    chunk_id, text = rows[best]
+    passage = next(p for p in passages if p.id == chunk_id)
+    return Answer(text, passage.title, passage.section, with_anchor(passage.url, passage.anchor), round(score, 4))

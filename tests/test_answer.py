@@ -1,0 +1,155 @@
+"""The answer line's sentences: how passages of the real sample dumps split,
+what a build stores for them and reuses, and when a search shows one
+(the fake embedder here; the real model in test_e2e_model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import IndexFormatError
+from core.prose import sentences
+from core.settings import Settings
+from index_format import Index
+from indexer.build import build_index
+from indexer.sources.dump import DumpSource
+from query.answer import find_answer, is_question
+from query.search import search
+from query.tables import tables
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build
+
+DOCS = DUMPS / "mediawiki-docs.xml.bz2"
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    return fake_build(DumpSource(DOCS), tmp_path_factory.mktemp("answer") / "docs")
+
+
+def opening_sentences(index: Index, title: str) -> list[str]:
+    row = index.chunks([tables(index).openings[title]])
+    return sentences(next(iter(row.values())).text, title)
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # a setting: its sentences, then its facts said with its name
+        (
+            "Manual:$wgEnableUploads",
+            [
+                "Allow users to upload files.",
+                "Use $wgLocalFileRepo to control how and where uploads are stored.",
+                "Disabled by default as for security reasons.",
+                "$wgEnableUploads — Default: false",
+                "$wgEnableUploads — Since: 1.5",
+            ],
+        ),
+        # the module name is the title: not a fact, not a sentence
+        ("API:Login", ["Log in and get authentication cookies."]),
+    ],
+)
+def test_a_passage_splits_into_the_sentences_a_reader_sees(docs: Index, title: str, expected: list[str]) -> None:
+    assert opening_sentences(docs, title)[: len(expected)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # from enwiki-sample's Albert Sidney Johnston: an initial ends no sentence
+        (
+            "He was the highest-ranking officer after Robert E. Lee. He was killed at Shiloh.",
+            ["He was the highest-ranking officer after Robert E. Lee.", "He was killed at Shiloh."],
+        ),
+        ("Settings such as e.g. The logo can change.", ["Settings such as e.g. The logo can change."]),
+        (
+            "A list item without a stop\nAnother item of the list",
+            ["A list item without a stop", "Another item of the list"],
+        ),
+        ("Too short.\n\n" + "word " * 61, []),  # a fragment, a wall
+    ],
+)
+def test_sentences_end_where_a_reader_would_end_them(text: str, expected: list[str]) -> None:
+    assert sentences(text, "Some page") == expected
+
+
+def test_a_wrapped_line_stays_one_sentence(docs: Index) -> None:
+    """Extension pages wrap sentences over lines; the answer never quotes half of one."""
+    found = opening_sentences(docs, "Extension:WikiEditor")
+    assert any(s.startswith("For installation, once the code is copied") and s.endswith("the line:") for s in found)
+    assert not [s for s in found if s[0].islower()], found  # no second half
+    assert not [s for s in found if "wfLoadExtension" in s or "$wgHiddenPrefs[]" in s], found  # no code
+
+
+@pytest.mark.parametrize(
+    ("query", "question"),
+    [
+        ("what is the default of $wgEnableUploads", True),
+        ("how do I make my wiki private", True),
+        ("list all pages", True),
+        ("$wgSitename", False),
+        ("wd:Q146 wdt:P18 cats", False),
+        ("uploading files", False),
+    ],
+)
+def test_only_questions_in_words_get_an_answer_line(query: str, question: bool) -> None:
+    assert is_question(query) is question
+
+
+def test_a_build_stores_one_vector_per_sentence(docs: Index) -> None:
+    counts = docs.manifest.counts
+    stored = docs.db().execute("SELECT count(*) FROM sentences").fetchone()[0]
+    assert counts.sentences == stored > counts.chunks
+    assert 0 < docs.manifest.build.sentences_embedded <= stored  # a sentence said twice is embedded once
+    assert docs.sentence_vectors is not None and docs.sentence_vectors.shape == (stored, FakeEmbedder.dimensions)
+    chunk = tables(docs).openings["Manual:$wgEnableUploads"]
+    rows, vectors = docs.sentences_of([chunk])
+    fresh = FakeEmbedder().encode([text for _, text in rows])
+    assert np.allclose(vectors, fresh, atol=2e-3)  # stored as float16
+
+
+def test_a_rebuild_reuses_every_unchanged_sentence(tmp_path: Path) -> None:
+    target = tmp_path / "docs"
+    first = build_index(DumpSource(DOCS), target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True))
+    embedder = FakeEmbedder()
+    again = build_index(DumpSource(DOCS), target, embedder, FAKE_MODEL, Settings(quiet=True))
+    assert embedder.encoded == 0
+    assert again.sentences == first.sentences and again.sentences_reused == first.sentences_embedded
+    assert again.sentences_embedded == 0
+
+
+def test_an_index_without_sentences_searches_without_an_answer_line(tmp_path: Path) -> None:
+    target = tmp_path / "docs"
+    settings = Settings(quiet=True, answer_sentences=False, answer_min_score=0.0)
+    build_index(DumpSource(DOCS), target, FakeEmbedder(), FAKE_MODEL, settings)
+    index = Index.open(target)
+    assert index.manifest.counts.sentences == 0 and index.sentence_vectors is None
+    response = search(index, FakeEmbedder(), "list all pages in a namespace", settings=settings)
+    assert response.results and response.answer is None
+
+
+def test_a_truncated_sentence_file_is_refused_with_the_reason(tmp_path: Path) -> None:
+    index = fake_build(DumpSource(DOCS), tmp_path / "docs")
+    path = index.version_dir / "sentences.f16"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(IndexFormatError, match="inconsistent.*sentences"):
+        Index.open(tmp_path / "docs")
+
+
+def test_the_answer_is_the_top_results_closest_sentence_above_the_threshold(docs: Index) -> None:
+    embedder = FakeEmbedder()
+    query = "enumerate all pages sequentially in a given namespace"
+    settings = Settings(answer_min_score=0.5)
+    response = search(docs, embedder, query, settings=settings)
+    assert response.answer is not None
+    assert response.answer.title == response.results[0].title == "API:Allpages"
+    assert response.answer.text == "Enumerate all pages sequentially in a given namespace."
+    assert response.answer.url == response.results[0].url
+    assert search(docs, embedder, query, settings=settings, offset=1).answer is None
+    assert search(docs, embedder, query, settings=settings, sort="recent").answer is None
+    assert search(docs, embedder, query, settings=settings.replace(answer_min_score=1.0)).answer is None
+    assert search(docs, embedder, query, settings=settings, answer=False).answer is None
+    # no passages, no answer
+    assert find_answer(docs, query, embedder.encode([query])[0], [], 0.0) is None
