@@ -26,6 +26,7 @@ SEARCH_MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("blend", "rrf")
 BUILD_RUNTIMES = ("onnx", "onnx-int8", "torch")
 VECTOR_INDEXES = ("auto", "flat", "hnsw")
+ENGINES = ("serial", "spark")
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -51,6 +52,8 @@ class Settings:
     min_chunk_tokens: int = 24
     #: FAISS index a build writes: auto (flat up to flat_max_chunks, then HNSW), flat or hnsw.
     vector_index: str = "auto"
+    #: The Spark master of ``build --engine spark``: local[N] on one machine, yarn on a cluster.
+    spark_master: str = "local[2]"
     #: Largest index that auto keeps exact (flat).
     flat_max_chunks: int = 50_000
     #: CPU threads for the model (0: let torch decide).

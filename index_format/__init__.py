@@ -23,6 +23,7 @@ from .manifest import (
     SourceInfo,
     SyncState,
     as_dict,
+    from_dict,
     read_manifest,
 )
 from .reader import Index, NotAnIndex, existing_manifest, open_index
@@ -44,6 +45,7 @@ __all__ = [
     "StoredChunk",
     "SyncState",
     "as_dict",
+    "from_dict",
     "existing_manifest",
     "open_index",
     "read_manifest",

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from core.documents import Chunk, Page, Section, Source
+from core.documents import Chunk, Page, Section, SiteInfo, Source, SourceDescription
 from core.errors import DumpError, IndexFormatError, WikisearchError, write_failed
 from core.hashing import text_hash
 from core.models import Embedder, ModelInfo, Runtime
@@ -90,7 +90,7 @@ def build_index(
         previous = None
     old_pages = previous.page_chunk_hashes() if previous else {}
     chunk_settings = ChunkSettings.from_settings(settings)
-    chunking = Chunking(chunk_settings.chunk_tokens, chunk_settings.overlap, chunk_settings.min_tokens, CHUNKER_VERSION)
+    chunking = chunking_of(chunk_settings)
     # Unchanged pages keep their chunks only if they would be cut the same way.
     reuse_chunks = previous is not None and previous.manifest.chunking == chunking
     if keep_previous is not None and not (previous is not None and reuse_chunks):
@@ -126,13 +126,13 @@ def build_index(
                 continue
             seen.add(page.title)
             stored = previous.stored_chunks(page.title, page.source_hash) if reuse_chunks and previous else None
-            chunks = stored if stored is not None else _chunk(page, chunk_settings, embedder)
+            chunks = stored if stored is not None else page_chunks(page, chunk_settings, embedder)
             _crash_point("parse")
             if not chunks:
                 report.skipped["no text after parsing"] = report.skipped.get("no text after parsing", 0) + 1
                 logger.warning("skipped page %r: no text after parsing", page.title)
                 continue
-            _count_change(report, page, chunks, old_pages)
+            count_change(report, page, chunks, old_pages)
             rounds.add(page, chunks, page.source_hash)
         if keep_previous is not None and previous is not None:
             for page, source_hash, chunks in previous.stored_pages():
@@ -159,28 +159,7 @@ def build_index(
             writer.sentences,
         )
         report.duration_s = round(time.monotonic() - started, 3)
-        site = source.site
-        manifest = Manifest(
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            model=model,
-            embedded_with=runtime,
-            source=SourceInfo(
-                type=described.type,
-                path=str(described.path),
-                file=described.path.name,
-                bytes=described.path.stat().st_size if described.path.is_file() else 0,
-                schema=described.schema,
-                siteinfo=SiteMeta(site.sitename, site.dbname, site.base, site.generator),
-                namespaces=sorted(described.namespaces),
-                preset=described.preset,
-                max_pages=described.max_pages,
-                action=described.action,
-            ),
-            chunking=chunking,
-            counts=Counts(skipped=dict(report.skipped)),
-            build=report,
-            sync=sync,
-        )
+        manifest = new_manifest(source_info(described, source.site), model, runtime, chunking, report, sync)
         _crash_point("write")
         if encoder is not None:
             writer.add_encoder(encoder.directory, encoder.info)
@@ -197,6 +176,48 @@ def build_index(
         if previous is not None:
             previous.close()
     return report
+
+
+def chunking_of(settings: ChunkSettings) -> Chunking:
+    """How pages are cut, as the manifest records it."""
+    return Chunking(settings.chunk_tokens, settings.overlap, settings.min_tokens, CHUNKER_VERSION)
+
+
+def source_info(described: SourceDescription, site: SiteInfo) -> SourceInfo:
+    """The manifest's ``source``, from what the source says of itself."""
+    return SourceInfo(
+        type=described.type,
+        path=str(described.path),
+        file=described.path.name,
+        bytes=described.path.stat().st_size if described.path.is_file() else 0,
+        schema=described.schema,
+        siteinfo=SiteMeta(site.sitename, site.dbname, site.base, site.generator),
+        namespaces=sorted(described.namespaces),
+        preset=described.preset,
+        max_pages=described.max_pages,
+        action=described.action,
+    )
+
+
+def new_manifest(
+    source: SourceInfo,
+    model: ModelInfo,
+    runtime: Runtime,
+    chunking: Chunking,
+    report: BuildReport,
+    sync: SyncState | None = None,
+) -> Manifest:
+    """The manifest of a finished build; the writer adds its counts at commit."""
+    return Manifest(
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        model=model,
+        embedded_with=runtime,
+        source=source,
+        chunking=chunking,
+        counts=Counts(skipped=dict(report.skipped)),
+        build=report,
+        sync=sync,
+    )
 
 
 def _precision(runtime: Runtime | None) -> str:
@@ -243,7 +264,8 @@ def _previous_index(target: Path, model: ModelInfo, replace: bool) -> Index | No
         raise IndexFormatError(f"{exc}; pass --replace to rebuild it from scratch") from None
 
 
-def _chunk(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chunk]:
+def page_chunks(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chunk]:
+    """A page cut into chunks: the parse and chunk stages of every engine."""
     if page.code:
         return chunk_code_page(page.title, page.text, page.code_notes)
     if page.markup == "plain":
@@ -256,7 +278,7 @@ def _chunk(page: Page, settings: ChunkSettings, embedder: Embedder) -> list[Chun
     return chunk_page(page.title, sections, settings, embedder.count_tokens)
 
 
-def _count_change(
+def count_change(
     report: BuildReport,
     page: Page,
     chunks: Sequence[Chunk | StoredChunk],

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.settings import BUILD_RUNTIMES, VECTOR_INDEXES, Settings
+from core.settings import BUILD_RUNTIMES, ENGINES, VECTOR_INDEXES, Settings
 from indexer.sources import SOURCE_TYPES
 
 from .common import handle_errors, parse_namespaces, setup_logging
@@ -20,13 +20,12 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("dump", type=click.Path(path_type=Path))
+@click.argument("dumps", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--index",
     "index_dir",
-    required=True,
     type=click.Path(path_type=Path),
-    help="Index directory to create or update.",
+    help="Index directory to create or update (required, except for a Spark run that only writes --shards-out).",
 )
 @click.option(
     "--source",
@@ -77,13 +76,26 @@ if TYPE_CHECKING:
     type=click.Choice(VECTOR_INDEXES),
     help="FAISS index: exact flat, HNSW, or auto (flat up to 50k chunks).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="serial",
+    show_default=True,
+    help="serial: this process; spark: Apache Spark (pip install 'wikisearch[spark]'), several DUMPS at once.",
+)
+@click.option("--master", help="spark: the Spark master (default local[2]; yarn on a cluster).")
+@click.option(
+    "--shards-out",
+    type=click.Path(path_type=Path),
+    help="spark: write Parquet shards here (published atomically; a later run reuses their vectors).",
+)
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
 @click.pass_context
 @handle_errors
 def build(
     ctx: click.Context,
-    dump: Path,
-    index_dir: Path,
+    dumps: tuple[Path, ...],
+    index_dir: Path | None,
     source_type: str,
     preset: str | None,
     fields: tuple[str, ...],
@@ -97,9 +109,13 @@ def build(
     threads: int | None,
     build_runtime: str | None,
     vector_index: str | None,
+    engine: str,
+    master: str | None,
+    shards_out: Path | None,
     quiet: bool | None,
 ) -> None:
-    """Build or update the index at --index from a MediaWiki XML DUMP.
+    """Build or update the index at --index from a MediaWiki XML dump (with
+    --engine spark, from one or more dumps: DUMPS).
 
     DUMP may be .xml, .bz2, .gz, .xz, .lzma or .7z (export schemas 0.3–0.11).
     Unchanged chunks are not embedded again; the previous index is replaced
@@ -113,10 +129,27 @@ def build(
             "threads": threads,
             "build_runtime": build_runtime,
             "vector_index": vector_index,
+            "spark_master": master,
             "quiet": quiet,
         }
     )
     setup_logging(ctx.obj["verbose"], settings.quiet)
+    if engine == "spark":
+        from .spark_commands import spark_build
+
+        if source_type != "dump" or fields or preset:
+            raise click.BadParameter("the spark engine reads MediaWiki dumps only (--source dump)")
+        report = spark_build(
+            list(dumps), index_dir, shards_out, settings, parse_namespaces(namespaces), max_pages, base_url, replace
+        )
+        if report is not None and not settings.quiet:
+            print_summary(report, index_dir)
+        return
+    if len(dumps) > 1 or shards_out:
+        raise click.BadParameter("several dumps and --shards-out need --engine spark")
+    if index_dir is None:
+        raise click.BadParameter("--index is required", param_hint="--index")
+    dump = dumps[0]
     from core.models import resolve_model
     from core.onnx_encoder import build_embedder
     from index_format import existing_manifest
@@ -144,11 +177,15 @@ def build(
     embedder, encoder = build_embedder(resolved, index_dir.absolute().parent, settings.build_runtime, settings.threads)
     report = build_index(source, index_dir, embedder, resolved.info(), settings, replace=replace, encoder=encoder)
     if not settings.quiet:
-        skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
-        click.echo(
-            f"indexed {report.pages} pages, {report.chunks} chunks, {report.aliases} redirects as aliases "
-            f"into {index_dir} in {report.duration_s:.1f}s\n{_changes(report)}\nskipped: {skipped}"
-        )
+        print_summary(report, index_dir)
+
+
+def print_summary(report: BuildReport, index_dir: Path | None) -> None:
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
+    click.echo(
+        f"indexed {report.pages} pages, {report.chunks} chunks, {report.aliases} redirects as aliases "
+        f"into {index_dir} in {report.duration_s:.1f}s\n{_changes(report)}\nskipped: {skipped}"
+    )
 
 
 def _changes(report: BuildReport) -> str:

@@ -9,6 +9,7 @@ from . import __version__
 from .build_commands import build, sync
 from .model_commands import model
 from .query_commands import evaluate_command, info, query, serve
+from .spark_commands import assemble
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -27,7 +28,7 @@ def main(ctx: click.Context, verbose: int) -> None:
     ctx.obj["verbose"] = verbose
 
 
-for command in (build, sync, query, serve, evaluate_command, info, model):
+for command in (build, sync, assemble, query, serve, evaluate_command, info, model):
     main.add_command(command)
 
 if __name__ == "__main__":

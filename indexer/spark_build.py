@@ -1,0 +1,274 @@
+"""The build on Apache Spark: the serial build's stages, run by Spark's tasks.
+
+Each input file is read by one task (``DumpSource``, as the serial build
+reads it); pages are spread over the cluster and cut into chunks
+(``page_chunks``) and sentences (``core.prose``); the texts no earlier run
+embedded (an anti-join on content hash with the previous vectors) are
+embedded with the index's ONNX encoder, one session per executor process,
+length-sorted within each Arrow batch; everything is written as shards
+(``indexer.shards``) that ``assemble`` turns into the standard index.
+
+Needs the ``spark`` extra (``pip install 'wikisearch[spark]'``) and Java;
+nothing else of wikisearch imports this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from core.documents import Page
+from core.errors import WikisearchError
+from core.hashing import text_hash
+from core.models import ModelInfo, Runtime
+from core.onnx_encoder import ExportedEncoder, OnnxEncoder
+from core.prose import sentences
+from core.settings import Settings
+from index_format import BuildReport
+
+from . import shards
+from .build import chunking_of, page_chunks, source_info
+from .chunk import ChunkSettings
+from .sources.dump import DumpSource
+
+logger = logging.getLogger(__name__)
+
+#: Columns of a chunk row, as the shards store them (the vector is joined on by key).
+CHUNK_COLUMNS = (
+    "seq long, page_id long, title string, namespace int, rev_id long, timestamp string, url string, "
+    "code string, code_language string, action_url string, source_hash string, "
+    "ordinal int, section string, anchor string, text string, key string, embed_text string, "
+    "sentences array<struct<text:string,hash:string>>"
+)
+VECTOR_COLUMNS = "key string, vector array<float>"
+
+
+class SparkUnavailable(WikisearchError):
+    """pyspark or Java is missing."""
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What an executor needs to open the encoder (picklable)."""
+
+    encoder: ExportedEncoder
+    max_seq_length: int
+    dimensions: int
+
+
+_ENCODERS: dict[str, OnnxEncoder] = {}
+
+
+def _encoder(spec: EncoderSpec) -> OnnxEncoder:
+    """One ONNX session per executor process; its sha256 is checked once, when it opens."""
+    found = _ENCODERS.get(spec.encoder.info.onnx_sha256)
+    if found is None:
+        found = OnnxEncoder(spec.encoder.directory, spec.encoder.info, spec.max_seq_length, spec.dimensions, 1)
+        _ENCODERS[spec.encoder.info.onnx_sha256] = found
+    return found
+
+
+def session(master: str) -> Any:
+    """A Spark session; on a local master everything stays on loopback."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkUnavailable(
+            "--engine spark needs pyspark: pip install 'wikisearch[spark]'", "spark_missing"
+        ) from None
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise SparkUnavailable("--engine spark needs Java (a JDK 17 or 21)", "java_missing")
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("wikisearch build")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "2048")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    if "spark.sql.shuffle.partitions" not in dict(spark.sparkContext.getConf().getAll()):
+        # Spark's 200 would cut a small build into slivers: length sorting needs full batches.
+        spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism * 2))
+    return spark
+
+
+def _read_input(item: tuple[int, str], options: dict[str, Any]) -> Iterator[tuple]:
+    """One task reads one input file, as the serial build would."""
+    number, path = item
+    source = DumpSource(path, **options)
+    for position, page in enumerate(source):
+        if page.redirect is not None:
+            yield ("alias", 0, None, page.title, page.redirect)
+        else:
+            yield ("page", shards.seq_of(number, position), page, "", "")
+    for reason, count in source.skip_reasons.items():
+        yield ("skip", count, None, reason, "")
+
+
+def _chunk_rows(pages: Iterable[tuple], settings: ChunkSettings, spec: EncoderSpec, keep_sentences: bool):
+    """Parse and chunk a partition of pages; a page with no text left is one row with ordinal -1."""
+    encoder = _encoder(spec)
+    for _, seq, page, _, _ in pages:
+        assert isinstance(page, Page)
+        head: tuple[Any, ...] = (seq, page.page_id, page.title, page.namespace, page.rev_id, page.timestamp)
+        head += (page.url, page.code, page.code_language, page.action_url, page.source_hash)
+        chunks = page_chunks(page, settings, encoder)
+        if not chunks:
+            yield (*head, -1, "", "", "", "", "", [])
+        for c in chunks:
+            said = [(t, text_hash(t)) for t in sentences(c.text, page.title)] if keep_sentences else []
+            yield (*head, c.ordinal, c.section, c.anchor, c.text, c.key, c.embed_text, said)
+
+
+def _embedding(spec: EncoderSpec, batch_size: int):
+    """mapInPandas: (key, text) frames in, (key, vector) frames out."""
+
+    def embed(frames: Iterator[Any]) -> Iterator[Any]:
+        import pandas as pd
+
+        encoder = _encoder(spec)
+        for frame in frames:
+            vectors = encoder.encode(frame["text"].tolist(), batch_size=batch_size)
+            yield pd.DataFrame({"key": frame["key"], "vector": list(vectors)})
+
+    return embed
+
+
+@dataclass(frozen=True)
+class Previous:
+    """Vectors an earlier run or index computed: Parquet tables of (key, vector)."""
+
+    chunks: str | None = None
+    sentences: str | None = None
+
+
+def build_shards(
+    inputs: list[Path],
+    root: Path,
+    settings: Settings,
+    model: ModelInfo,
+    encoder: ExportedEncoder,
+    spec_length: int,
+    *,
+    master: str = "local[2]",
+    namespaces: set[int] | None = None,
+    max_pages: int | None = None,
+    base_url: str | None = None,
+    previous: Previous = Previous(),
+) -> Path:
+    """Run the build on Spark and publish its shards under ``root``; the version written."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    started = time.monotonic()
+    options: dict[str, Any] = {"namespaces": namespaces, "max_pages": max_pages, "base_url": base_url}
+    first = DumpSource(inputs[0], **options)  # its <siteinfo> and description, read once on the driver
+    described, site = first.describe(), first.site
+    chunk_settings = ChunkSettings.from_settings(settings)
+    spark = session(master)
+    version = shards.new_version(root)
+    try:
+        sc = spark.sparkContext
+        dims = model.dimensions or 0
+        spec = EncoderSpec(encoder, spec_length, dims)
+        files = [(n, str(path)) for n, path in enumerate(inputs)]
+        records = sc.parallelize(files, len(files)).flatMap(lambda item: _read_input(item, options))
+        records.persist(StorageLevel.MEMORY_AND_DISK)
+        skipped: dict[str, int] = {}
+        for _, count, _, reason, _ in records.filter(lambda r: r[0] == "skip").collect():
+            skipped[reason] = skipped.get(reason, 0) + count
+        aliases = records.filter(lambda r: r[0] == "alias").map(lambda r: (r[3], r[4]))
+        spark.createDataFrame(aliases, "title string, target string").write.parquet(str(version / shards.ALIASES))
+        parts = max(sc.defaultParallelism * 2, len(files))
+        keep = settings.answer_sentences
+        pages = records.filter(lambda r: r[0] == "page").repartition(parts)
+        rows = pages.mapPartitions(lambda part: _chunk_rows(part, chunk_settings, spec, keep))
+        chunks = spark.createDataFrame(rows, CHUNK_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
+        empty = chunks.filter("ordinal < 0").count()
+        if empty:
+            skipped["no text after parsing"] = skipped.get("no text after parsing", 0) + empty
+        chunks = chunks.filter("ordinal >= 0")
+        report = BuildReport(skipped=skipped)
+        texts = chunks.select("key", F.col("embed_text").alias("text")).dropDuplicates(["key"])
+        said = chunks.select("seq", "ordinal", F.posexplode("sentences").alias("position", "sentence")).select(
+            "seq", "ordinal", "position", F.col("sentence.text").alias("text"), F.col("sentence.hash").alias("hash")
+        )
+        vectors, report.chunks_embedded, report.chunks_reused = _vectors(
+            spark, texts, chunks.select("key"), previous.chunks, spec, settings.batch_size
+        )
+        sentence_texts = said.select(F.col("hash").alias("key"), "text").dropDuplicates(["key"])
+        sentence_vectors, report.sentences_embedded, report.sentences_reused = _vectors(
+            spark, sentence_texts, said.select(F.col("hash").alias("key")), previous.sentences, spec, 32
+        )
+        (
+            chunks.drop("embed_text", "sentences")
+            .join(vectors, "key")
+            .orderBy("seq", "ordinal")
+            .write.parquet(str(version / shards.CHUNKS))
+        )
+        (
+            said.join(sentence_vectors.withColumnRenamed("key", "hash"), "hash")
+            .orderBy("seq", "ordinal", "position")
+            .write.parquet(str(version / shards.SENTENCES))
+        )
+        report.duration_s = round(time.monotonic() - started, 3)
+        manifest = shards.ShardManifest(
+            model=model,
+            embedded_with=_runtime(spec),
+            chunking=chunking_of(chunk_settings),
+            source=replace(
+                source_info(described, site),
+                file=", ".join(p.name for p in inputs),
+                bytes=sum(p.stat().st_size for p in inputs if p.is_file()),
+            ),
+            build=report,
+            inputs=[str(p) for p in inputs],
+            master=master,
+        )
+        shards.publish(version, manifest)
+    except BaseException:
+        shutil.rmtree(version, ignore_errors=True)
+        raise
+    finally:
+        spark.stop()
+    return version
+
+
+def _vectors(spark: Any, texts: Any, used: Any, previous: str | None, spec: EncoderSpec, batch: int):
+    """(key, vector) of every text: the previous run's where it has them, the rest
+    embedded now; with how many distinct texts were embedded and how many rows reused."""
+    from pyspark.sql import functions as F
+
+    missing = texts
+    reused_rows = 0
+    old = None
+    if previous:
+        old = spark.read.parquet(previous).select("key", "vector").dropDuplicates(["key"])
+        missing = texts.join(old, "key", "left_anti")
+        reused_rows = used.join(old.select("key"), "key", "left_semi").count()
+    missing = missing.persist()
+    embedded_count = missing.count()
+    embedded = missing.mapInPandas(_embedding(spec, batch), VECTOR_COLUMNS)
+    if old is not None:
+        embedded = embedded.unionByName(old.join(texts.select("key"), "key", "left_semi"))
+    embedded = embedded.select("key", F.col("vector")).persist()
+    embedded.count()  # embedded once here, not again by the sort's sampling pass
+    return embedded, embedded_count, reused_rows
+
+
+def _runtime(spec: EncoderSpec) -> Runtime:
+    import onnxruntime
+
+    return Runtime("onnxruntime", onnxruntime.__version__, spec.encoder.info.precision, spec.encoder.info.onnx_sha256)
