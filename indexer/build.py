@@ -127,7 +127,7 @@ def build_index(
             seen.add(page.title)
             stored = previous.stored_chunks(page.title, page.source_hash) if reuse_chunks and previous else None
             chunks = stored if stored is not None else page_chunks(page, chunk_settings, embedder)
-            _crash_point("parse")
+            crash_point("parse")
             if not chunks:
                 report.skipped["no text after parsing"] = report.skipped.get("no text after parsing", 0) + 1
                 logger.warning("skipped page %r: no text after parsing", page.title)
@@ -160,7 +160,7 @@ def build_index(
         )
         report.duration_s = round(time.monotonic() - started, 3)
         manifest = new_manifest(source_info(described, source.site), model, runtime, chunking, report, sync)
-        _crash_point("write")
+        crash_point("write")
         if encoder is not None:
             writer.add_encoder(encoder.directory, encoder.info)
         final = writer.commit(manifest, settings.vector_index, settings.flat_max_chunks)
@@ -225,7 +225,7 @@ def _precision(runtime: Runtime | None) -> str:
     return runtime.precision if runtime else "fp32"
 
 
-def _crash_point(stage: str) -> None:
+def crash_point(stage: str) -> None:
     """For the crash-safety tests: with WIKISEARCH_TEST_CRASH_POINT=stage the build
     announces that it reached ``stage`` (a file beside the marker) and waits there
     to be killed, so a test can SIGKILL it at an exact point."""
@@ -321,7 +321,7 @@ class _Rounds:
         pending, self.pending, self.chunks = self.pending, [], 0
         if not pending:
             return
-        _crash_point("embed")
+        crash_point("embed")
         report = self.report
         keys = list(dict.fromkeys(c.key for _, chunks, _ in pending for c in chunks))
         texts = {c.key: c.embed_text for _, chunks, _ in pending for c in chunks if isinstance(c, Chunk)}

@@ -9,8 +9,8 @@ A shards directory holds versions and names the published one last::
         sentences/*.parquet      the answer line's sentences of each chunk, with their vectors
         aliases/*.parquet        redirects: title → target
 
-Rows are keyed by content hash (``key`` of a chunk, ``hash`` of a sentence), so a
-later run reuses their vectors. A run killed before it names its version in
+Rows are keyed by the sha256 of the text the model read (``key``, in both
+tables), so a later run reuses their vectors. A run killed before it names its version in
 ``CURRENT`` publishes nothing: readers never see a half-written version.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -63,13 +64,27 @@ def new_version(root: Path) -> Path:
 
 
 def publish(version: Path, manifest: ShardManifest) -> None:
-    """Write the version's manifest, then name it in CURRENT: the last step of a run."""
+    """Write the version's manifest, then name it in CURRENT: the last step of a
+    run. Versions older than the one it replaces are removed."""
+    replaced = current(version.parent)
     (version / SHARDS_MANIFEST).write_text(json.dumps(as_dict(manifest), indent=2), "utf-8")
     pointer = version.parent / f".{CURRENT}.{os.getpid()}"
     pointer.write_text(version.name + "\n", "utf-8")
     with open(pointer, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(pointer, version.parent / CURRENT)
+    for old in version.parent.glob("v-*"):
+        if old not in (version, replaced):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_unpublished(root: Path) -> None:
+    """Remove what killed runs left: versions newer than the published one
+    that were never named in CURRENT (one run at a time per shards directory)."""
+    published = current(root)
+    for version in root.glob("v-*"):
+        if published is None or version.name > published.name:
+            shutil.rmtree(version, ignore_errors=True)
 
 
 def current(root: Path) -> Path | None:

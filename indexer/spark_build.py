@@ -34,7 +34,7 @@ from core.settings import Settings
 from index_format import BuildReport
 
 from . import shards
-from .build import chunking_of, page_chunks, source_info
+from .build import chunking_of, crash_point, page_chunks, source_info
 from .chunk import ChunkSettings
 from .sources.dump import DumpSource
 
@@ -178,6 +178,7 @@ def build_shards(
     described, site = first.describe(), first.site
     chunk_settings = ChunkSettings.from_settings(settings)
     spark = session(master)
+    shards.clean_unpublished(root)
     version = shards.new_version(root)
     try:
         sc = spark.sparkContext
@@ -203,14 +204,14 @@ def build_shards(
         report = BuildReport(skipped=skipped)
         texts = chunks.select("key", F.col("embed_text").alias("text")).dropDuplicates(["key"])
         said = chunks.select("seq", "ordinal", F.posexplode("sentences").alias("position", "sentence")).select(
-            "seq", "ordinal", "position", F.col("sentence.text").alias("text"), F.col("sentence.hash").alias("hash")
+            "seq", "ordinal", "position", F.col("sentence.text").alias("text"), F.col("sentence.hash").alias("key")
         )
         vectors, report.chunks_embedded, report.chunks_reused = _vectors(
             spark, texts, chunks.select("key"), previous.chunks, spec, settings.batch_size
         )
-        sentence_texts = said.select(F.col("hash").alias("key"), "text").dropDuplicates(["key"])
+        sentence_texts = said.select("key", "text").dropDuplicates(["key"])
         sentence_vectors, report.sentences_embedded, report.sentences_reused = _vectors(
-            spark, sentence_texts, said.select(F.col("hash").alias("key")), previous.sentences, spec, 32
+            spark, sentence_texts, said.select("key"), previous.sentences, spec, 32
         )
         (
             chunks.drop("embed_text", "sentences")
@@ -219,7 +220,7 @@ def build_shards(
             .write.parquet(str(version / shards.CHUNKS))
         )
         (
-            said.join(sentence_vectors.withColumnRenamed("key", "hash"), "hash")
+            said.join(sentence_vectors, "key")
             .orderBy("seq", "ordinal", "position")
             .write.parquet(str(version / shards.SENTENCES))
         )
@@ -237,6 +238,7 @@ def build_shards(
             inputs=[str(p) for p in inputs],
             master=master,
         )
+        crash_point("publish")
         shards.publish(version, manifest)
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)

@@ -60,3 +60,13 @@ def test_no_module_is_too_long_to_read() -> None:
         if (n := len(path.read_text("utf-8").splitlines())) > 450
     }
     assert not long
+
+
+def test_only_the_spark_engine_imports_pyspark() -> None:
+    """The default build, the command and the server load no Spark (an optional extra)."""
+    code = (
+        "import sys, wikisearch.cli, indexer.build, indexer.assemble, webapp; "
+        "print('pyspark' in sys.modules, 'pandas' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.split() == ["False", "False"]

@@ -13,10 +13,10 @@ import click
 from core.settings import BUILD_RUNTIMES, ENGINES, VECTOR_INDEXES, Settings
 from indexer.sources import SOURCE_TYPES
 
-from .common import handle_errors, parse_namespaces, setup_logging
+from .common import changes, handle_errors, parse_namespaces, print_summary, setup_logging
 
 if TYPE_CHECKING:
-    from index_format import BuildReport
+    pass
 
 
 @click.command()
@@ -180,24 +180,6 @@ def build(
         print_summary(report, index_dir)
 
 
-def print_summary(report: BuildReport, index_dir: Path | None) -> None:
-    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
-    click.echo(
-        f"indexed {report.pages} pages, {report.chunks} chunks, {report.aliases} redirects as aliases "
-        f"into {index_dir} in {report.duration_s:.1f}s\n{_changes(report)}\nskipped: {skipped}"
-    )
-
-
-def _changes(report: BuildReport) -> str:
-    """What a build or sync changed, and what it embedded or reused."""
-    return (
-        f"pages: {report.pages_added} added, {report.pages_changed} changed, "
-        f"{report.pages_unchanged} unchanged, {report.pages_removed} removed; "
-        f"chunks: {report.chunks_embedded} embedded, {report.chunks_reused} reused; "
-        f"answer sentences: {report.sentences_embedded} embedded, {report.sentences_reused} reused"
-    )
-
-
 @click.command()
 @click.option(
     "--api", "api_url", required=True, help="The wiki's api.php, e.g. https://wikitech.wikimedia.org/w/api.php."
@@ -273,7 +255,7 @@ def _report_sync(report: Any, index_dir: Path, api_url: str, as_json: bool, quie
             f"synced {index_dir} with {api_url} ({report.mode}"
             + (f", changes since {report.since}" if report.since else "")
             + f", up to {report.until})\n"
-            + _changes(report.build)
+            + changes(report.build)
         )
 
 

@@ -8,11 +8,15 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.errors import WikisearchError
+
+if TYPE_CHECKING:
+    from index_format import BuildReport
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -58,3 +62,22 @@ def parse_namespaces(value: str | None) -> set[int] | None:
         return {int(part) for part in value.split(",") if part.strip()}
     except ValueError:
         raise click.BadParameter("expected comma-separated namespace numbers, e.g. 0,4,12") from None
+
+
+def print_summary(report: BuildReport, index_dir: Path | None) -> None:
+    """The lines a build prints when it is done."""
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
+    click.echo(
+        f"indexed {report.pages} pages, {report.chunks} chunks, {report.aliases} redirects as aliases "
+        f"into {index_dir} in {report.duration_s:.1f}s\n{changes(report)}\nskipped: {skipped}"
+    )
+
+
+def changes(report: BuildReport) -> str:
+    """What a build or sync changed, and what it embedded or reused."""
+    return (
+        f"pages: {report.pages_added} added, {report.pages_changed} changed, "
+        f"{report.pages_unchanged} unchanged, {report.pages_removed} removed; "
+        f"chunks: {report.chunks_embedded} embedded, {report.chunks_reused} reused; "
+        f"answer sentences: {report.sentences_embedded} embedded, {report.sentences_reused} reused"
+    )

@@ -14,8 +14,7 @@ import click
 from core.errors import ModelError
 from core.settings import VECTOR_INDEXES, Settings
 
-from .build_commands import print_summary
-from .common import handle_errors, setup_logging
+from .common import handle_errors, print_summary, setup_logging
 
 if TYPE_CHECKING:
     from index_format import BuildReport

@@ -1,0 +1,155 @@
+"""The build on Apache Spark (local[2], loopback only), with the real model,
+through the real command line: the same index as the serial build, runs that
+embed only what changed, shards that a killed run never half-publishes."""
+
+from __future__ import annotations
+
+import bz2
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index_format import Index
+from indexer.shards import CURRENT, current
+from tests.conftest import WIKISEARCH, run_cli
+from tests.test_build import docs_xml
+
+pytestmark = [
+    pytest.mark.model,
+    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (openjdk-17-jre on Debian)"),
+]
+
+SPARK_ENV = {"SPARK_LOCAL_IP": "127.0.0.1", "WIKISEARCH_SPARK_MASTER": "local[2]"}
+
+
+def write_dump(path: Path, header: str, pages: list[str]) -> Path:
+    path.write_bytes(bz2.compress((header + "\n".join(pages) + "\n</mediawiki>").encode("utf-8")))
+    return path
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """240 pages of mediawiki-docs, as one dump and as two (as Wikimedia splits large ones)."""
+    xml = docs_xml()
+    header = xml[: xml.index("<page>")]
+    pages = re.findall(r"<page>.*?</page>", xml, flags=re.S)[:240]
+    out = tmp_path_factory.mktemp("split")
+    return {
+        "whole": write_dump(out / "whole.xml.bz2", header, pages),
+        "a": write_dump(out / "part1.xml.bz2", header, pages[:120]),
+        "b": write_dump(out / "part2.xml.bz2", header, pages[120:]),
+    }
+
+
+def chunk_vectors(index: Index) -> dict[str, np.ndarray]:
+    rows = index.db().execute("SELECT id, hash FROM chunks ORDER BY id").fetchall()
+    vectors = index.vectors_of([i for i, _ in rows])
+    return {digest: vectors[n] for n, (_, digest) in enumerate(rows)}
+
+
+def stored(index: Index, sql: str) -> list[tuple]:
+    return sorted(index.db().execute(sql).fetchall())
+
+
+def test_a_spark_build_of_split_dumps_equals_the_serial_build(split: dict[str, Path], tmp_path: Path) -> None:
+    serial, spark = tmp_path / "serial", tmp_path / "spark"
+    assert run_cli("build", str(split["whole"]), "--index", str(serial), "-q").returncode == 0
+    result = run_cli(
+        "build", str(split["a"]), str(split["b"]), "--engine", "spark", "--index", str(spark), env=SPARK_ENV
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    a, b = Index.open(serial), Index.open(spark)
+    assert f"pages: {a.manifest.counts.pages} added" in result.stdout, result.stdout
+    ours, theirs = chunk_vectors(a), chunk_vectors(b)
+    assert set(ours) == set(theirs) and len(ours) > 240
+    assert min(float(ours[k] @ theirs[k]) for k in ours) > 0.9999  # the same encoder; batches differ
+    page_sql = "SELECT title, namespace, page_id, rev_id, timestamp, url, text_hash FROM pages"
+    assert stored(a, page_sql) == stored(b, page_sql)
+    assert stored(a, "SELECT text, hash FROM sentences") == stored(b, "SELECT text, hash FROM sentences")
+    assert b.manifest.source.file == "part1.xml.bz2, part2.xml.bz2"
+    assert b.manifest.embedded_with is not None and b.manifest.embedded_with.runtime == "onnxruntime"
+    for query in ("uploading files", "how long do login cookies last"):
+        one = run_cli("query", "--index", str(serial), "--json", query).stdout
+        two = run_cli("query", "--index", str(spark), "--json", query).stdout
+        assert re.findall(r'"title": "([^"]+)"', one) == re.findall(r'"title": "([^"]+)"', two), query
+
+
+def test_shards_are_reused_by_the_next_run_and_assemble_to_a_served_index(
+    split: dict[str, Path], tmp_path: Path
+) -> None:
+    shards = tmp_path / "shards"
+    first = run_cli("build", str(split["a"]), "--engine", "spark", "--shards-out", str(shards), env=SPARK_ENV)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "published shards" in first.stdout and current(shards) is not None
+    xml = bz2.decompress(split["a"].read_bytes()).decode()
+    edited = xml.replace("Allow users to upload files.", "Allow users to upload files (edited).", 1)
+    assert edited != xml
+    newer = tmp_path / "newer.xml.bz2"
+    newer.write_bytes(bz2.compress(edited.encode()))
+    index = tmp_path / "index"
+    again = run_cli(
+        "build", str(newer), "--engine", "spark", "--shards-out", str(shards), "--index", str(index), env=SPARK_ENV
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    embedded = int(re.search(r"chunks: (\d+) embedded", again.stdout)[1])
+    reused = int(re.search(r"embedded, (\d+) reused", again.stdout)[1])
+    assert 1 <= embedded <= 2 and reused > 100, again.stdout  # the edited page's chunk(s) only
+    assembled = tmp_path / "assembled"
+    result = run_cli("assemble", str(shards), "--index", str(assembled))
+    assert result.returncode == 0, result.stderr
+    hits = run_cli("query", "--index", str(assembled), "--json", "let users upload files")
+    assert '"title": "Manual:$wgEnableUploads"' in hits.stdout
+    assert len(list(shards.glob("v-*"))) == 2  # the published version and the one it replaced
+
+
+def test_a_killed_spark_run_publishes_nothing(split: dict[str, Path], tmp_path: Path) -> None:
+    shards = tmp_path / "shards"
+    assert (
+        run_cli("build", str(split["a"]), "--engine", "spark", "--shards-out", str(shards), env=SPARK_ENV).returncode
+        == 0
+    )
+    before = (shards / CURRENT).read_text()
+    marker = tmp_path / "reached"
+    env = {**os.environ, **SPARK_ENV, "WIKISEARCH_TEST_CRASH_POINT": f"publish:{marker}"}
+    args = [*WIKISEARCH, "build", str(split["b"]), "--engine", "spark", "--shards-out", str(shards)]
+    proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert marker.exists(), "the run never reached the point before publishing"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its JVM
+        proc.wait()
+    assert (shards / CURRENT).read_text() == before  # every shard written, none published
+    assert len(list(shards.glob("v-*"))) == 2
+    result = run_cli("assemble", str(shards), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0, result.stderr
+    assert "indexed 120 pages" in result.stdout, result.stdout  # part 1 only, as published before the kill
+    assert Index.open(tmp_path / "index").manifest.source.file == "part1.xml.bz2"
+
+
+def test_clear_errors_without_java_or_with_bad_options(split: dict[str, Path], tmp_path: Path) -> None:
+    no_java = run_cli(
+        "build",
+        str(split["a"]),
+        "--engine",
+        "spark",
+        "--index",
+        str(tmp_path / "i"),
+        env={"PATH": "/nonexistent", "JAVA_HOME": ""},
+    )
+    assert no_java.returncode == 2 and "needs Java" in no_java.stderr and "Traceback" not in no_java.stderr
+    two = run_cli("build", str(split["a"]), str(split["b"]), "--index", str(tmp_path / "j"))
+    assert two.returncode == 2 and "--engine spark" in two.stderr
+    nothing = run_cli("assemble", str(tmp_path / "empty"), "--index", str(tmp_path / "k"))
+    assert nothing.returncode == 2 and "no published shards" in nothing.stderr
+    assert not (tmp_path / "i").exists() and not (tmp_path / "k").exists()
