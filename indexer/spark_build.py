@@ -1,6 +1,6 @@
 """The build on Apache Spark: the serial build's stages, run by Spark's tasks.
 
-Each input file is read by one task (``DumpSource``, as the serial build
+Each input file is read by one task (``open_source``, as the serial build
 reads it); pages are spread over the cluster and cut into chunks
 (``page_chunks``) and sentences (``core.prose``); the texts no earlier run
 embedded (an anti-join on content hash with the previous vectors) are
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.documents import Page
-from core.errors import WikisearchError
+from core.errors import DumpError, WikisearchError
 from core.hashing import text_hash
 from core.models import ModelInfo, Runtime
 from core.onnx_encoder import ExportedEncoder, OnnxEncoder
@@ -36,7 +36,8 @@ from index_format import BuildReport
 from . import shards
 from .build import chunking_of, crash_point, page_chunks, source_info
 from .chunk import ChunkSettings
-from .sources.dump import DumpSource
+from .sources import open_source
+from .sources.content_table import table_files
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ CHUNK_COLUMNS = (
     "sentences array<struct<text:string,hash:string>>"
 )
 VECTOR_COLUMNS = "key string, vector array<float>"
+#: The sources a Spark run reads, one task per file.
+SPARK_SOURCES = ("dump", "content-table")
 
 
 class SparkUnavailable(WikisearchError):
@@ -104,10 +107,10 @@ def session(master: str) -> Any:
     return spark
 
 
-def _read_input(item: tuple[int, str], options: dict[str, Any]) -> Iterator[tuple]:
+def _read_input(item: tuple[int, str], kind: str, options: dict[str, Any]) -> Iterator[tuple]:
     """One task reads one input file, as the serial build would."""
     number, path = item
-    source = DumpSource(path, **options)
+    source = open_source(kind, Path(path), **options)
     for position, page in enumerate(source):
         if page.redirect is not None:
             yield ("alias", 0, None, page.title, page.redirect)
@@ -163,6 +166,7 @@ def build_shards(
     spec_length: int,
     *,
     master: str = "local[2]",
+    kind: str = "dump",
     namespaces: set[int] | None = None,
     max_pages: int | None = None,
     base_url: str | None = None,
@@ -174,7 +178,9 @@ def build_shards(
 
     started = time.monotonic()
     options: dict[str, Any] = {"namespaces": namespaces, "max_pages": max_pages, "base_url": base_url}
-    first = DumpSource(inputs[0], **options)  # its <siteinfo> and description, read once on the driver
+    if kind not in SPARK_SOURCES:
+        raise DumpError(f"the spark engine reads {' and '.join(SPARK_SOURCES)} inputs, not {kind}", "unknown_source")
+    first = open_source(kind, inputs[0], **options)  # its <siteinfo> and description, read once on the driver
     described, site = first.describe(), first.site
     chunk_settings = ChunkSettings.from_settings(settings)
     spark = session(master)
@@ -184,17 +190,17 @@ def build_shards(
         sc = spark.sparkContext
         dims = model.dimensions or 0
         spec = EncoderSpec(encoder, spec_length, dims)
-        files = [(n, str(path)) for n, path in enumerate(inputs)]
-        records = sc.parallelize(files, len(files)).flatMap(lambda item: _read_input(item, options))
+        parts = [part for path in inputs for part in (table_files(path) if kind == "content-table" else [path])]
+        files = [(n, str(path)) for n, path in enumerate(parts)]  # one task a file: a dump, or a table's part
+        records = sc.parallelize(files, len(files)).flatMap(lambda item: _read_input(item, kind, options))
         records.persist(StorageLevel.MEMORY_AND_DISK)
         skipped: dict[str, int] = {}
         for _, count, _, reason, _ in records.filter(lambda r: r[0] == "skip").collect():
             skipped[reason] = skipped.get(reason, 0) + count
         aliases = records.filter(lambda r: r[0] == "alias").map(lambda r: (r[3], r[4]))
         spark.createDataFrame(aliases, "title string, target string").write.parquet(str(version / shards.ALIASES))
-        parts = max(sc.defaultParallelism * 2, len(files))
         keep = settings.answer_sentences
-        pages = records.filter(lambda r: r[0] == "page").repartition(parts)
+        pages = records.filter(lambda r: r[0] == "page").repartition(max(sc.defaultParallelism * 2, len(files)))
         rows = pages.mapPartitions(lambda part: _chunk_rows(part, chunk_settings, spec, keep))
         chunks = spark.createDataFrame(rows, CHUNK_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
         empty = chunks.filter("ordinal < 0").count()

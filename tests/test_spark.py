@@ -5,6 +5,7 @@ embed only what changed, shards that a killed run never half-publishes."""
 from __future__ import annotations
 
 import bz2
+import datetime
 import os
 import re
 import shutil
@@ -58,9 +59,21 @@ def stored(index: Index, sql: str) -> list[tuple]:
     return sorted(index.db().execute(sql).fetchall())
 
 
-def test_a_spark_build_of_split_dumps_equals_the_serial_build(split: dict[str, Path], tmp_path: Path) -> None:
-    serial, spark = tmp_path / "serial", tmp_path / "spark"
-    assert run_cli("build", str(split["whole"]), "--index", str(serial), "-q").returncode == 0
+@pytest.fixture(scope="module")
+def serial(split: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 240 pages built by the serial build, from the whole dump."""
+    target = tmp_path_factory.mktemp("serial") / "index"
+    assert run_cli("build", str(split["whole"]), "--index", str(target), "-q").returncode == 0
+    return target
+
+
+PAGE_SQL = "SELECT title, namespace, page_id, rev_id, timestamp, url, text_hash FROM pages"
+
+
+def test_a_spark_build_of_split_dumps_equals_the_serial_build(
+    split: dict[str, Path], serial: Path, tmp_path: Path
+) -> None:
+    spark = tmp_path / "spark"
     result = run_cli(
         "build", str(split["a"]), str(split["b"]), "--engine", "spark", "--index", str(spark), env=SPARK_ENV
     )
@@ -70,8 +83,7 @@ def test_a_spark_build_of_split_dumps_equals_the_serial_build(split: dict[str, P
     ours, theirs = chunk_vectors(a), chunk_vectors(b)
     assert set(ours) == set(theirs) and len(ours) > 240
     assert min(float(ours[k] @ theirs[k]) for k in ours) > 0.9999  # the same encoder; batches differ
-    page_sql = "SELECT title, namespace, page_id, rev_id, timestamp, url, text_hash FROM pages"
-    assert stored(a, page_sql) == stored(b, page_sql)
+    assert stored(a, PAGE_SQL) == stored(b, PAGE_SQL)
     assert stored(a, "SELECT text, hash FROM sentences") == stored(b, "SELECT text, hash FROM sentences")
     assert b.manifest.source.file == "part1.xml.bz2, part2.xml.bz2"
     assert b.manifest.embedded_with is not None and b.manifest.embedded_with.runtime == "onnxruntime"
@@ -79,6 +91,46 @@ def test_a_spark_build_of_split_dumps_equals_the_serial_build(split: dict[str, P
         one = run_cli("query", "--index", str(serial), "--json", query).stdout
         two = run_cli("query", "--index", str(spark), "--json", query).stdout
         assert re.findall(r'"title": "([^"]+)"', one) == re.findall(r'"title": "([^"]+)"', two), query
+
+
+def test_a_data_lake_shaped_content_table_builds_the_same_index(
+    split: dict[str, Path], serial: Path, tmp_path: Path
+) -> None:
+    """The pages as a Parquet table in two part files (page_id, namespace, title,
+    rev_id, timestamp, wikitext), read serially and on Spark: the index the dump gives."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from indexer.sources.dump import DumpSource
+
+    pages = list(DumpSource(split["whole"]))
+    table = tmp_path / "content_table"
+    table.mkdir()
+    for n, part in enumerate((pages[:130], pages[130:])):
+        columns = {
+            "page_id": [p.page_id for p in part],
+            "namespace": [p.namespace for p in part],
+            "title": [p.title.replace(" ", "_") for p in part],  # as the Data Lake writes titles
+            "rev_id": [p.rev_id for p in part],
+            "timestamp": pa.array(
+                [datetime.datetime.fromisoformat(p.timestamp.replace("Z", "+00:00")) for p in part],
+                pa.timestamp("s", tz="UTC"),
+            ),
+            "wikitext": [p.text for p in part],
+        }
+        pq.write_table(pa.table(columns), table / f"part-{n:05d}.parquet")
+    base = ["--source", "content-table", "--base-url", "https://www.mediawiki.org/wiki/MediaWiki"]
+    one, two = tmp_path / "serial-table", tmp_path / "spark-table"
+    assert run_cli("build", str(table), *base, "--index", str(one), "-q").returncode == 0
+    result = run_cli("build", str(table), *base, "--engine", "spark", "--index", str(two), "-q", env=SPARK_ENV)
+    assert result.returncode == 0, result.stderr[-2000:]
+    from_dump = Index.open(serial)
+    for built in (Index.open(one), Index.open(two)):
+        assert set(chunk_vectors(built)) == set(chunk_vectors(from_dump))
+        assert stored(built, PAGE_SQL) == stored(from_dump, PAGE_SQL)
+        assert built.manifest.source.type == "content-table"
+    bad = run_cli("build", str(split["a"]), "--source", "content-table", "--index", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "not a Parquet file" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_shards_are_reused_by_the_next_run_and_assemble_to_a_served_index(

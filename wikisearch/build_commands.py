@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     default="dump",
     show_default=True,
     help="dump: every page is a document; sparql-examples: every {{SPARQL}} template of the pages is one; "
-    "records: every record of a JSON Lines or CSV file is one.",
+    "records: every record of a JSON Lines or CSV file is one; content-table: a Parquet table of page "
+    "revisions (page_id, namespace, title, rev_id, timestamp, wikitext), as in Wikimedia's Data Lake.",
 )
 @click.option("--preset", type=click.Choice(["quarry", "sparql"]), help="records: a field mapping for a known shape.")
 @click.option(
@@ -137,10 +138,16 @@ def build(
     if engine == "spark":
         from .spark_commands import spark_build
 
-        if source_type != "dump" or fields or preset:
-            raise click.BadParameter("the spark engine reads MediaWiki dumps only (--source dump)")
         report = spark_build(
-            list(dumps), index_dir, shards_out, settings, parse_namespaces(namespaces), max_pages, base_url, replace
+            list(dumps),
+            index_dir,
+            shards_out,
+            settings,
+            source_type,
+            parse_namespaces(namespaces),
+            max_pages,
+            base_url,
+            replace,
         )
         if report is not None and not settings.quiet:
             print_summary(report, index_dir)

@@ -3,6 +3,7 @@
 - ``dump``: a MediaWiki XML export; every page is a document.
 - ``sparql_examples``: every ``{{SPARQL}}`` template of a wiki page is one.
 - ``records``: every record of a JSON Lines or CSV file is one (Quarry, SPARQL collections).
+- ``content_table``: a Parquet table of current revisions, as in Wikimedia's Data Lake.
 
 ``open_source`` makes the one a user names; a source's quirks stay in its module.
 """
@@ -16,7 +17,7 @@ from core.documents import Source
 from core.errors import DumpError
 
 #: The names ``wikisearch build --source`` accepts.
-SOURCE_TYPES = ("dump", "sparql-examples", "records")
+SOURCE_TYPES = ("dump", "sparql-examples", "records", "content-table")
 
 
 def open_source(
@@ -38,6 +39,10 @@ def open_source(
         from .sparql_examples import SparqlExamplesSource
 
         return SparqlExamplesSource(path, base_url=base_url)
+    if kind == "content-table":
+        from .content_table import ContentTableSource
+
+        return ContentTableSource(path, namespaces=namespaces, max_pages=max_pages, base_url=base_url)
     if kind == "dump":
         from .dump import DumpSource
 
