@@ -29,15 +29,18 @@ from .build import count_change, new_manifest
 logger = logging.getLogger(__name__)
 
 
-def assemble_index(root: Path, target: Path, settings: Settings, encoder: ExportedEncoder | None = None) -> BuildReport:
-    """Write the index at ``target`` from the shards version published under ``root``."""
+def assemble_index(
+    root: Path, target: Path, settings: Settings, encoder: ExportedEncoder | None = None, replace: bool = False
+) -> BuildReport:
+    """Write the index at ``target`` from the shards version published under ``root``;
+    an index of another model there is replaced only with ``replace``."""
     started = time.monotonic()
     version = shards.current(root)
     if version is None:
         raise IndexFormatError(f"{root}: no published shards here (a build writes them with --shards-out)", "no_shards")
     made = shards.read_manifest(version)
     report = made.build
-    old_pages = _old_pages(target)
+    old_pages = _old_pages(target, made.model.sha256, replace)
     dims = made.model.dimensions or 0
     writer = IndexWriter(target, dims)
     seen: set[str] = set()
@@ -101,10 +104,19 @@ def _page(row: dict[str, Any]) -> Page:
     )
 
 
-def _old_pages(target: Path) -> dict[str, tuple[int, tuple[str, ...]]]:
+def _old_pages(target: Path, model_sha256: str, replace: bool) -> dict[str, tuple[int, tuple[str, ...]]]:
     """The index being replaced, page by page: to report what changed."""
-    if existing_manifest(target) is None:
+    manifest = existing_manifest(target)
+    if manifest is None:
         return {}
+    if manifest.model.sha256 != model_sha256:
+        if replace:
+            return {}
+        raise IndexFormatError(
+            f"{target}: index was built with model {manifest.model.name}, not the shards' model; "
+            "pass --replace to replace it",
+            "other_model",
+        )
     index = Index.open(target)
     try:
         return index.page_chunk_hashes()

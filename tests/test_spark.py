@@ -19,7 +19,8 @@ import pytest
 
 from index_format import Index
 from indexer.shards import CURRENT, current
-from tests.conftest import WIKISEARCH, run_cli
+from indexer.sources.dump import DumpSource
+from tests.conftest import WIKISEARCH, fake_build, run_cli
 from tests.test_build import docs_xml
 
 pytestmark = [
@@ -101,8 +102,6 @@ def test_a_data_lake_shaped_content_table_builds_the_same_index(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from indexer.sources.dump import DumpSource
-
     pages = list(DumpSource(split["whole"]))
     table = tmp_path / "content_table"
     table.mkdir()
@@ -159,6 +158,12 @@ def test_shards_are_reused_by_the_next_run_and_assemble_to_a_served_index(
     hits = run_cli("query", "--index", str(assembled), "--json", "let users upload files")
     assert '"title": "Manual:$wgEnableUploads"' in hits.stdout
     assert len(list(shards.glob("v-*"))) == 2  # the published version and the one it replaced
+    other = tmp_path / "other"  # an index of another model is replaced only when asked
+    fake_build(DumpSource(split["a"]), other)
+    refused = run_cli("assemble", str(shards), "--index", str(other))
+    assert refused.returncode == 2 and "--replace" in refused.stderr and "Traceback" not in refused.stderr
+    assert Index.open(other).manifest.model.name == "fake-hash-64"
+    assert run_cli("assemble", str(shards), "--index", str(other), "--replace", "-q").returncode == 0
 
 
 def test_a_killed_spark_run_publishes_nothing(split: dict[str, Path], tmp_path: Path) -> None:

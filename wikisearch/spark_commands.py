@@ -85,7 +85,7 @@ def spark_build(
             if not settings.quiet:
                 click.echo(f"published shards in {root} (wikisearch assemble {root} --index DIR)")
             return None
-        return assemble_index(root, index_dir, settings, encoder)
+        return assemble_index(root, index_dir, settings, encoder, replace_index)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -95,10 +95,13 @@ def spark_build(
 @click.argument("shards", type=click.Path(path_type=Path))
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory to write.")
 @click.option("--vector-index", type=click.Choice(VECTOR_INDEXES), help="FAISS index (default auto).")
+@click.option("--replace", is_flag=True, help="Replace an index of another model at --index.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No summary.")
 @click.pass_context
 @handle_errors
-def assemble(ctx: click.Context, shards: Path, index_dir: Path, vector_index: str | None, quiet: bool | None) -> None:
+def assemble(
+    ctx: click.Context, shards: Path, index_dir: Path, vector_index: str | None, replace: bool, quiet: bool | None
+) -> None:
     """Turn the shards a Spark build published in SHARDS into the index at --index."""
     settings = Settings.load({"vector_index": vector_index, "quiet": quiet})
     setup_logging(ctx.obj["verbose"], settings.quiet)
@@ -113,6 +116,6 @@ def assemble(ctx: click.Context, shards: Path, index_dir: Path, vector_index: st
         made = read_manifest(version)
         resolved = resolve_model(made.model.name, settings.allow_unvetted_model)
         encoder = prepare_encoder(resolved, index_dir.absolute().parent)
-    report = assemble_index(shards, index_dir, settings, encoder)
+    report = assemble_index(shards, index_dir, settings, encoder, replace)
     if not settings.quiet:
         print_summary(report, index_dir)

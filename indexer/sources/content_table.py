@@ -21,7 +21,7 @@ from core.documents import Page, SiteInfo, SourceDescription
 from core.errors import DumpError
 from core.urls import page_url
 
-from .dump import NON_CONTENT_NAMESPACES, redirect_target
+from .dump import is_content_namespace, redirect_target
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class ContentTableSource:
     def _wanted(self, namespace: int) -> bool:
         if self.namespaces is not None:
             return namespace in self.namespaces
-        return namespace >= 0 and namespace % 2 == 0 and namespace not in NON_CONTENT_NAMESPACES
+        return is_content_namespace(namespace)
 
     def __iter__(self) -> Iterator[Page]:
         import pyarrow.parquet as pq

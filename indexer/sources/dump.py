@@ -66,10 +66,14 @@ def redirect_target(text: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+def is_content_namespace(namespace: int) -> bool:
+    """A subject namespace (even, not negative) that is not a technical one."""
+    return namespace >= 0 and namespace % 2 == 0 and namespace not in NON_CONTENT_NAMESPACES
+
+
 def default_namespaces(site: SiteInfo) -> set[int]:
     """Content namespaces of a wiki: its subject namespaces minus technical ones."""
-    ids = set(site.namespaces) or {0}
-    return {ns for ns in ids if ns >= 0 and ns % 2 == 0 and ns not in NON_CONTENT_NAMESPACES}
+    return {ns for ns in set(site.namespaces) or {0} if is_content_namespace(ns)}
 
 
 def detect_compression(head: bytes) -> str:
