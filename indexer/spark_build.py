@@ -173,9 +173,6 @@ def build_shards(
     previous: Previous = Previous(),
 ) -> Path:
     """Run the build on Spark and publish its shards under ``root``; the version written."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
     started = time.monotonic()
     options: dict[str, Any] = {"namespaces": namespaces, "max_pages": max_pages, "base_url": base_url}
     if kind not in SPARK_SOURCES:
@@ -183,7 +180,10 @@ def build_shards(
     first = open_source(kind, inputs[0], **options)  # its <siteinfo> and description, read once on the driver
     described, site = first.describe(), first.site
     chunk_settings = ChunkSettings.from_settings(settings)
-    spark = session(master)
+    spark = session(master)  # a clear error if pyspark or Java is missing
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
     shards.clean_unpublished(root)
     version = shards.new_version(root)
     try:

@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -203,6 +204,14 @@ def test_clear_errors_without_java_or_with_bad_options(split: dict[str, Path], t
         env={"PATH": "/nonexistent", "JAVA_HOME": ""},
     )
     assert no_java.returncode == 2 and "needs Java" in no_java.stderr and "Traceback" not in no_java.stderr
+    hide = "import sys; sys.modules['pyspark'] = None; from wikisearch.cli import main; main()"
+    no_pyspark = subprocess.run(
+        [sys.executable, "-c", hide, "build", str(split["a"]), "--engine", "spark", "--index", str(tmp_path / "i")],
+        capture_output=True,
+        text=True,
+    )
+    assert no_pyspark.returncode == 2 and "pip install 'wikisearch[spark]'" in no_pyspark.stderr
+    assert "Traceback" not in no_pyspark.stderr
     two = run_cli("build", str(split["a"]), str(split["b"]), "--index", str(tmp_path / "j"))
     assert two.returncode == 2 and "--engine spark" in two.stderr
     nothing = run_cli("assemble", str(tmp_path / "empty"), "--index", str(tmp_path / "k"))
