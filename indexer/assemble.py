@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -159,9 +158,3 @@ def _table(pa: Any, keys: list[str], vectors: np.ndarray) -> Any:
 
 def _offsets(pa: Any, rows: int, width: int) -> Any:
     return pa.array(np.arange(0, (rows + 1) * width, width, dtype=np.int32))
-
-
-def iter_pages(version: Path) -> Iterator[str]:
-    """Titles of the pages in a shards version, in order (for tests and inspection)."""
-    for _, group in groupby(shards.rows(version, shards.CHUNKS), key=lambda r: r["seq"]):
-        yield next(group)["title"]

@@ -328,12 +328,7 @@ class _Rounds:
         vectors: dict[str, np.ndarray] = self.previous.vectors_for(keys) if self.previous is not None else {}
         missing = [k for k in keys if k not in vectors]  # never a stored chunk: its vector is in `previous`
         report.chunks_reused += sum(1 for _, chunks, _ in pending for c in chunks if c.key in vectors)
-        if missing:
-            try:
-                encoded = self.embedder.encode([texts[k] for k in missing], batch_size=self.settings.batch_size)
-            except (RuntimeError, ValueError) as exc:
-                raise WikisearchError(f"embedding failed: {exc}") from exc
-            vectors.update(zip(missing, encoded, strict=True))
+        self._embed(missing, texts, vectors, self.settings.batch_size)
         report.chunks_embedded += len(missing)  # distinct texts sent to the model
         keep_sentences = self.settings.answer_sentences
         split = [
@@ -357,12 +352,17 @@ class _Rounds:
         texts = {text_hash(t): t for page in split for chunk in page for t in chunk}
         vectors = self.previous.sentence_vectors_for(texts) if self.previous is not None else {}
         missing = [key for key in texts if key not in vectors]
-        if missing:
-            try:
-                encoded = self.embedder.encode([texts[k] for k in missing], batch_size=_SENTENCE_BATCH)
-            except (RuntimeError, ValueError) as exc:
-                raise WikisearchError(f"embedding failed: {exc}") from exc
-            vectors.update(zip(missing, encoded, strict=True))
+        self._embed(missing, texts, vectors, _SENTENCE_BATCH)
         self.report.sentences_embedded += len(missing)
         self.report.sentences_reused += len(texts) - len(missing)
         return vectors
+
+    def _embed(self, keys: list[str], texts: dict[str, str], vectors: dict[str, np.ndarray], batch: int) -> None:
+        """Encode the texts of ``keys`` into ``vectors`` (by key)."""
+        if not keys:
+            return
+        try:
+            encoded = self.embedder.encode([texts[k] for k in keys], batch_size=batch)
+        except (RuntimeError, ValueError) as exc:
+            raise WikisearchError(f"embedding failed: {exc}") from exc
+        vectors.update(zip(keys, encoded, strict=True))
