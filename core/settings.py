@@ -25,7 +25,7 @@ class SettingsError(WikisearchError):
 SEARCH_MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("blend", "rrf")
 BUILD_RUNTIMES = ("onnx", "onnx-int8", "torch")
-VECTOR_INDEXES = ("auto", "flat", "hnsw")
+VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
 ENGINES = ("serial", "spark")
 
 
@@ -50,12 +50,14 @@ class Settings:
     chunk_overlap: int = 40
     #: Sections shorter than this merge with their neighbour.
     min_chunk_tokens: int = 24
-    #: FAISS index a build writes: auto (flat up to flat_max_chunks, then HNSW), flat or hnsw.
+    #: FAISS index a build writes: auto (flat, then HNSW, then IVF-PQ as the index grows), flat, hnsw or ivfpq.
     vector_index: str = "auto"
     #: The Spark master of ``build --engine spark``: local[N] on one machine, yarn on a cluster.
     spark_master: str = "local[2]"
     #: Largest index that auto keeps exact (flat).
     flat_max_chunks: int = 50_000
+    #: Memory (MiB) auto lets an HNSW index take when served; a larger one gets IVF-PQ (compressed, re-ranked exactly).
+    vector_memory_mb: int = 1024
     #: CPU threads for the model (0: let torch decide).
     threads: int = 0
     #: Hide progress bars (for jobs and cron).
@@ -118,6 +120,8 @@ class Settings:
         _check_choice("vector_index", self.vector_index, VECTOR_INDEXES)
         if self.flat_max_chunks < 0:
             raise SettingsError("flat_max_chunks must be >= 0")
+        if self.vector_memory_mb < 1:
+            raise SettingsError("vector_memory_mb must be at least 1")
         _check_choice("search_mode", self.search_mode, SEARCH_MODES)
         _check_choice("fusion", self.fusion, FUSIONS)
         if not 0.0 <= self.answer_min_score <= 1.0:

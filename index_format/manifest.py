@@ -83,7 +83,11 @@ class VectorIndexInfo:
     M: int | None = None
     ef_construction: int | None = None
     ef_search: int | None = None
-    graph_build_s: float | None = None
+    graph_build_s: float | None = None  # time to build the graph (HNSW) or train and fill the lists (IVF-PQ)
+    nlist: int | None = None  # IVF-PQ: inverted lists
+    pq_m: int | None = None  # IVF-PQ: bytes of code per vector
+    nprobe: int | None = None  # IVF-PQ: lists searched per query
+    k_factor: int | None = None  # IVF-PQ: candidates re-ranked exactly per result asked for
 
 
 @dataclass

@@ -16,11 +16,25 @@ import numpy as np
 from core.documents import Page
 from core.errors import IndexFormatError
 
-from .manifest import MANIFEST, SENTENCES, STORE, VECTORS, Manifest, first_line, read_manifest
+from .manifest import MANIFEST, SENTENCES, STORE, VECTORS, Manifest, VectorIndexInfo, first_line, read_manifest
 from .schema import ALIAS_BM25_WEIGHTS, CHUNK_BM25_WEIGHTS, ChunkRow, StoredChunk
 from .versions import versions
 
 logger = logging.getLogger(__name__)
+
+
+def read_vectors(path: Path, info: VectorIndexInfo) -> Any:
+    """The FAISS index, memory-mapped (a version's files never change) and set to
+    search as the manifest says. Mapped vectors are page cache the kernel can drop,
+    not the process's own memory, and loading takes no time whatever the size."""
+    vectors = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+    if hasattr(vectors, "hnsw") and info.ef_search:
+        vectors.hnsw.efSearch = info.ef_search
+    if info.nprobe:
+        faiss.extract_index_ivf(vectors).nprobe = info.nprobe
+    if info.k_factor and hasattr(vectors, "k_factor"):
+        vectors.k_factor = info.k_factor
+    return vectors
 
 
 class NotAnIndex(IndexFormatError):
@@ -49,11 +63,9 @@ class Index:
             if not (version_dir / name).is_file():
                 raise IndexFormatError(f"{path}: index is incomplete: {name} is missing")
         try:
-            vectors = faiss.read_index(str(version_dir / VECTORS))
+            vectors = read_vectors(version_dir / VECTORS, manifest.index)
         except RuntimeError as exc:
             raise IndexFormatError(f"{path}: {VECTORS} is corrupt: {first_line(exc)}") from None
-        if hasattr(vectors, "hnsw") and manifest.index.ef_search:
-            vectors.hnsw.efSearch = manifest.index.ef_search
         index = cls(path, version_dir, manifest, vectors)
         index._check(path)
         index.sentence_vectors = index._open_sentences(path)

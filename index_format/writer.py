@@ -32,14 +32,32 @@ logger = logging.getLogger(__name__)
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 256
+#: IVF-PQ: dimensions per PQ sub-vector (8 bits each), inverted lists per sqrt(chunk),
+#: training points per list, lists probed and candidates re-ranked exactly per result
+#: (measured at 1 M chunks: docs/scale.md).
+IVFPQ_DIMS_PER_CODE = 8
+IVFPQ_LISTS_PER_SQRT = 4
+IVFPQ_TRAIN_PER_LIST = 64
+IVFPQ_NPROBE = 64
+IVFPQ_K_FACTOR = 20
+#: Fewest vectors a PQ codebook (256 centroids per sub-vector) is trained on.
+IVFPQ_MIN_CHUNKS = 256
 
 
-def choose_vector_index(kind: str, chunks: int, flat_max: int) -> str:
-    """flat or hnsw: what ``auto`` picks for an index of ``chunks`` chunks."""
+def hnsw_bytes(chunks: int, dimensions: int) -> int:
+    """What an HNSW index of this size takes in memory: float32 vectors and the graph's base layer."""
+    return chunks * (4 * dimensions + 2 * HNSW_M * 4 + 16)
+
+
+def choose_vector_index(kind: str, chunks: int, dimensions: int, flat_max: int, memory_mb: int) -> str:
+    """flat, hnsw or ivfpq: what ``auto`` picks for an index of ``chunks`` chunks —
+    exact up to ``flat_max``, HNSW while it fits ``memory_mb``, IVF-PQ beyond."""
     if kind not in VECTOR_INDEXES:
         raise IndexFormatError(f"vector index must be one of {', '.join(VECTOR_INDEXES)}, not {kind!r}")
     if kind == "auto":
-        return "flat" if chunks <= flat_max else "hnsw"
+        if chunks <= flat_max:
+            return "flat"
+        return "hnsw" if hnsw_bytes(chunks, dimensions) <= memory_mb * 2**20 else "ivfpq"
     return kind
 
 
@@ -52,6 +70,34 @@ def to_hnsw(flat: Any) -> Any:
     for start in range(0, flat.ntotal, step):
         hnsw.add(flat.reconstruct_n(start, min(step, flat.ntotal - start)))
     return hnsw
+
+
+def ivfpq_shape(chunks: int, dimensions: int) -> tuple[int, int]:
+    """(inverted lists, PQ sub-vectors) for an index of this size."""
+    lists = max(1, min(round(IVFPQ_LISTS_PER_SQRT * chunks**0.5), chunks // 39))
+    codes = max(m for m in range(1, dimensions // IVFPQ_DIMS_PER_CODE + 1) if dimensions % m == 0)
+    return lists, codes
+
+
+def to_ivfpq(flat: Any) -> Any:
+    """IVF-PQ over a flat index: compressed codes find candidates, the flat vectors
+    (kept, memory-mapped when served) re-rank them exactly and give rebuilds their
+    vectors back unchanged. Trained on a seeded sample, so a rebuild is repeatable."""
+    n, dims = flat.ntotal, flat.d
+    lists, codes = ivfpq_shape(n, dims)
+    ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dims), dims, lists, codes, 8, faiss.METRIC_INNER_PRODUCT)
+    ivf.cp.min_points_per_centroid = 1  # small indexes train on what they have, without FAISS's warning
+    ivf.pq.cp.min_points_per_centroid = 1
+    sample = min(n, max(IVFPQ_TRAIN_PER_LIST * lists, 256 * 39))
+    ids = np.sort(np.random.default_rng(0).choice(n, sample, replace=False)).astype(np.int64)
+    ivf.train(flat.reconstruct_batch(ids))
+    step = 65_536
+    for start in range(0, n, step):
+        ivf.add(flat.reconstruct_n(start, min(step, n - start)))
+    ivf.nprobe = min(IVFPQ_NPROBE, lists)
+    refined = faiss.IndexRefine(ivf, flat)
+    refined.k_factor = IVFPQ_K_FACTOR
+    return refined
 
 
 def searchable_text(chunk_text: str, code: str) -> str:
@@ -171,23 +217,10 @@ class IndexWriter:
                 shutil.copyfile(source, dest)
         self.encoder = info
 
-    def commit(self, manifest: Manifest, vector_index: str, flat_max: int) -> Path:
+    def commit(self, manifest: Manifest, vector_index: str, flat_max: int, memory_mb: int) -> Path:
         """Finish the files, then make this version the one ``target`` names.
-        ``vector_index``: flat, hnsw, or auto (flat up to ``flat_max`` chunks)."""
-        kind = choose_vector_index(vector_index, self.chunk_count, flat_max)
-        if kind == "hnsw":
-            started = time.monotonic()
-            self.vectors = to_hnsw(self.vectors)
-            index = VectorIndexInfo(
-                faiss="IndexHNSWFlat",
-                chosen=vector_index,
-                M=HNSW_M,
-                ef_construction=HNSW_EF_CONSTRUCTION,
-                ef_search=HNSW_EF_SEARCH,
-                graph_build_s=round(time.monotonic() - started, 2),
-            )
-        else:
-            index = VectorIndexInfo(faiss="IndexFlatIP", chosen=vector_index)
+        ``vector_index``: flat, hnsw, ivfpq, or auto (``choose_vector_index``)."""
+        index = self._finish_vectors(vector_index, flat_max, memory_mb)
         counts = Counts(self.pages, self.chunk_count, self.aliases, dict(manifest.counts.skipped), self.sentences)
         manifest = manifest.replace(
             counts=counts,
@@ -216,6 +249,41 @@ class IndexWriter:
         prune_versions(self.target, keep={final} | ({previous} if previous else set()))
         logger.info("index %s now points at %s", self.target, final.name)
         return final
+
+    def _finish_vectors(self, vector_index: str, flat_max: int, memory_mb: int) -> VectorIndexInfo:
+        """Turn the flat vectors into the chosen index type; what it is, for the manifest."""
+        kind = choose_vector_index(vector_index, self.chunk_count, self.dimensions, flat_max, memory_mb)
+        if kind == "ivfpq" and self.chunk_count < IVFPQ_MIN_CHUNKS:
+            logger.warning(
+                "IVF-PQ needs at least %d chunks to train on, this index has %d: kept exact (flat)",
+                IVFPQ_MIN_CHUNKS,
+                self.chunk_count,
+            )
+            kind = "flat"
+        started = time.monotonic()
+        if kind == "hnsw":
+            self.vectors = to_hnsw(self.vectors)
+            return VectorIndexInfo(
+                faiss="IndexHNSWFlat",
+                chosen=vector_index,
+                M=HNSW_M,
+                ef_construction=HNSW_EF_CONSTRUCTION,
+                ef_search=HNSW_EF_SEARCH,
+                graph_build_s=round(time.monotonic() - started, 2),
+            )
+        if kind == "ivfpq":
+            self.vectors = to_ivfpq(self.vectors)
+            ivf = faiss.downcast_index(self.vectors.base_index)
+            return VectorIndexInfo(
+                faiss="IndexRefine(IndexIVFPQ, IndexFlatIP)",
+                chosen=vector_index,
+                nlist=int(ivf.nlist),
+                pq_m=int(ivf.pq.M),
+                nprobe=int(ivf.nprobe),
+                k_factor=IVFPQ_K_FACTOR,
+                graph_build_s=round(time.monotonic() - started, 2),
+            )
+        return VectorIndexInfo(faiss="IndexFlatIP", chosen=vector_index)
 
     def abort(self) -> None:
         """Drop the half-written version; the current index is untouched."""

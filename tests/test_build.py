@@ -275,18 +275,25 @@ def test_rebuild_parses_only_pages_whose_text_changed(tmp_path: Path, monkeypatc
 
 
 @pytest.mark.parametrize(
-    ("kind", "chunks", "flat_max", "expected"),
+    ("kind", "chunks", "flat_max", "memory_mb", "expected"),
     [
-        ("auto", 1_513, 200_000, "flat"),
-        ("auto", 200_000, 200_000, "flat"),
-        ("auto", 200_001, 200_000, "hnsw"),
-        ("auto", 1_513, 1_000, "hnsw"),
-        ("flat", 5_000_000, 200_000, "flat"),
-        ("hnsw", 10, 200_000, "hnsw"),
+        ("auto", 1_513, 200_000, 1024, "flat"),
+        ("auto", 200_000, 200_000, 1024, "flat"),
+        ("auto", 200_001, 200_000, 1024, "hnsw"),
+        ("auto", 1_513, 1_000, 1024, "hnsw"),
+        ("auto", 500_000, 50_000, 1024, "hnsw"),  # 384 dims: ~0.86 GiB of vectors and graph
+        ("auto", 1_000_000, 50_000, 1024, "ivfpq"),  # ~1.7 GiB as HNSW
+        ("auto", 1_000_000, 50_000, 2048, "hnsw"),
+        ("auto", 60_000, 50_000, 64, "ivfpq"),
+        ("flat", 5_000_000, 200_000, 1024, "flat"),
+        ("hnsw", 10, 200_000, 1024, "hnsw"),
+        ("ivfpq", 10, 200_000, 1024, "ivfpq"),
     ],
 )
-def test_auto_picks_flat_for_small_indexes_and_hnsw_for_large(kind: str, chunks: int, flat_max: int, expected: str):
-    assert choose_vector_index(kind, chunks, flat_max) == expected
+def test_auto_picks_flat_then_hnsw_then_ivfpq_as_an_index_grows(
+    kind: str, chunks: int, flat_max: int, memory_mb: int, expected: str
+) -> None:
+    assert choose_vector_index(kind, chunks, 384, flat_max, memory_mb) == expected
 
 
 def test_an_hnsw_index_answers_as_the_flat_one_and_rebuilds_reuse_its_vectors(tmp_path: Path) -> None:
@@ -309,6 +316,45 @@ def test_an_hnsw_index_answers_as_the_flat_one_and_rebuilds_reuse_its_vectors(tm
     again = FakeEmbedder()
     report = build_index(DumpSource(dump), hnsw, again, FAKE_MODEL, settings)
     assert again.encoded == 0 and report.chunks_reused == b.vectors.ntotal
+
+
+def test_an_ivfpq_index_finds_what_exact_search_finds_and_rebuilds_get_exact_vectors(tmp_path: Path) -> None:
+    """IVF-PQ (what auto picks when HNSW would not fit its memory): on the docs sample
+    its top results are exact search's, and a rebuild to flat gets back the very
+    vectors the first build stored (the re-ranking vectors are kept), embedding nothing."""
+    dump = DUMPS / "mediawiki-docs.xml.bz2"
+    flat, ivfpq = tmp_path / "flat", tmp_path / "ivfpq"
+    build(dump, flat, FakeEmbedder())
+    build_index(DumpSource(dump), ivfpq, FakeEmbedder(), FAKE_MODEL, SETTINGS.replace(vector_index="ivfpq"))
+    a, b = Index.open(flat), Index.open(ivfpq)
+    info = b.manifest.index
+    assert info.faiss.startswith("IndexRefine(IndexIVFPQ") and info.nlist and info.nprobe and info.k_factor
+    embedder = FakeEmbedder()
+    queries = ("upload files", "cookie expiry", "categories of a page", "patrol edits", "email notification")
+    vectors = embedder.encode(list(queries))
+    found = [len({i for i, _ in a.search(v, 10)} & {i for i, _ in b.search(v, 10)}) for v in vectors]
+    assert sum(found) / (10 * len(queries)) >= 0.95, found
+    for query in queries:
+        assert (
+            search(b, embedder, query, limit=3).results[0].title == search(a, embedder, query, limit=3).results[0].title
+        )
+    again = FakeEmbedder()
+    report = build_index(DumpSource(dump), ivfpq, again, FAKE_MODEL, SETTINGS.replace(vector_index="flat"))
+    assert again.encoded == 0 and report.chunks_reused == b.vectors.ntotal
+    rebuilt = Index.open(ivfpq)
+    assert rebuilt.manifest.index.faiss == "IndexFlatIP"
+    ids = list(range(0, rebuilt.vectors.ntotal, 97))
+    assert np.array_equal(rebuilt.vectors_of(ids), a.vectors_of(ids))
+
+
+def test_ivfpq_asked_for_a_tiny_index_keeps_it_exact(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Fewer chunks than a PQ codebook needs to train: the index stays flat, and says why."""
+    dump = DUMPS / "mediawiki-docs.xml.bz2"
+    with caplog.at_level("WARNING"):
+        source = DumpSource(dump, max_pages=20)
+        build_index(source, tmp_path / "few", FakeEmbedder(), FAKE_MODEL, SETTINGS.replace(vector_index="ivfpq"))
+    assert Index.open(tmp_path / "few").manifest.index.faiss == "IndexFlatIP"
+    assert "IVF-PQ needs at least" in caplog.text
 
 
 def test_a_pages_opening_is_its_first_chunk(tmp_path: Path) -> None:

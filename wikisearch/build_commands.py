@@ -75,7 +75,7 @@ if TYPE_CHECKING:
 @click.option(
     "--vector-index",
     type=click.Choice(VECTOR_INDEXES),
-    help="FAISS index: exact flat, HNSW, or auto (flat up to 50k chunks).",
+    help="FAISS index: exact flat, HNSW, IVF-PQ, or auto (chosen by size and WIKISEARCH_VECTOR_MEMORY_MB).",
 )
 @click.option(
     "--engine",
