@@ -127,7 +127,7 @@ class IndexWriter:
         except (OSError, sqlite3.OperationalError) as exc:
             self.abort()
             raise write_failed(self.target, exc) from None
-        self.vectors = faiss.IndexFlatIP(dimensions)
+        self.vectors: Any = faiss.IndexFlatIP(dimensions)  # flat while written; its final type at commit
         self.pages = 0
         self.aliases = 0
         self.sentences = 0
@@ -273,7 +273,7 @@ class IndexWriter:
             )
         if kind == "ivfpq":
             self.vectors = to_ivfpq(self.vectors)
-            ivf = faiss.downcast_index(self.vectors.base_index)
+            ivf: Any = faiss.downcast_index(faiss.extract_index_ivf(self.vectors))
             return VectorIndexInfo(
                 faiss="IndexRefine(IndexIVFPQ, IndexFlatIP)",
                 chosen=vector_index,
