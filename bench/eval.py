@@ -17,8 +17,11 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from lexical import with_tantivy  # bench/lexical.py, beside this script
 
 from core.errors import IndexFormatError
 from core.settings import Settings
@@ -40,6 +43,12 @@ def main() -> int:
     parser.add_argument("--qrels", nargs="+", default=[str(ROOT.parent / "shared/data/eval/dev.jsonl"), str(TEAM)])
     parser.add_argument("--out", default=str(ROOT / "bench/results/eval.json"))
     parser.add_argument("--sweep", action="store_true", help="also measure fusion variants")
+    parser.add_argument(
+        "--lexical-engine",
+        choices=("fts5", "tantivy"),
+        default="fts5",
+        help="tantivy: give each corpus the tantivy index a large index gets (made from its store, in a temp dir)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings.load()
@@ -58,7 +67,7 @@ def main() -> int:
     embedders: dict = {}
     tables = []
     for qrels in args.qrels:
-        rows, means, answers = measure(qrels, rankings, settings, embedders)
+        rows, means, answers = measure(qrels, rankings, settings, embedders, args.lexical_engine)
         print_table(qrels, rows, means)
         print_answers(answers, settings.answer_min_score)
         tables.append({"qrels": qrels, "rows": rows, "mean_ndcg@10": means, "answer_line": answers})
@@ -72,7 +81,7 @@ THRESHOLDS = (0.4, 0.5, 0.6, 0.7)
 
 
 def measure(
-    qrels: str, rankings: dict[str, Ranking], settings: Settings, embedders: dict
+    qrels: str, rankings: dict[str, Ranking], settings: Settings, embedders: dict, lexical_engine: str = "fts5"
 ) -> tuple[list[dict], dict[str, float], list[dict]]:
     rows, answers = [], []
     for corpus, path in CORPORA.items():
@@ -85,6 +94,8 @@ def measure(
         except IndexFormatError as exc:
             print(f"skipping {corpus}: {exc}", file=sys.stderr)
             continue
+        if lexical_engine == "tantivy" and served.index.tantivy is None:
+            with_tantivy(served.index, Path(tempfile.mkdtemp(prefix="eval-tantivy-")))
         embedders[served.index.model_name] = served.embedder
         for name, ranking in rankings.items():
             started = time.perf_counter()

@@ -3,10 +3,11 @@
     python bench/lexical.py --index DIR [--queries FILE] [--work DIR]
 
 On the chunks of an index (``bench/million.py`` makes a million), with the
-real queries that benchmark used: FTS5's weighted BM25 over an OR of the query
-terms, exactly as ``Index.lexical`` runs it, against tantivy (``pip install
-tantivy``; a Rust engine with block-max WAND top-k) over the same five columns
-with the same weights as field boosts. Reports index build time, disk, latency
+real queries that benchmark used, through ``Index.lexical`` as search runs it:
+FTS5's weighted BM25 over an OR of the query terms (the store's tables),
+against the tantivy index the writer makes for a large index
+(``index_format.lexical``: block-max WAND top-k over the same five columns,
+the FTS5 weights as field boosts). Reports index build time, disk, latency
 of the top 100 (what the hybrid leg asks), the process's own memory, and how
 many of FTS5's top 10 tantivy also returns. Prints a table, writes
 bench/results/lexical.json.
@@ -16,19 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import sqlite3
 import time
 from pathlib import Path
 
 from bench import percentiles  # bench/bench.py, beside this script
-from core.lexical import fts_query, query_terms
+from core.lexical import query_terms
 from index_format import Index
-from index_format.schema import CHUNK_BM25_WEIGHTS
+from index_format.lexical import TantivyLexical, write_tantivy
+from index_format.manifest import LEXICAL, STORE
 
 ROOT = Path(__file__).resolve().parent.parent
-FIELDS = ("title", "section", "text", "terms", "title_terms")
 DEPTH = 100
 
 
@@ -38,58 +38,28 @@ def own_mib() -> float:
     return round(int(fields["RssAnon"].split()[0]) / 1024, 1)
 
 
-def fts5(index: Index, queries: list[str]) -> tuple[list[float], list[list[int]]]:
+def timed(index: Index, queries: list[str]) -> tuple[list[float], list[list[int]]]:
+    """The lexical leg as search runs it (``Index.lexical``), for each query."""
     times, found = [], []
     for query in queries:
-        expression = fts_query(query)
+        terms = query_terms(query)
         started = time.perf_counter()
-        hits = index.lexical(expression, DEPTH) if expression else []
+        hits = index.lexical(terms, DEPTH) if terms else []
         times.append(time.perf_counter() - started)
         found.append([cid for cid, _ in hits])
     return times, found
 
 
-def tantivy_index(store: Path, work: Path) -> tuple[object, float]:
-    import tantivy
-
+def with_tantivy(index: Index, work: Path) -> float:
+    """Give ``index`` the tantivy lexical index the writer makes for a large index; seconds it took."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    builder = tantivy.SchemaBuilder()
-    builder.add_unsigned_field("id", stored=True, fast=True)
-    for name in FIELDS:
-        builder.add_text_field(name, tokenizer_name="en_stem", index_option="freq")
-    schema = builder.build()
-    index = tantivy.Index(schema, path=str(work))
     started = time.perf_counter()
-    writer = index.writer(heap_size=512 * 2**20, num_threads=2)
-    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    for row in conn.execute(f"SELECT rowid, {', '.join(FIELDS)} FROM chunks_fts"):
-        doc = tantivy.Document()
-        doc.add_unsigned("id", row[0])
-        for name, value in zip(FIELDS, row[1:], strict=True):
-            doc.add_text(name, value)
-        writer.add_document(doc)
-    writer.commit()
-    writer.wait_merging_threads()
-    index.reload()
-    return index, time.perf_counter() - started
-
-
-def tantivy_search(index, queries: list[str]) -> tuple[list[float], list[list[int]]]:
-    boosts = dict(zip(FIELDS, CHUNK_BM25_WEIGHTS, strict=True))
-    searcher = index.searcher()
-    times, found = [], []
-    for query in queries:
-        words = " ".join(re.sub(r"[^A-Za-z0-9]", " ", t) for t in query_terms(query)).strip()
-        started = time.perf_counter()
-        ids: list[int] = []
-        if words:
-            parsed = index.parse_query(words, list(FIELDS), field_boosts=boosts)
-            for _, address in searcher.search(parsed, DEPTH, count=False).hits:
-                ids.append(searcher.doc(address)["id"][0])
-        times.append(time.perf_counter() - started)
-        found.append(ids)
-    return times, found
+    conn = sqlite3.connect(f"file:{index.version_dir / STORE}?mode=ro", uri=True)
+    write_tantivy(conn, work / LEXICAL)
+    conn.close()
+    index.tantivy = TantivyLexical(work / LEXICAL)
+    return time.perf_counter() - started
 
 
 def main() -> int:
@@ -101,14 +71,15 @@ def main() -> int:
     args = parser.parse_args()
     index = Index.open(args.index)
     queries = json.loads(Path(args.queries).read_text())
-    store = index.version_dir / "store.sqlite"
+    store = index.version_dir / STORE
     result: dict = {"chunks": index.manifest.counts.chunks, "queries": len(queries), "depth": DEPTH}
-    fts5(index, queries[:20])  # warm the page cache as a serving process would be
-    times, exact = fts5(index, queries)
+    index.tantivy = None  # the store always holds the FTS5 tables: search them
+    timed(index, queries[:20])  # warm the page cache as a serving process would be
+    times, exact = timed(index, queries)
     result["fts5"] = {**percentiles(times), "own_mib": own_mib(), "disk_mib": round(store.stat().st_size / 2**20)}
-    engine, built = tantivy_index(store, Path(args.work))
-    tantivy_search(engine, queries[:20])
-    times, found = tantivy_search(engine, queries)
+    built = with_tantivy(index, Path(args.work))
+    timed(index, queries[:20])
+    times, found = timed(index, queries)
     size = sum(f.stat().st_size for f in Path(args.work).rglob("*") if f.is_file())
     overlap = [len(set(a[:10]) & set(b[:10])) / max(1, min(10, len(b))) for a, b in zip(found, exact, strict=True)]
     result["tantivy"] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from importlib import resources
 
 _IDENT = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*")
@@ -239,8 +240,12 @@ def query_terms(query: str) -> list[str]:
 
 
 def fts_query(query: str) -> str:
+    """A safe FTS5 MATCH expression of a query (``fts_expression`` of its terms)."""
+    return fts_expression(query_terms(query))
+
+
+def fts_expression(terms: Sequence[str]) -> str:
     """A safe FTS5 MATCH expression: every term quoted, OR-ed (BM25 ranks by how many match)."""
-    terms = query_terms(query)
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 

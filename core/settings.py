@@ -26,6 +26,7 @@ SEARCH_MODES = ("hybrid", "dense", "lexical")
 FUSIONS = ("blend", "rrf")
 BUILD_RUNTIMES = ("onnx", "onnx-int8", "torch")
 VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
+LEXICAL_ENGINES = ("auto", "fts5", "tantivy")
 ENGINES = ("serial", "spark")
 
 
@@ -58,6 +59,10 @@ class Settings:
     flat_max_chunks: int = 50_000
     #: Memory (MiB) auto lets an HNSW index take when served; a larger one gets IVF-PQ (compressed, re-ranked exactly).
     vector_memory_mb: int = 1024
+    #: What the lexical leg searches: auto (SQLite FTS5 up to fts5_max_chunks, then tantivy), fts5 or tantivy.
+    lexical_engine: str = "auto"
+    #: Largest index that auto searches with SQLite FTS5 (it ranks every matching row: slow past ~100k chunks).
+    fts5_max_chunks: int = 100_000
     #: CPU threads for the model (0: let torch decide).
     threads: int = 0
     #: Hide progress bars (for jobs and cron).
@@ -120,6 +125,9 @@ class Settings:
         _check_choice("vector_index", self.vector_index, VECTOR_INDEXES)
         if self.flat_max_chunks < 0:
             raise SettingsError("flat_max_chunks must be >= 0")
+        _check_choice("lexical_engine", self.lexical_engine, LEXICAL_ENGINES)
+        if self.fts5_max_chunks < 0:
+            raise SettingsError("fts5_max_chunks must be >= 0")
         if self.vector_memory_mb < 1:
             raise SettingsError("vector_memory_mb must be at least 1")
         _check_choice("search_mode", self.search_mode, SEARCH_MODES)

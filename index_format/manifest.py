@@ -27,6 +27,8 @@ VECTORS = "vectors.faiss"
 STORE = "store.sqlite"
 #: The answer line's sentence vectors: float16 rows, ``model.dimensions`` wide.
 SENTENCES = "sentences.f16"
+#: tantivy's lexical index, in a large index only (``lexical``).
+LEXICAL = "lexical.tantivy"
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Manifest:
     counts: Counts = field(default_factory=Counts)
     build: BuildReport = field(default_factory=BuildReport)
     index: VectorIndexInfo = field(default_factory=VectorIndexInfo)
+    lexical_engine: str = "fts5"  # fts5 (chunks_fts in the store) or tantivy (LEXICAL beside it)
     encoder: EncoderInfo | None = None
     sync: SyncState | None = None
 

@@ -15,8 +15,10 @@ import numpy as np
 
 from core.documents import Page
 from core.errors import IndexFormatError
+from core.lexical import fts_expression
 
-from .manifest import MANIFEST, SENTENCES, STORE, VECTORS, Manifest, VectorIndexInfo, first_line, read_manifest
+from .lexical import TantivyLexical
+from .manifest import LEXICAL, MANIFEST, SENTENCES, STORE, VECTORS, Manifest, VectorIndexInfo, first_line, read_manifest
 from .schema import ALIAS_BM25_WEIGHTS, CHUNK_BM25_WEIGHTS, ChunkRow, StoredChunk
 from .versions import versions
 
@@ -50,6 +52,7 @@ class Index:
         self.manifest = manifest
         self.vectors = vectors
         self.sentence_vectors: np.ndarray | None = None  # float16 rows, memory-mapped
+        self.tantivy: TantivyLexical | None = None  # the lexical leg of a large index (else FTS5)
         self._local = threading.local()
 
     @classmethod
@@ -68,6 +71,10 @@ class Index:
             raise IndexFormatError(f"{path}: {VECTORS} is corrupt: {first_line(exc)}") from None
         index = cls(path, version_dir, manifest, vectors)
         index._check(path)
+        if manifest.lexical_engine == "tantivy":
+            if not (version_dir / LEXICAL).is_dir():
+                raise IndexFormatError(f"{path}: index is incomplete: {LEXICAL} is missing")
+            index.tantivy = TantivyLexical(version_dir / LEXICAL)
         index.sentence_vectors = index._open_sentences(path)
         return index
 
@@ -216,8 +223,14 @@ class Index:
 
     # ------------------------------------------------------------ lexical
 
-    def lexical(self, expression: str, k: int) -> list[tuple[int, float]]:
-        """Chunks matching a (safe, pre-built) FTS5 expression, by BM25; higher is better."""
+    def lexical(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Chunks matching any of a query's meaningful terms (``core.lexical.query_terms``),
+        by BM25, higher is better: from tantivy in a large index, else from FTS5."""
+        if self.tantivy is not None:
+            return self.tantivy.search(terms, k)
+        expression = fts_expression(terms)
+        if not expression:
+            return []
         return [
             (int(cid), score) for cid, score in self._bm25("chunks_fts", "rowid", CHUNK_BM25_WEIGHTS, expression, k)
         ]

@@ -20,9 +20,10 @@ from core.documents import Chunk, Page
 from core.errors import IndexFormatError, write_failed
 from core.hashing import text_hash
 from core.lexical import expand_identifiers
-from core.settings import VECTOR_INDEXES
+from core.settings import VECTOR_INDEXES, Settings
 
-from .manifest import MANIFEST, SENTENCES, STORE, VECTORS, Counts, EncoderInfo, Manifest, VectorIndexInfo
+from .lexical import choose_lexical_engine, write_tantivy
+from .manifest import LEXICAL, MANIFEST, SENTENCES, STORE, VECTORS, Counts, EncoderInfo, Manifest, VectorIndexInfo
 from .schema import SCHEMA, StoredChunk
 from .versions import clean_stale_builds, finished_name, fsync, new_version_dir, prune_versions, swap_in, write_durably
 
@@ -217,14 +218,16 @@ class IndexWriter:
                 shutil.copyfile(source, dest)
         self.encoder = info
 
-    def commit(self, manifest: Manifest, vector_index: str, flat_max: int, memory_mb: int) -> Path:
-        """Finish the files, then make this version the one ``target`` names.
-        ``vector_index``: flat, hnsw, ivfpq, or auto (``choose_vector_index``)."""
-        index = self._finish_vectors(vector_index, flat_max, memory_mb)
+    def commit(self, manifest: Manifest, settings: Settings) -> Path:
+        """Finish the files, then make this version the one ``target`` names. The vector
+        index and the lexical engine are chosen by ``settings`` and the index's size."""
+        index = self._finish_vectors(settings.vector_index, settings.flat_max_chunks, settings.vector_memory_mb)
+        lexical = choose_lexical_engine(settings.lexical_engine, self.chunk_count, settings.fts5_max_chunks)
         counts = Counts(self.pages, self.chunk_count, self.aliases, dict(manifest.counts.skipped), self.sentences)
         manifest = manifest.replace(
             counts=counts,
             index=index,
+            lexical_engine=lexical,
             encoder=self.encoder or manifest.encoder,
             model=replace(manifest.model, dimensions=self.dimensions),
         )
@@ -232,6 +235,8 @@ class IndexWriter:
             self.conn.commit()
             self.conn.execute("ANALYZE")
             self.conn.commit()
+            if lexical == "tantivy":
+                write_tantivy(self.conn, self.version_dir / LEXICAL)
             self.conn.close()
             faiss.write_index(self.vectors, str(self.version_dir / VECTORS))
             self.sentence_file.close()
@@ -243,7 +248,7 @@ class IndexWriter:
             self.version_dir = final
             previous = self.target.resolve() if self.target.is_symlink() else None
             swap_in(self.target, final)
-        except (OSError, RuntimeError, sqlite3.Error) as exc:
+        except (OSError, RuntimeError, ValueError, sqlite3.Error) as exc:
             self.abort()
             raise write_failed(self.target, exc) from None
         prune_versions(self.target, keep={final} | ({previous} if previous else set()))

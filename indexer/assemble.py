@@ -77,7 +77,7 @@ def assemble_index(
         manifest = new_manifest(made.source, made.model, made.embedded_with, made.chunking, report)
         if encoder is not None:
             writer.add_encoder(encoder.directory, encoder.info)
-        final = writer.commit(manifest, settings.vector_index, settings.flat_max_chunks, settings.vector_memory_mb)
+        final = writer.commit(manifest, settings)
         report.version = final.name
     except OSError as exc:
         writer.abort()

@@ -163,7 +163,7 @@ def build_index(
         crash_point("write")
         if encoder is not None:
             writer.add_encoder(encoder.directory, encoder.info)
-        final = writer.commit(manifest, settings.vector_index, settings.flat_max_chunks, settings.vector_memory_mb)
+        final = writer.commit(manifest, settings)
         report.version = final.name
     except (sqlite3.Error, OSError) as exc:  # disk full, read-only, I/O error while writing
         writer.abort()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import QueryError
-from core.lexical import fts_query, identifier_share, query_terms
+from core.lexical import fts_expression, identifier_share, query_terms
 from core.models import Embedder
 from core.prose import Fact, card_text
 from core.settings import SEARCH_MODES, Settings
@@ -216,15 +216,15 @@ def _opening_scores(index: Index, table: Tables, vector: np.ndarray, titles: lis
 
 def _lexical(index: Index, table: Tables, query: str, depth: int, allowed: Callable[[str], bool] | None) -> Leg:
     leg = Leg()
-    expression = fts_query(query)
-    if not expression:
+    terms = query_terms(query)
+    if not terms:
         return leg
-    hits = index.lexical(expression, depth)
+    hits = index.lexical(terms, depth)
     titles = table.chunk_titles([cid for cid, _ in hits])
     for cid, score in hits:
         if cid in titles and (allowed is None or allowed(titles[cid])):
             leg.add(titles[cid], cid, score)
-    for target, score in index.lexical_aliases(expression, 20):
+    for target, score in index.lexical_aliases(fts_expression(terms), 20):
         if allowed is not None and not allowed(target):
             continue
         if target in leg.scores:

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,14 @@ from core.errors import DumpError, IndexFormatError
 from core.models import ModelInfo
 from core.settings import Settings
 from index_format import FORMAT_VERSION, Index, IndexWriter, Manifest
-from index_format.manifest import MANIFEST, STORE, VECTORS
+from index_format.lexical import choose_lexical_engine
+from index_format.manifest import LEXICAL, MANIFEST, STORE, VECTORS
 from index_format.writer import choose_vector_index
 from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_page
 from indexer.parse import parse_sections
 from indexer.sources.dump import DumpSource
+from query.ranking import Ranking
 from query.search import _opening_scores, search
 from query.tables import tables
 from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build
@@ -374,3 +377,44 @@ def test_a_pages_opening_is_its_first_chunk(tmp_path: Path) -> None:
     scores = _opening_scores(index, table, index.vectors.reconstruct(first), [title, "No such page"])
     assert list(scores) == [title] and scores[title] == pytest.approx(1.0, abs=1e-5)
     assert _opening_scores(index, table, index.vectors.reconstruct(second), [title])[title] < 0.999
+
+
+@pytest.mark.parametrize(
+    ("kind", "chunks", "fts5_max", "expected"),
+    [
+        ("auto", 1_367, 100_000, "fts5"),
+        ("auto", 100_000, 100_000, "fts5"),
+        ("auto", 100_001, 100_000, "tantivy"),
+        ("fts5", 5_000_000, 100_000, "fts5"),
+        ("tantivy", 10, 100_000, "tantivy"),
+    ],
+)
+def test_auto_searches_fts5_until_an_index_outgrows_it(kind: str, chunks: int, fts5_max: int, expected: str) -> None:
+    assert choose_lexical_engine(kind, chunks, fts5_max) == expected
+
+
+def test_a_large_indexs_tantivy_lexical_leg_finds_what_fts5_finds(tmp_path: Path) -> None:
+    """Past fts5_max_chunks the lexical leg searches a tantivy index written beside the
+    store: on the docs sample, identifier and keyword queries find FTS5's pages."""
+    dump = DUMPS / "mediawiki-docs.xml.bz2"
+    fts5, large = tmp_path / "fts5", tmp_path / "large"
+    build(dump, fts5, FakeEmbedder())
+    build_index(DumpSource(dump), large, FakeEmbedder(), FAKE_MODEL, SETTINGS.replace(fts5_max_chunks=1_000))
+    a, b = Index.open(fts5), Index.open(large)
+    assert a.manifest.lexical_engine == "fts5" and not (a.version_dir / LEXICAL).exists()
+    assert b.manifest.lexical_engine == "tantivy" and (b.version_dir / LEXICAL).is_dir()
+    lexical, embedder = Ranking(mode="lexical"), FakeEmbedder()
+    for query in ("$wgEnableUploads", "allpages", "upload files", "cookie expiry", "database server", "rc_patrol"):
+        exact = [h.title for h in search(a, embedder, query, ranking=lexical, limit=3).results]
+        found = [h.title for h in search(b, embedder, query, ranking=lexical, limit=3).results]
+        assert found[0] == exact[0] and len(set(found) & set(exact)) >= 2, (query, found, exact)
+    assert search(b, embedder, "zzqxv qqwxz", ranking=lexical).results == []
+
+
+def test_an_index_missing_its_tantivy_directory_is_refused_with_the_reason(tmp_path: Path) -> None:
+    large = tmp_path / "large"
+    source = DumpSource(DUMPS / "mediawiki-docs.xml.bz2", max_pages=40)
+    build_index(source, large, FakeEmbedder(), FAKE_MODEL, SETTINGS.replace(lexical_engine="tantivy"))
+    shutil.rmtree(large.resolve() / LEXICAL)
+    with pytest.raises(IndexFormatError, match=f"{LEXICAL} is missing"):
+        Index.open(large)

@@ -141,6 +141,18 @@ def test_query_examples_are_found_by_what_they_do_and_by_their_code(tmp_path: Pa
     assert "Cats, with pictures" in top_titles(target, "wd:Q146 wdt:P18", 10)
 
 
+def rebuilt_copy(docs_index: Path, tmp_path: Path, name: str, *options: str) -> Path:
+    """The docs index copied, then rebuilt by the CLI with ``options``: no chunk is embedded again."""
+    copy = tmp_path / f"v-{name}"
+    shutil.copytree(docs_index.resolve(), copy)
+    target = tmp_path / name
+    target.symlink_to(copy.name)
+    built = run_cli("build", str(DUMPS / "mediawiki-docs.xml.bz2"), "--index", str(target), *options)
+    assert built.returncode == 0, built.stderr
+    assert "chunks: 0 embedded" in built.stdout
+    return target
+
+
 @pytest.mark.parametrize(("kind", "faiss_type"), [("hnsw", "IndexHNSWFlat"), ("ivfpq", "IndexRefine(IndexIVFPQ")])
 def test_approximate_indexes_built_by_the_cli_find_what_the_flat_one_finds(
     docs_index: Path, tmp_path: Path, kind: str, faiss_type: str
@@ -148,16 +160,23 @@ def test_approximate_indexes_built_by_the_cli_find_what_the_flat_one_finds(
     """`--vector-index hnsw` and `ivfpq` (what auto picks as an index grows) with the
     real model: rebuilt over a copy of the exact index they embed nothing (its vectors
     are reused), and answer natural-language questions with the same pages."""
-    copy = tmp_path / "v-copy"
-    shutil.copytree(docs_index.resolve(), copy)
-    target = tmp_path / kind
-    target.symlink_to(copy.name)
-    built = run_cli("build", str(DUMPS / "mediawiki-docs.xml.bz2"), "--index", str(target), "--vector-index", kind)
-    assert built.returncode == 0, built.stderr
-    assert "chunks: 0 embedded" in built.stdout
+    target = rebuilt_copy(docs_index, tmp_path, kind, "--vector-index", kind)
     assert Index.open(target).manifest.index.faiss.startswith(faiss_type)
     for query in ("uploading files", "how long do login cookies last", "get the categories of a page with the API"):
         assert top_titles(target, query) == top_titles(docs_index, query), query
+
+
+def test_a_tantivy_lexical_leg_built_by_the_cli_answers_like_fts5(docs_index: Path, tmp_path: Path) -> None:
+    """`--lexical-engine tantivy` (what auto picks past 100k chunks) with the real model:
+    identifier lookups, which lean on the lexical leg, find their page, and questions
+    the same best pages (BM25 is computed a little differently: docs/scale.md)."""
+    target = rebuilt_copy(docs_index, tmp_path, "tantivy", "--lexical-engine", "tantivy")
+    assert Index.open(target).manifest.lexical_engine == "tantivy"
+    assert top_titles(target, "$wgEnableUploads", 1) == ["Manual:$wgEnableUploads"]
+    assert top_titles(target, "API:Allpages", 1, mode="lexical") == ["API:Allpages"]
+    for query in ("uploading files", "how long do login cookies last"):
+        found, exact = top_titles(target, query), top_titles(docs_index, query)
+        assert found[0] == exact[0] and len(set(found) & set(exact)) >= 2, query
 
 
 def test_query_filters_and_sort_through_the_cli(docs_index: Path) -> None:

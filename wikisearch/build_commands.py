@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.settings import BUILD_RUNTIMES, ENGINES, VECTOR_INDEXES, Settings
+from core.settings import BUILD_RUNTIMES, ENGINES, LEXICAL_ENGINES, VECTOR_INDEXES, Settings
 from indexer.sources import SOURCE_TYPES
 
 from .common import changes, handle_errors, parse_namespaces, print_summary, setup_logging
@@ -78,6 +78,11 @@ if TYPE_CHECKING:
     help="FAISS index: exact flat, HNSW, IVF-PQ, or auto (chosen by size and WIKISEARCH_VECTOR_MEMORY_MB).",
 )
 @click.option(
+    "--lexical-engine",
+    type=click.Choice(LEXICAL_ENGINES),
+    help="Lexical leg: SQLite FTS5, tantivy, or auto (chosen by size: WIKISEARCH_FTS5_MAX_CHUNKS).",
+)
+@click.option(
     "--engine",
     type=click.Choice(ENGINES),
     default="serial",
@@ -110,6 +115,7 @@ def build(
     threads: int | None,
     build_runtime: str | None,
     vector_index: str | None,
+    lexical_engine: str | None,
     engine: str,
     master: str | None,
     shards_out: Path | None,
@@ -130,6 +136,7 @@ def build(
             "threads": threads,
             "build_runtime": build_runtime,
             "vector_index": vector_index,
+            "lexical_engine": lexical_engine,
             "spark_master": master,
             "quiet": quiet,
         }

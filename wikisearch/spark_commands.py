@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import ModelError
-from core.settings import VECTOR_INDEXES, Settings
+from core.settings import LEXICAL_ENGINES, VECTOR_INDEXES, Settings
 
 from .common import handle_errors, print_summary, setup_logging
 
@@ -95,15 +95,22 @@ def spark_build(
 @click.argument("shards", type=click.Path(path_type=Path))
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory to write.")
 @click.option("--vector-index", type=click.Choice(VECTOR_INDEXES), help="FAISS index (default auto).")
+@click.option("--lexical-engine", type=click.Choice(LEXICAL_ENGINES), help="Lexical leg (default auto).")
 @click.option("--replace", is_flag=True, help="Replace an index of another model at --index.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No summary.")
 @click.pass_context
 @handle_errors
 def assemble(
-    ctx: click.Context, shards: Path, index_dir: Path, vector_index: str | None, replace: bool, quiet: bool | None
+    ctx: click.Context,
+    shards: Path,
+    index_dir: Path,
+    vector_index: str | None,
+    lexical_engine: str | None,
+    replace: bool,
+    quiet: bool | None,
 ) -> None:
     """Turn the shards a Spark build published in SHARDS into the index at --index."""
-    settings = Settings.load({"vector_index": vector_index, "quiet": quiet})
+    settings = Settings.load({"vector_index": vector_index, "lexical_engine": lexical_engine, "quiet": quiet})
     setup_logging(ctx.obj["verbose"], settings.quiet)
     from core.models import resolve_model
     from core.onnx_encoder import prepare_encoder
