@@ -234,7 +234,8 @@ def main() -> int:
     info = index.manifest.index
     result["vector_index"] = {k: v for k, v in vars(info).items() if v is not None}
     result["disk_mib"] = {
-        f.name: round(f.stat().st_size / 2**20, 1) for f in index.version_dir.iterdir() if f.is_file()
+        f.name: round(sum(p.stat().st_size for p in [f, *f.rglob("*")] if p.is_file()) / 2**20, 1)
+        for f in index.version_dir.iterdir()
     }
     index.close()
 

@@ -5,9 +5,11 @@ An index is a directory (a symlink to its current version, see ``versions``)::
     manifest.json   what the index is (``manifest.Manifest``): format version,
                     model, source, chunking, counts, FAISS type, build report
     vectors.faiss   normalised vectors; FAISS id == chunks.id in SQLite; exact
-                    (IndexFlatIP) up to ``Settings.flat_max_chunks``, HNSW beyond
+                    (IndexFlatIP) up to ``Settings.flat_max_chunks``, then HNSW,
+                    then IVF-PQ re-ranked exactly (``writer.choose_vector_index``)
     store.sqlite    pages, chunks, aliases, sentences, FTS5 tables (``schema``)
     sentences.f16   the answer line's sentence vectors (float16; row = sentences.id)
+    lexical.tantivy/  a large index's lexical leg (``lexical``); FTS5 below that
     encoder.onnx, tokenizer.json   the query encoder (optional)
 
 ``reader`` opens one, ``writer`` writes a new version and swaps it in.
