@@ -43,6 +43,8 @@ IVFPQ_NPROBE = 128
 IVFPQ_K_FACTOR = 10
 #: Fewest vectors a PQ codebook (256 centroids per sub-vector) is trained on.
 IVFPQ_MIN_CHUNKS = 256
+#: Training points per k-means centroid below which FAISS warns (its min_points_per_centroid).
+POINTS_PER_CENTROID = 39
 
 
 def hnsw_bytes(chunks: int, dimensions: int) -> int:
@@ -67,15 +69,19 @@ def to_hnsw(flat: Any) -> Any:
     hnsw = faiss.IndexHNSWFlat(flat.d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     hnsw.hnsw.efSearch = HNSW_EF_SEARCH
-    step = 65_536
-    for start in range(0, flat.ntotal, step):
-        hnsw.add(flat.reconstruct_n(start, min(step, flat.ntotal - start)))
+    _add_all(hnsw, flat)
     return hnsw
+
+
+def _add_all(index: Any, flat: Any, step: int = 65_536) -> None:
+    """Add a flat index's vectors to ``index`` in id order, a slice at a time."""
+    for start in range(0, flat.ntotal, step):
+        index.add(flat.reconstruct_n(start, min(step, flat.ntotal - start)))
 
 
 def ivfpq_shape(chunks: int, dimensions: int) -> tuple[int, int]:
     """(inverted lists, PQ sub-vectors) for an index of this size."""
-    lists = max(1, min(round(IVFPQ_LISTS_PER_SQRT * chunks**0.5), chunks // 39))
+    lists = max(1, min(round(IVFPQ_LISTS_PER_SQRT * chunks**0.5), chunks // POINTS_PER_CENTROID))
     codes = max(m for m in range(1, dimensions // IVFPQ_DIMS_PER_CODE + 1) if dimensions % m == 0)
     return lists, codes
 
@@ -89,12 +95,10 @@ def to_ivfpq(flat: Any) -> Any:
     ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dims), dims, lists, codes, 8, faiss.METRIC_INNER_PRODUCT)
     ivf.cp.min_points_per_centroid = 1  # small indexes train on what they have, without FAISS's warning
     ivf.pq.cp.min_points_per_centroid = 1
-    sample = min(n, max(IVFPQ_TRAIN_PER_LIST * lists, 256 * 39))
+    sample = min(n, max(IVFPQ_TRAIN_PER_LIST * lists, IVFPQ_MIN_CHUNKS * POINTS_PER_CENTROID))
     ids = np.sort(np.random.default_rng(0).choice(n, sample, replace=False)).astype(np.int64)
     ivf.train(flat.reconstruct_batch(ids))
-    step = 65_536
-    for start in range(0, n, step):
-        ivf.add(flat.reconstruct_n(start, min(step, n - start)))
+    _add_all(ivf, flat)
     ivf.nprobe = min(IVFPQ_NPROBE, lists)
     refined = faiss.IndexRefine(ivf, flat)
     refined.k_factor = IVFPQ_K_FACTOR
