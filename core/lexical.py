@@ -239,11 +239,6 @@ def query_terms(query: str) -> list[str]:
     return [t for t in dict.fromkeys(terms) if t not in STOPWORDS]
 
 
-def fts_query(query: str) -> str:
-    """A safe FTS5 MATCH expression of a query (``fts_expression`` of its terms)."""
-    return fts_expression(query_terms(query))
-
-
 def fts_expression(terms: Sequence[str]) -> str:
     """A safe FTS5 MATCH expression: every term quoted, OR-ed (BM25 ranks by how many match)."""
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

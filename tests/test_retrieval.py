@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import QueryError
-from core.lexical import fts_query, identifier_share, identifier_variants, split_compound
+from core.lexical import fts_expression, identifier_share, identifier_variants, query_terms, split_compound
 from core.settings import Settings
 from index_format import Index
 from indexer.build import build_index
@@ -140,9 +140,9 @@ def test_words_find_pages_that_only_spell_them_run_together(docs: Index, query: 
     assert expected in titles(docs, query, limit=within)
 
 
-def test_fts_query_quotes_every_term() -> None:
+def test_fts_expression_quotes_every_term() -> None:
     # identifiers' whole forms first, then every word; FTS operators become plain quoted words
-    assert fts_query('use $wgServer "NEAR" *') == '"wgserver" OR "server" OR "near" OR "use"'
+    assert fts_expression(query_terms('use $wgServer "NEAR" *')) == '"wgserver" OR "server" OR "near" OR "use"'
 
 
 def _leg(scores: dict[str, float]) -> Leg:
