@@ -1,6 +1,6 @@
 """The Spark engine beside the serial build, same run, same dump, same model.
 
-    python bench/spark.py [--dump FILE ...]
+    python bench/spark.py [--dump FILE ...] [--records FILE ... --max-records N]
 
 For each dump: the serial build, then ``build --engine spark`` with
 ``local[1]`` and ``local[2]`` (one and two executor cores), each from
@@ -60,20 +60,30 @@ def quality(path: Path, corpus: str) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dump", nargs="+", default=[str(ROOT / "data/dumps/mediawiki-docs.xml.bz2")])
+    parser.add_argument("--records", nargs="*", default=[], help="SPARQL query records (--preset sparql)")
+    parser.add_argument("--max-records", type=int, help="only the first N records of each --records file")
     parser.add_argument("--out", default=str(ROOT / "bench/results/spark.json"))
     args = parser.parse_args()
+    inputs = [(Path(d), []) for d in args.dump]
+    limit = ["--max-pages", str(args.max_records)] if args.max_records else []
+    inputs += [(Path(r), ["--source", "records", "--preset", "sparql", *limit]) for r in args.records]
     work = Path(tempfile.mkdtemp(prefix="wikisearch-spark-bench-"))
     env = {"SPARK_LOCAL_IP": "127.0.0.1"}
     rows = []
-    for dump in map(Path, args.dump):
+    for dump, source in inputs:
         name = dump.name.split(".")[0]
         serial = work / f"{name}-serial"
-        row: dict = {"dump": dump.name, "serial_s": round(timed(["build", str(dump), "--index", str(serial)], env), 1)}
+        build = ["build", str(dump), *source]
+        row: dict = {
+            "dump": dump.name,
+            "source": source,
+            "serial_s": round(timed([*build, "--index", str(serial)], env), 1),
+        }
         for cores in (1, 2):
             target = work / f"{name}-spark{cores}"
             spark_env = {**env, "WIKISEARCH_SPARK_MASTER": f"local[{cores}]"}
             row[f"spark_local{cores}_s"] = round(
-                timed(["build", str(dump), "--engine", "spark", "--index", str(target)], spark_env), 1
+                timed([*build, "--engine", "spark", "--index", str(target)], spark_env), 1
             )
         a, b = Index.open(serial), Index.open(work / f"{name}-spark2")
         ours, theirs = vectors_by_key(a), vectors_by_key(b)

@@ -55,6 +55,8 @@ class Settings:
     vector_index: str = "auto"
     #: The Spark master of ``build --engine spark``: local[N] on one machine, yarn on a cluster.
     spark_master: str = "local[2]"
+    #: Compressed MiB of a multistream dump one Spark task reads (whole bz2 streams, by the dump's index file).
+    spark_task_mb: float = 64.0
     #: Largest index that auto keeps exact (flat).
     flat_max_chunks: int = 50_000
     #: Memory (MiB) auto lets an HNSW index take when served; a larger one gets IVF-PQ (compressed, re-ranked exactly).
@@ -123,6 +125,8 @@ class Settings:
             raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
         _check_choice("build_runtime", self.build_runtime, BUILD_RUNTIMES)
         _check_choice("vector_index", self.vector_index, VECTOR_INDEXES)
+        if self.spark_task_mb <= 0:
+            raise SettingsError("spark_task_mb must be positive")
         if self.flat_max_chunks < 0:
             raise SettingsError("flat_max_chunks must be >= 0")
         _check_choice("lexical_engine", self.lexical_engine, LEXICAL_ENGINES)

@@ -1,7 +1,8 @@
 """The build on Apache Spark: the serial build's stages, run by Spark's tasks.
 
 Each input file is read by one task (``open_source``, as the serial build
-reads it); pages are spread over the cluster and cut into chunks
+reads it), a multistream dump by several (ranges of its streams, found by
+its index file: ``indexer.sources.multistream``); pages are spread over the cluster and cut into chunks
 (``page_chunks``) and sentences (``core.prose``); the texts no earlier run
 embedded (an anti-join on content hash with the previous vectors) are
 embedded with the index's ONNX encoder, one session per executor process,
@@ -36,8 +37,9 @@ from index_format import BuildReport
 from . import shards
 from .build import chunking_of, crash_point, page_chunks, source_info
 from .chunk import ChunkSettings
-from .sources import open_source
+from .sources import multistream, open_source
 from .sources.content_table import table_files
+from .sources.multistream import StreamRange
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +51,8 @@ CHUNK_COLUMNS = (
     "sentences array<struct<text:string,hash:string>>"
 )
 VECTOR_COLUMNS = "key string, vector array<float>"
-#: The sources a Spark run reads, one task per file.
-SPARK_SOURCES = ("dump", "content-table")
+#: The sources a Spark run reads, one task per file (or per range of a multistream dump).
+SPARK_SOURCES = ("dump", "content-table", "records", "sparql-examples")
 
 
 class SparkUnavailable(WikisearchError):
@@ -107,10 +109,10 @@ def session(master: str) -> Any:
     return spark
 
 
-def _read_input(item: tuple[int, str], kind: str, options: dict[str, Any]) -> Iterator[tuple]:
-    """One task reads one input file, as the serial build would."""
-    number, path = item
-    source = open_source(kind, Path(path), **options)
+def _read_input(item: tuple[int, str, StreamRange | None], kind: str, options: dict[str, Any]) -> Iterator[tuple]:
+    """One task reads one input file, or one range of a multistream dump, as the serial build would."""
+    number, path, part = item
+    source = open_source(kind, Path(path), part=part, **options)
     for position, page in enumerate(source):
         if page.redirect is not None:
             yield ("alias", 0, None, page.title, page.redirect)
@@ -170,13 +172,16 @@ def build_shards(
     namespaces: set[int] | None = None,
     max_pages: int | None = None,
     base_url: str | None = None,
+    preset: str | None = None,
+    fields: dict[str, str] | None = None,
     previous: Previous = Previous(),
 ) -> Path:
     """Run the build on Spark and publish its shards under ``root``; the version written."""
     started = time.monotonic()
     options: dict[str, Any] = {"namespaces": namespaces, "max_pages": max_pages, "base_url": base_url}
+    options |= {"preset": preset, "fields": fields}
     if kind not in SPARK_SOURCES:
-        raise DumpError(f"the spark engine reads {' and '.join(SPARK_SOURCES)} inputs, not {kind}", "unknown_source")
+        raise DumpError(f"the spark engine reads {', '.join(SPARK_SOURCES)} inputs, not {kind}", "unknown_source")
     first = open_source(kind, inputs[0], **options)  # its <siteinfo> and description, read once on the driver
     described, site = first.describe(), first.site
     chunk_settings = ChunkSettings.from_settings(settings)
@@ -190,8 +195,9 @@ def build_shards(
         sc = spark.sparkContext
         dims = model.dimensions or 0
         spec = EncoderSpec(encoder, spec_length, dims)
-        parts = [part for path in inputs for part in (table_files(path) if kind == "content-table" else [path])]
-        files = [(n, str(path)) for n, path in enumerate(parts)]  # one task a file: a dump, or a table's part
+        task_bytes = int(settings.spark_task_mb * 2**20)
+        parts = [part for path in inputs for part in _tasks(path, kind, task_bytes)]
+        files = [(n, str(path), part) for n, (path, part) in enumerate(parts)]
         records = sc.parallelize(files, len(files)).flatMap(lambda item: _read_input(item, kind, options))
         records.persist(StorageLevel.MEMORY_AND_DISK)
         skipped: dict[str, int] = {}
@@ -252,6 +258,16 @@ def build_shards(
     finally:
         spark.stop()
     return version
+
+
+def _tasks(path: Path, kind: str, task_bytes: int) -> list[tuple[Path, StreamRange | None]]:
+    """What one task reads: a dump, a range of a multistream dump (by its index), or a table's part."""
+    if kind == "content-table":
+        return [(part, None) for part in table_files(path)]
+    index = multistream.index_of(path) if kind == "dump" else None
+    if index is None:
+        return [(path, None)]
+    return [(path, part) for part in multistream.plan(path, index, task_bytes)]
 
 
 def _vectors(spark: Any, texts: Any, used: Any, previous: str | None, spec: EncoderSpec, batch: int):

@@ -3,6 +3,7 @@ tests, and the real model for end-to-end tests."""
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 import os
 import re
@@ -162,3 +163,23 @@ def copy_index(src: Path, dst: Path) -> Path:
     """A private copy of an index (the real directory, not the symlink)."""
     shutil.copytree(src.resolve(), dst)
     return dst
+
+
+def write_multistream(xml: str, folder: Path, name: str, per_stream: int) -> tuple[Path, Path]:
+    """A real export repacked as Wikimedia packs a multistream dump: a header stream,
+    ``per_stream`` pages a stream, a footer stream, and its ``offset:page_id:title`` index."""
+    header = xml[: xml.index("<page>")]
+    pages = re.findall(r"<page>.*?</page>", xml, flags=re.S)
+    dump = folder / f"{name}-multistream.xml.bz2"
+    index = folder / f"{name}-multistream-index.txt.bz2"
+    data, lines = bz2.compress(header.encode("utf-8")), []
+    for first in range(0, len(pages), per_stream):
+        group = pages[first : first + per_stream]
+        for page in group:
+            page_id = re.search(r"<id>(\d+)</id>", page).group(1)  # type: ignore[union-attr]
+            title = re.search(r"<title>(.*?)</title>", page).group(1)  # type: ignore[union-attr]
+            lines.append(f"{len(data)}:{page_id}:{title}")
+        data += bz2.compress(("\n".join(group) + "\n").encode("utf-8"))
+    dump.write_bytes(data + bz2.compress(b"</mediawiki>\n"))
+    index.write_bytes(bz2.compress(("\n".join(lines) + "\n").encode("utf-8")))
+    return dump, index

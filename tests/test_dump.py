@@ -10,7 +10,8 @@ import pytest
 from core.documents import SiteInfo
 from core.errors import DumpError
 from indexer.sources.dump import DumpSource, default_namespaces
-from tests.conftest import DUMPS, FORMATS, shared
+from indexer.sources.multistream import index_of, plan
+from tests.conftest import DUMPS, FORMATS, shared, write_multistream
 
 # file → (schema, title of the indexed page, its latest revision id)
 FORMAT_CASES = [
@@ -172,3 +173,63 @@ def test_truncated_xml_inside_valid_compression(tmp_path: Path) -> None:
     path = _write(tmp_path, "cut.xml", xml[: len(xml) // 3])
     with pytest.raises(DumpError, match="truncated or corrupt"):
         list(DumpSource(path))
+
+
+def _pages(source: DumpSource) -> list[tuple]:
+    return [(p.title, p.page_id, p.rev_id, p.text, p.redirect) for p in source]
+
+
+def test_a_multistream_dump_read_range_by_range_gives_every_page_once_in_order(tmp_path: Path) -> None:
+    original = DUMPS / "enwiki-sample.xml.bz2"
+    dump, index = write_multistream(bz2.decompress(original.read_bytes()).decode(), tmp_path, "enwiki", 20)
+    whole = DumpSource(original)
+    ranges = plan(dump, index, task_bytes=300_000)
+    assert len(ranges) >= 3 and ranges[-1].last and not ranges[0].last
+    parts = [DumpSource(dump, part=r) for r in ranges]
+    assert all(part.site == whole.site for part in parts)
+    by_ranges = [page for part in parts for page in _pages(part)]
+    assert by_ranges == _pages(whole) == _pages(DumpSource(dump))  # a serial build reads it whole
+    assert len(by_ranges) == 206
+
+
+@pytest.mark.parametrize(
+    ("name", "index"),
+    [
+        (
+            "enwiki-20241201-pages-articles-multistream.xml.bz2",
+            "enwiki-20241201-pages-articles-multistream-index.txt.bz2",
+        ),
+        (
+            "enwiki-20241201-pages-articles-multistream1.xml-p1p41242.bz2",
+            "enwiki-20241201-pages-articles-multistream-index1.txt-p1p41242.bz2",
+        ),
+        ("enwiki-20241201-pages-articles1.xml-p1p41242.bz2", None),
+        ("docs-multistream.xml.bz2", None),  # no index beside it: read whole, in one task
+    ],
+)
+def test_the_index_beside_a_multistream_dump_is_found_by_wikimedias_names(
+    tmp_path: Path, name: str, index: str | None
+) -> None:
+    (tmp_path / name).write_bytes(b"")
+    if index:
+        (tmp_path / index).write_bytes(b"")
+    assert index_of(tmp_path / name) == (tmp_path / index if index else None)
+
+
+BAD_INDEXES = [
+    (lambda offsets: b"not an index\n", "line 1 is not offset:page_id:title"),
+    (lambda offsets: b"0:1:Anarchism\n", "as Wikimedia writes it"),
+    (lambda offsets: f"{offsets[0]}:1:A\n99999999:2:B\n".encode(), "as Wikimedia writes it"),
+    (lambda offsets: f"{offsets[1]}:1:A\n".encode(), "not the <mediawiki> header alone"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_INDEXES)
+def test_a_wrong_multistream_index_is_one_clear_error(tmp_path: Path, content, message: str) -> None:
+    dump, index = write_multistream(
+        bz2.decompress((DUMPS / "mediawiki-docs.xml.bz2").read_bytes()).decode(), tmp_path, "docs", 100
+    )
+    offsets = sorted({int(line.split(b":")[0]) for line in bz2.decompress(index.read_bytes()).splitlines()})
+    index.write_bytes(content(offsets))
+    with pytest.raises(DumpError, match=message):
+        plan(dump, index, task_bytes=1)

@@ -21,7 +21,7 @@ import pytest
 from index_format import Index
 from indexer.shards import CURRENT, current
 from indexer.sources.dump import DumpSource
-from tests.conftest import WIKISEARCH, fake_build, run_cli
+from tests.conftest import WIKISEARCH, fake_build, run_cli, shared, write_multistream
 from tests.test_build import docs_xml
 
 pytestmark = [
@@ -39,14 +39,15 @@ def write_dump(path: Path, header: str, pages: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """240 pages of mediawiki-docs, as one dump and as two (as Wikimedia splits large ones)."""
+    """240 pages of mediawiki-docs, as one dump and as two (as Wikimedia splits large ones),
+    the first of the two a multistream dump with its index."""
     xml = docs_xml()
     header = xml[: xml.index("<page>")]
     pages = re.findall(r"<page>.*?</page>", xml, flags=re.S)[:240]
     out = tmp_path_factory.mktemp("split")
     return {
         "whole": write_dump(out / "whole.xml.bz2", header, pages),
-        "a": write_dump(out / "part1.xml.bz2", header, pages[:120]),
+        "a": write_multistream(header + "\n".join(pages[:120]) + "\n</mediawiki>", out, "part1", 20)[0],
         "b": write_dump(out / "part2.xml.bz2", header, pages[120:]),
     }
 
@@ -75,9 +76,11 @@ PAGE_SQL = "SELECT title, namespace, page_id, rev_id, timestamp, url, text_hash 
 def test_a_spark_build_of_split_dumps_equals_the_serial_build(
     split: dict[str, Path], serial: Path, tmp_path: Path
 ) -> None:
+    """Split dumps, one of them multistream and read range by range by four tasks."""
     spark = tmp_path / "spark"
+    env = {**SPARK_ENV, "WIKISEARCH_SPARK_TASK_MB": "0.005"}
     result = run_cli(
-        "build", str(split["a"]), str(split["b"]), "--engine", "spark", "--index", str(spark), env=SPARK_ENV
+        "-v", "build", str(split["a"]), str(split["b"]), "--engine", "spark", "--index", str(spark), env=env
     )
     assert result.returncode == 0, result.stderr[-2000:]
     a, b = Index.open(serial), Index.open(spark)
@@ -87,7 +90,8 @@ def test_a_spark_build_of_split_dumps_equals_the_serial_build(
     assert min(float(ours[k] @ theirs[k]) for k in ours) > 0.9999  # the same encoder; batches differ
     assert stored(a, PAGE_SQL) == stored(b, PAGE_SQL)
     assert stored(a, "SELECT text, hash FROM sentences") == stored(b, "SELECT text, hash FROM sentences")
-    assert b.manifest.source.file == "part1.xml.bz2, part2.xml.bz2"
+    assert b.manifest.source.file == "part1-multistream.xml.bz2, part2.xml.bz2"
+    assert re.search(r"part1-multistream.xml.bz2: 6 streams in [3-6] ranges", result.stderr), result.stderr[-2000:]
     assert b.manifest.embedded_with is not None and b.manifest.embedded_with.runtime == "onnxruntime"
     for query in ("uploading files", "how long do login cookies last"):
         one = run_cli("query", "--index", str(serial), "--json", query).stdout
@@ -131,6 +135,23 @@ def test_a_data_lake_shaped_content_table_builds_the_same_index(
         assert built.manifest.source.type == "content-table"
     bad = run_cli("build", str(split["a"]), "--source", "content-table", "--index", str(tmp_path / "x"))
     assert bad.returncode == 2 and "not a Parquet file" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_records_build_on_spark_as_they_do_serially(tmp_path: Path) -> None:
+    """The query collections are sources like the others: 80 real SPARQL examples as records."""
+    args = [str(shared("sparql/wikidata-examples.jsonl")), "--source", "records", "--preset", "sparql"]
+    args += ["--max-pages", "80", "-q"]
+    one, two = tmp_path / "serial", tmp_path / "spark"
+    assert run_cli("build", *args, "--index", str(one)).returncode == 0
+    result = run_cli("build", *args, "--engine", "spark", "--index", str(two), env=SPARK_ENV)
+    assert result.returncode == 0, result.stderr[-2000:]
+    a, b = Index.open(one), Index.open(two)
+    ours, theirs = chunk_vectors(a), chunk_vectors(b)
+    assert set(ours) == set(theirs) and len(ours) >= 80
+    assert min(float(ours[k] @ theirs[k]) for k in ours) > 0.9999
+    code = "SELECT title, url, code, code_language FROM pages"
+    assert stored(a, code) == stored(b, code)
+    assert b.manifest.source.type == "records" and b.manifest.source.preset == "sparql"
 
 
 def test_shards_are_reused_by_the_next_run_and_assemble_to_a_served_index(
@@ -190,7 +211,7 @@ def test_a_killed_spark_run_publishes_nothing(split: dict[str, Path], tmp_path: 
     result = run_cli("assemble", str(shards), "--index", str(tmp_path / "index"))
     assert result.returncode == 0, result.stderr
     assert "indexed 20 pages" in result.stdout, result.stdout  # part 1's, as published before the kill
-    assert Index.open(tmp_path / "index").manifest.source.file == "part1.xml.bz2"
+    assert Index.open(tmp_path / "index").manifest.source.file == "part1-multistream.xml.bz2"
 
 
 def test_clear_errors_without_java_or_with_bad_options(split: dict[str, Path], tmp_path: Path) -> None:

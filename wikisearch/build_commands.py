@@ -142,6 +142,12 @@ def build(
         }
     )
     setup_logging(ctx.obj["verbose"], settings.quiet)
+    overrides = {}
+    for spec in fields:
+        role, sep, name = spec.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
+        overrides[role.strip()] = name.strip()
     if engine == "spark":
         from .spark_commands import spark_build
 
@@ -155,6 +161,8 @@ def build(
             max_pages,
             base_url,
             replace,
+            preset,
+            overrides,
         )
         if report is not None and not settings.quiet:
             print_summary(report, index_dir)
@@ -170,12 +178,6 @@ def build(
     from indexer.build import build_index
     from indexer.sources import open_source
 
-    overrides = {}
-    for spec in fields:
-        role, sep, name = spec.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
-        overrides[role.strip()] = name.strip()
     source = open_source(
         source_type,
         dump,

@@ -30,6 +30,8 @@ def spark_build(
     max_pages: int | None,
     base_url: str | None,
     replace_index: bool,
+    preset: str | None = None,
+    fields: dict[str, str] | None = None,
 ) -> BuildReport | None:
     """Run the build on Spark. With --shards-out the shards stay there (and a
     later run reuses their vectors); otherwise they go to a scratch directory
@@ -79,6 +81,8 @@ def spark_build(
             namespaces=namespaces,
             max_pages=max_pages,
             base_url=base_url,
+            preset=preset,
+            fields=fields,
             previous=previous,
         )
         if index_dir is None:

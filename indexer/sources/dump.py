@@ -19,7 +19,7 @@ import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
@@ -30,6 +30,8 @@ import mwxml.errors
 from core.documents import Page, SiteInfo, SourceDescription
 from core.errors import DumpError, MalformedXML
 from core.urls import page_url
+
+from .multistream import ChainedStream, StreamRange, open_range
 
 logger = logging.getLogger(__name__)
 
@@ -81,27 +83,6 @@ def detect_compression(head: bytes) -> str:
         if head.startswith(magic):
             return name
     return "none"
-
-
-class _Prefixed(io.RawIOBase):
-    """A stream that first replays bytes already read for sniffing."""
-
-    def __init__(self, prefix: bytes, rest: IO[bytes]):
-        self._prefix = memoryview(prefix)
-        self._rest = rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 @contextmanager
@@ -190,12 +171,14 @@ class DumpSource:
         namespaces: set[int] | None = None,
         max_pages: int | None = None,
         base_url: str | None = None,
+        part: StreamRange | None = None,
     ):
         self.path = Path(path)
+        self.part = part
         self.max_pages = max_pages
         self.base_url = base_url
         self.skip_reasons: Counter[str] = Counter()
-        with open_dump(self.path) as stream:
+        with self._open() as stream:
             head = self._read_head(stream)
             self.schema = sniff(self.path, head)
             self.site = self._read_siteinfo(stream, head)
@@ -206,6 +189,10 @@ class DumpSource:
             "mediawiki-dump", self.path, self.schema, frozenset(self.namespaces), max_pages=self.max_pages
         )
 
+    def _open(self) -> AbstractContextManager[IO[bytes]]:
+        """The whole dump, or only the streams of ``part``."""
+        return open_dump(self.path) if self.part is None else open_range(self.path, self.part)
+
     def _read_head(self, stream: IO[bytes]) -> bytes:
         try:
             return stream.read(_SNIFF_BYTES)
@@ -214,7 +201,7 @@ class DumpSource:
 
     def _read_siteinfo(self, stream: IO[bytes], head: bytes) -> SiteInfo:
         try:
-            dump = mwxml.Dump.from_file(io.BufferedReader(_Prefixed(_ensure_siteinfo(head), stream)))
+            dump = mwxml.Dump.from_file(_replayed(head, stream))
         except _STREAM_ERRORS as exc:
             raise DumpError(f"{self.path}: broken dump header: {_describe(exc)}") from None
         info = dump.site_info
@@ -234,10 +221,10 @@ class DumpSource:
         self.skip_reasons.clear()
         yielded = 0
         last_title = None
-        with open_dump(self.path) as raw:
+        with self._open() as raw:
             try:
                 head = raw.read(_SNIFF_BYTES)
-                stream = io.BufferedReader(_Prefixed(_ensure_siteinfo(head), raw))
+                stream = _replayed(head, raw)
                 dump = mwxml.Dump.from_file(stream)
                 for page in dump:
                     last_title = page.title
@@ -289,6 +276,11 @@ class DumpSource:
                 if name and name == prefix:
                     return ns_id
         return 0
+
+
+def _replayed(head: bytes, rest: IO[bytes]) -> IO[bytes]:
+    """The stream again from its start, after its first bytes were read for sniffing."""
+    return io.BufferedReader(ChainedStream(io.BytesIO(_ensure_siteinfo(head)), rest))
 
 
 def _ensure_siteinfo(head: bytes) -> bytes:
