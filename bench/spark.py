@@ -59,7 +59,7 @@ def quality(path: Path, corpus: str) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dump", nargs="+", default=[str(ROOT / "data/dumps/mediawiki-docs.xml.bz2")])
+    parser.add_argument("--dump", nargs="*", default=[str(ROOT / "data/dumps/mediawiki-docs.xml.bz2")])
     parser.add_argument("--records", nargs="*", default=[], help="SPARQL query records (--preset sparql)")
     parser.add_argument("--max-records", type=int, help="only the first N records of each --records file")
     parser.add_argument("--out", default=str(ROOT / "bench/results/spark.json"))

@@ -183,13 +183,24 @@ def without_config_prefix(name: str) -> str:
     return bare
 
 
+def camel_words(name: str) -> list[str]:
+    """The words of a camelCase name: ``EnableUploads`` → Enable, Uploads. Where
+    capitals run into a lower-case word, camelCase cannot tell where the first
+    word ends (``DBserver`` would be D, Bserver): the known words of the whole
+    name decide (db, server)."""
+    parts = CAMEL_WORDS.findall(name)
+    if any(len(p) == 1 and p.isupper() for p in parts):
+        return split_compound(name.lower()) or parts
+    return parts
+
+
 def identifier_variants(word: str) -> tuple[list[str], list[str]]:
     """Whole forms and word parts of an identifier:
     ``$wgEnableUploads`` → ``(["wgenableuploads", "enableuploads"], ["enable", "uploads"])``."""
     bare = word.strip("$")
     whole = [bare.lower()]
     name = without_config_prefix(bare)
-    parts = CAMEL_WORDS.findall(name)
+    parts = camel_words(name)
     if name != bare:
         whole.append("".join(parts).lower())
     words = [p.lower() for p in parts] if len(parts) > 1 else []

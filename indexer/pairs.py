@@ -1,0 +1,103 @@
+"""Training pairs mined from a wiki's own pages, to adapt the model to its vocabulary.
+
+Every wiki says what its pages are about: a title names its page, a heading
+its section, a paragraph's first sentence the rest of it. Each rule below
+turns one of these into (query, passage) pairs; the passage is a chunk's text
+as stored in the index, without the context header the model also reads
+(with it, a title query would only have to match the title back).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from core.lexical import without_config_prefix
+from core.prose import sentences
+from index_format import StoredChunk
+
+from .chunk import identifier_words
+
+#: Fewest words a passage keeps (a cloze passage is what is left of its chunk).
+MIN_PASSAGE_WORDS = 5
+#: Share of pages held back: their pairs score the model before and after, never train it.
+HELD_BACK_PERCENT = 10
+
+
+@dataclass(frozen=True)
+class Pair:
+    kind: str
+    page: str  # pairs of one page never share a batch, and a page is held back whole
+    query: str
+    passage: str
+
+
+def title_words(title: str) -> str:
+    """A title as a reader would say it: the name without its namespace, subpages
+    as words; a one-word name without its configuration prefix, an identifier
+    spelled out (``$wgDBserver`` → ``db server``, ``API:Allpages`` → ``all pages``)."""
+    name = title.split(":", 1)[-1].replace("/", " ").replace("_", " ").strip()
+    return name if " " in name else identifier_words(name) or without_config_prefix(name)
+
+
+def _words(text: str) -> int:
+    return sum(any(ch.isalpha() for ch in token) for token in text.split())
+
+
+def title_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
+    """The title, as words → the page's lead (its first chunk)."""
+    if chunks and _words(chunks[0].text) >= MIN_PASSAGE_WORDS:
+        yield Pair("title", title, title_words(title), chunks[0].text)
+
+
+def heading_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
+    """Title words > heading → the first chunk of that section."""
+    seen: set[str] = set()
+    for chunk in chunks:
+        path = chunk.section.split(" > ")[1:] if chunk.section.startswith(title + " > ") else []
+        if path and chunk.section not in seen and _words(chunk.text) >= MIN_PASSAGE_WORDS:
+            seen.add(chunk.section)
+            yield Pair("heading", title, f"{title_words(title)} > {path[-1]}", chunk.text)
+
+
+def cloze_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
+    """Inverse cloze: a chunk's first prose sentence → the chunk without it. A
+    sentence that starts in lower case is the tail of one cut by a window, not a first."""
+    for chunk in chunks:
+        text = " ".join(chunk.text.split())
+        first = next((s for s in sentences(chunk.text, title) if s[:1].isupper() and s in text), None)
+        if first is None:
+            continue  # no prose sentence: code, a list, facts only
+        rest = " ".join(text.replace(first, " ").split())  # every time it is said
+        if _words(rest) >= MIN_PASSAGE_WORDS:
+            yield Pair("cloze", title, first, rest)
+
+
+#: The pair kinds, by name: the recipe names the ones it uses.
+PAIR_RULES: dict[str, Callable[[str, Sequence[StoredChunk]], Iterator[Pair]]] = {
+    "title": title_pairs,
+    "heading": heading_pairs,
+    "cloze": cloze_pairs,
+}
+
+
+def mine(pages: Iterable[tuple[str, Sequence[StoredChunk]]], kinds: Sequence[str] = tuple(PAIR_RULES)) -> list[Pair]:
+    """Every pair the rules in ``kinds`` find in ``pages`` (title, chunks), in page order."""
+    return [pair for title, chunks in pages for kind in kinds for pair in PAIR_RULES[kind](title, chunks)]
+
+
+def held_back(page: str) -> bool:
+    """Whether a page's pairs are held back: by a hash of its title, so the split is
+    the same on every run and every machine."""
+    return int(hashlib.sha256(page.encode("utf-8")).hexdigest()[:8], 16) % 100 < HELD_BACK_PERCENT
+
+
+def split(pairs: Sequence[Pair], max_pairs: int, seed: int) -> tuple[list[Pair], list[Pair]]:
+    """(training pairs, at most ``max_pairs`` of them sampled with ``seed``; held-back pairs)."""
+    train = [p for p in pairs if not held_back(p.page)]
+    kept = [p for p in pairs if held_back(p.page)]
+    if len(train) > max_pairs:
+        train = random.Random(seed).sample(train, max_pairs)
+    return train, kept
