@@ -1,6 +1,6 @@
 """Retrieval quality tables: dense, lexical and hybrid on the shared corpora.
 
-    python bench/eval.py [--qrels FILE ...] [--sweep]
+    python bench/eval.py [--qrels FILE ...] [--sweep] [--index CORPUS=DIR ...]
 
 One table per judgements file — by default the shared dev set
 (``../shared/data/eval/dev.jsonl``) and ours (``bench/qrels-team.jsonl``) —
@@ -49,7 +49,19 @@ def main() -> int:
         default="fts5",
         help="tantivy: give each corpus the tantivy index a large index gets (made from its store, in a temp dir)",
     )
+    parser.add_argument(
+        "--index",
+        action="append",
+        default=[],
+        metavar="CORPUS=DIR",
+        help="measure this index for CORPUS instead of the sample one (an adapted index, say); repeatable",
+    )
     args = parser.parse_args()
+    for spec in args.index:
+        corpus, _, directory = spec.partition("=")
+        if corpus not in CORPORA or not directory:
+            parser.error(f"--index {spec!r}: expected CORPUS=DIR with CORPUS one of {', '.join(CORPORA)}")
+        CORPORA[corpus] = Path(directory)
     logging.basicConfig(level=logging.WARNING)
     settings = Settings.load()
     default = Ranking.from_settings(settings)

@@ -28,6 +28,8 @@ BUILD_RUNTIMES = ("onnx", "onnx-int8", "torch")
 VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
 LEXICAL_ENGINES = ("auto", "fts5", "tantivy")
 ENGINES = ("serial", "spark")
+#: The kinds of training pairs ``adapt`` can mine (``indexer.pairs.PAIR_RULES``).
+PAIR_KINDS = ("title", "heading", "cloze")
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -65,6 +67,20 @@ class Settings:
     lexical_engine: str = "auto"
     #: Largest index that auto searches with SQLite FTS5 (it ranks every matching row: slow past ~100k chunks).
     fts5_max_chunks: int = 100_000
+    #: ``adapt``: the pair kinds mined from the wiki's pages (title, heading, cloze), comma-separated.
+    adapt_pair_kinds: str = "title,heading,cloze"
+    #: ``adapt``: most training pairs, sampled (bounds the time whatever the wiki's size).
+    adapt_max_pairs: int = 3000
+    #: ``adapt``: passes over the training pairs.
+    adapt_epochs: int = 2
+    #: ``adapt``: peak learning rate (linear warm-up over the first 10 % of steps, then linear decay).
+    adapt_learning_rate: float = 5e-5
+    #: ``adapt``: pairs per step; the other pairs of a batch are each pair's negatives.
+    adapt_batch_size: int = 32
+    #: ``adapt``: seed of the pair sample, the batches and the model's dropout.
+    adapt_seed: int = 0
+    #: ``adapt``: how much the held-back pairs' MRR@10 must rise for the adapted model to be kept.
+    adapt_min_gain: float = 0.0
     #: CPU threads for the model (0: let torch decide).
     threads: int = 0
     #: Hide progress bars (for jobs and cron).
@@ -125,6 +141,13 @@ class Settings:
             raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
         _check_choice("build_runtime", self.build_runtime, BUILD_RUNTIMES)
         _check_choice("vector_index", self.vector_index, VECTOR_INDEXES)
+        unknown = set(self.adapt_pair_kinds.split(",")) - set(PAIR_KINDS)
+        if unknown or not self.adapt_pair_kinds:
+            raise SettingsError(f"adapt_pair_kinds: each must be one of {', '.join(PAIR_KINDS)}")
+        if min(self.adapt_max_pairs, self.adapt_epochs, self.adapt_batch_size) < 1 or self.adapt_learning_rate <= 0:
+            raise SettingsError(
+                "adapt_max_pairs, adapt_epochs, adapt_batch_size and adapt_learning_rate must be positive"
+            )
         if self.spark_task_mb <= 0:
             raise SettingsError("spark_task_mb must be positive")
         if self.flat_max_chunks < 0:

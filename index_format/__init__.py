@@ -11,12 +11,16 @@ An index is a directory (a symlink to its current version, see ``versions``)::
     sentences.f16   the answer line's sentence vectors (float16; row = sentences.id)
     lexical.tantivy/  a large index's lexical leg (``lexical``); FTS5 below that
     encoder.onnx, tokenizer.json   the query encoder (optional)
+    model/          the adapted model, in an index ``wikisearch adapt`` adapted
 
 ``reader`` opens one, ``writer`` writes a new version and swaps it in.
 """
 
 from .manifest import (
     FORMAT_VERSION,
+    MODEL,
+    Adaptation,
+    AdaptRecipe,
     BuildReport,
     Chunking,
     Counts,
@@ -34,6 +38,9 @@ from .writer import IndexWriter
 
 __all__ = [
     "FORMAT_VERSION",
+    "MODEL",
+    "Adaptation",
+    "AdaptRecipe",
     "BuildReport",
     "ChunkRow",
     "Chunking",

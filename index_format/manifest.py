@@ -29,6 +29,8 @@ STORE = "store.sqlite"
 SENTENCES = "sentences.f16"
 #: tantivy's lexical index, in a large index only (``lexical``).
 LEXICAL = "lexical.tantivy"
+#: The adapted model's files (sentence-transformers layout), in an adapted index only.
+MODEL = "model"
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,43 @@ class SyncState:
 
 
 @dataclass(frozen=True)
+class AdaptRecipe:
+    """How ``wikisearch adapt`` trained: enough to do it again and get the same weights."""
+
+    pair_kinds: list[str]
+    max_pairs: int
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    seed: int
+    warmup_share: float
+    max_seq_length: int
+    loss: str
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """The index's model is ``base`` adapted to this wiki; its weights are in ``MODEL``."""
+
+    base: ModelInfo
+    weights_sha256: str
+    recipe: AdaptRecipe
+    pairs: dict[str, int]  # training pairs, by kind
+    held_back_pairs: int
+    held_back_before: float
+    held_back_after: float
+    metric: str
+    steps: int
+    training_s: float
+    adapted_at: str
+    #: Where the pairs came from: the wiki's own pages, under the wiki's licence.
+    data: str = ""
+    #: nDCG@10 on the judgements given with ``--eval``, before and after.
+    eval_before: float | None = None
+    eval_after: float | None = None
+
+
+@dataclass(frozen=True)
 class Manifest:
     model: ModelInfo
     format_version: int = FORMAT_VERSION
@@ -136,6 +175,7 @@ class Manifest:
     lexical_engine: str = "fts5"  # fts5 (chunks_fts in the store) or tantivy (LEXICAL beside it)
     encoder: EncoderInfo | None = None
     sync: SyncState | None = None
+    adaptation: Adaptation | None = None
 
     def to_json(self) -> str:
         return json.dumps(as_dict(self), indent=2, ensure_ascii=False)

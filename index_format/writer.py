@@ -23,7 +23,19 @@ from core.lexical import expand_identifiers
 from core.settings import VECTOR_INDEXES, Settings
 
 from .lexical import choose_lexical_engine, write_tantivy
-from .manifest import LEXICAL, MANIFEST, SENTENCES, STORE, VECTORS, Counts, EncoderInfo, Manifest, VectorIndexInfo
+from .manifest import (
+    LEXICAL,
+    MANIFEST,
+    MODEL,
+    SENTENCES,
+    STORE,
+    VECTORS,
+    Adaptation,
+    Counts,
+    EncoderInfo,
+    Manifest,
+    VectorIndexInfo,
+)
 from .schema import SCHEMA, StoredChunk
 from .versions import clean_stale_builds, finished_name, fsync, new_version_dir, prune_versions, swap_in, write_durably
 
@@ -111,6 +123,14 @@ def searchable_text(chunk_text: str, code: str) -> str:
     return "\n\n".join(part for part in (chunk_text, code) if part)
 
 
+def _link(source: Path, dest: Path) -> None:
+    """A hard link (a version's files never change), or a copy across file systems."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+
+
 class IndexWriter:
     """Writes a new index version beside ``target``; ``commit`` swaps it in."""
 
@@ -137,6 +157,7 @@ class IndexWriter:
         self.aliases = 0
         self.sentences = 0
         self.encoder: EncoderInfo | None = None
+        self.adaptation: Adaptation | None = None
 
     @property
     def chunk_count(self) -> int:
@@ -215,12 +236,19 @@ class IndexWriter:
     def add_encoder(self, directory: Path, info: EncoderInfo) -> None:
         """Store the query encoder's files with this version (hard links when possible)."""
         for name in (info.onnx, info.tokenizer):
-            source, dest = directory / name, self.version_dir / name
-            try:
-                os.link(source, dest)
-            except OSError:
-                shutil.copyfile(source, dest)
+            _link(directory / name, self.version_dir / name)
         self.encoder = info
+
+    def add_model(self, directory: Path, adaptation: Adaptation) -> None:
+        """Store an adapted model's files with this version: the next build embeds with them."""
+        for source in sorted(directory.rglob("*")):
+            dest = self.version_dir / MODEL / source.relative_to(directory)
+            if source.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+            else:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _link(source, dest)
+        self.adaptation = adaptation
 
     def commit(self, manifest: Manifest, settings: Settings) -> Path:
         """Finish the files, then make this version the one ``target`` names. The vector
@@ -233,6 +261,7 @@ class IndexWriter:
             index=index,
             lexical_engine=lexical,
             encoder=self.encoder or manifest.encoder,
+            adaptation=self.adaptation or manifest.adaptation,
             model=replace(manifest.model, dimensions=self.dimensions),
         )
         try:

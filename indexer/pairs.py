@@ -75,7 +75,7 @@ def cloze_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
             yield Pair("cloze", title, first, rest)
 
 
-#: The pair kinds, by name: the recipe names the ones it uses.
+#: The pair kinds, by name (``core.settings.PAIR_KINDS``): the recipe names the ones it uses.
 PAIR_RULES: dict[str, Callable[[str, Sequence[StoredChunk]], Iterator[Pair]]] = {
     "title": title_pairs,
     "heading": heading_pairs,

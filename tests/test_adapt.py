@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from index_format import Index, StoredChunk
+from indexer.adapt import batches
 from indexer.pairs import HELD_BACK_PERCENT, held_back, mine, split
 from indexer.sources import open_source
 from tests.conftest import DUMPS, fake_build
@@ -99,3 +100,14 @@ def test_held_back_pages_are_a_stable_tenth_and_never_trained_on(stored: dict[st
     assert split(pairs, 500, seed=1) == (train, kept)  # seeded: the same sample on every run
     assert split(pairs, 500, seed=2)[0] != train
     assert Counter(p.kind for p in train).keys() == {"title", "heading", "cloze"}
+
+
+def test_batches_keep_each_page_apart_and_lose_only_lone_pairs(stored: dict[str, list[StoredChunk]]) -> None:
+    pairs = mine(stored.items())
+    made = batches(pairs, 32, seed=3)
+    assert all(len({p.page for p in batch}) == len(batch) for batch in made)
+    placed = [p for batch in made for p in batch]
+    # dropped: only pairs left alone at the end (a long page's last sections), no negatives for them
+    assert len(placed) == len(set(map(id, placed))) and len(pairs) - len(placed) <= len(pairs) // 100
+    assert sum(len(b) == 32 for b in made) >= 0.85 * len(made)  # the stragglers are few
+    assert batches(pairs, 32, seed=3) == made and batches(pairs, 32, seed=4) != made
