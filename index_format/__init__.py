@@ -34,7 +34,7 @@ from .manifest import (
 )
 from .reader import Index, NotAnIndex, existing_manifest, open_index
 from .schema import ChunkRow, StoredChunk
-from .writer import IndexWriter
+from .writer import IndexWriter, publish_version, rewrite_manifest
 
 __all__ = [
     "FORMAT_VERSION",
@@ -54,6 +54,8 @@ __all__ = [
     "StoredChunk",
     "SyncState",
     "as_dict",
+    "publish_version",
+    "rewrite_manifest",
     "from_dict",
     "existing_manifest",
     "open_index",

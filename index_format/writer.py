@@ -131,6 +131,23 @@ def _link(source: Path, dest: Path) -> None:
         shutil.copyfile(source, dest)
 
 
+def publish_version(target: Path, version: Path) -> None:
+    """Make a finished version the one ``target`` names; the one it replaces is kept
+    (for rollback and for readers that have it open), older ones removed."""
+    previous = target.resolve() if target.is_symlink() else None
+    try:
+        swap_in(target, version)
+    except OSError as exc:
+        raise write_failed(target, exc) from None
+    prune_versions(target, keep={version} | ({previous} if previous else set()))
+    logger.info("index %s now points at %s", target, version.name)
+
+
+def rewrite_manifest(version: Path, manifest: Manifest) -> None:
+    """Replace the manifest of a finished version that is not yet published."""
+    write_durably(version / MANIFEST, manifest.to_json())
+
+
 class IndexWriter:
     """Writes a new index version beside ``target``; ``commit`` swaps it in."""
 
@@ -250,9 +267,10 @@ class IndexWriter:
                 _link(source, dest)
         self.adaptation = adaptation
 
-    def commit(self, manifest: Manifest, settings: Settings) -> Path:
-        """Finish the files, then make this version the one ``target`` names. The vector
-        index and the lexical engine are chosen by ``settings`` and the index's size."""
+    def commit(self, manifest: Manifest, settings: Settings, publish: bool = True) -> Path:
+        """Finish the files, then make this version the one ``target`` names (unless
+        not ``publish``: then the caller judges it first, and publishes or removes it).
+        The vector index and the lexical engine are chosen by ``settings`` and the index's size."""
         index = self._finish_vectors(settings.vector_index, settings.flat_max_chunks, settings.vector_memory_mb)
         lexical = choose_lexical_engine(settings.lexical_engine, self.chunk_count, settings.fts5_max_chunks)
         counts = Counts(self.pages, self.chunk_count, self.aliases, dict(manifest.counts.skipped), self.sentences)
@@ -279,13 +297,11 @@ class IndexWriter:
             final = finished_name(self.version_dir)
             self.version_dir.rename(final)
             self.version_dir = final
-            previous = self.target.resolve() if self.target.is_symlink() else None
-            swap_in(self.target, final)
         except (OSError, RuntimeError, ValueError, sqlite3.Error) as exc:
             self.abort()
             raise write_failed(self.target, exc) from None
-        prune_versions(self.target, keep={final} | ({previous} if previous else set()))
-        logger.info("index %s now points at %s", self.target, final.name)
+        if publish:
+            publish_version(self.target, final)
         return final
 
     def _finish_vectors(self, vector_index: str, flat_max: int, memory_mb: int) -> VectorIndexInfo:

@@ -12,22 +12,39 @@ better there.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256
+from core.documents import Source
+from core.errors import IndexFormatError, ModelError, WikisearchError
+from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256, resolve_model
+from core.onnx_encoder import build_embedder
 from core.settings import Settings
-from index_format import AdaptRecipe
+from index_format import (
+    MODEL,
+    Adaptation,
+    AdaptRecipe,
+    BuildReport,
+    Index,
+    Manifest,
+    existing_manifest,
+    publish_version,
+    read_manifest,
+    rewrite_manifest,
+)
 
-from .pairs import Pair
+from .build import build_index, crash_point
+from .pairs import Pair, mine, split
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +158,7 @@ def train(
         optimizer.zero_grad()
         if on_step is not None:
             on_step(step, len(plan), float(value))
+        crash_point("adapt")
     model.eval()
     if out.exists():
         shutil.rmtree(out)
@@ -151,20 +169,194 @@ def train(
     )
 
 
-def held_back_score(model_path: Path, pairs: Sequence[Pair], max_seq_length: int = MAX_SEQ_LENGTH) -> float:
-    """MRR@10 of each held-back query's own passage among all held-back passages."""
-    if not pairs:
-        return 0.0
+def held_back_ranks(model_path: Path, pairs: Sequence[Pair], max_seq_length: int = MAX_SEQ_LENGTH) -> list[int]:
+    """The rank of each held-back query's own passage among all held-back passages."""
     model = _sentence_transformer(model_path, max_seq_length)
     passages = list(dict.fromkeys(p.passage for p in pairs))
     where = {text: n for n, text in enumerate(passages)}
-    encode = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-    queries = model.encode([p.query for p in pairs], **encode)
-    docs = model.encode(passages, **encode)
-    scores = queries @ docs.T
-    total = 0.0
-    for row, pair in enumerate(pairs):
-        own = scores[row, where[pair.passage]]
-        rank = int((scores[row] > own).sum()) + 1
-        total += 1.0 / rank if rank <= 10 else 0.0
-    return round(total / len(pairs), 4)
+    encode: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    queries = model.encode([p.query for p in pairs], show_progress_bar=False, **encode)
+    scores = queries @ model.encode(passages, show_progress_bar=False, **encode).T
+    return [int((scores[row] > scores[row, where[pair.passage]]).sum()) + 1 for row, pair in enumerate(pairs)]
+
+
+def mrr_at_10(ranks: Sequence[int]) -> float:
+    return round(sum(1.0 / r for r in ranks if r <= 10) / len(ranks), 4) if ranks else 0.0
+
+
+def most_improved(
+    pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int], n: int = 3
+) -> list[tuple[str, int, int]]:
+    """What the model learnt, shown by example: the held-back queries whose own passage rose most."""
+    moves = sorted(zip(pairs, before, after, strict=True), key=lambda m: (m[2] - m[1], m[2]))
+    return [(pair.query, old, new) for pair, old, new in moves[:n] if new < old]
+
+
+class AdaptError(WikisearchError):
+    """The index cannot be adapted (too few pairs, no encoder for the result)."""
+
+
+#: What ``adapt`` says of the data it learnt from, in the manifest and on /about.
+ADAPTATION_DATA = (
+    "pairs mined by wikisearch from this wiki's own pages (the text stored in the index), under the wiki's licence"
+)
+#: And of the provenance of the result.
+ADAPTED_OSAID = (
+    "; adapted to this wiki by wikisearch adapt: open adaptation code (wikisearch, GPL-3.0-or-later) "
+    "and open adaptation data (the wiki's own pages)"
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``adapt_index`` did: whether the index now uses the adapted model, and why."""
+
+    kept: bool
+    reason: str
+    adaptation: Adaptation
+    report: BuildReport | None = None
+    #: Held-back queries whose own passage rose most: (query, rank before, rank after).
+    learnt: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def model_for(index_dir: Path, settings: Settings, replace: bool = False) -> tuple[ResolvedModel, Adaptation | None]:
+    """The model a build of ``index_dir`` embeds with: the index's adapted model when it
+    was adapted from the configured one (weights verified), else the configured model.
+    ``replace`` rebuilds from scratch, with the configured model."""
+    base = resolve_model(settings.model, settings.allow_unvetted_model)
+    manifest = None if replace else existing_manifest(index_dir)
+    adaptation = manifest.adaptation if manifest is not None else None
+    if manifest is None or adaptation is None or adaptation.base.sha256 != base.sha256:
+        return base, None
+    return _adapted(base, index_dir / MODEL, adaptation.weights_sha256, manifest.model.name), adaptation
+
+
+def _adapted(base: ResolvedModel, directory: Path, sha256: str, name: str) -> ResolvedModel:
+    weights = directory / "model.safetensors"
+    actual = file_sha256(weights) if weights.is_file() else "missing"
+    if actual != sha256:
+        raise ModelError(
+            f"{directory}: the adapted weights do not verify (sha256 {actual[:16]}…, expected {sha256[:16]}…)"
+        )
+    card = base.card
+    if card is not None:
+        card = replace(card, name=name, sha256=sha256, osaid_reason=card.osaid_reason + ADAPTED_OSAID)
+    return ResolvedModel(name, directory, sha256, True, base.vetted, card)
+
+
+def _remove_stale(cache: Path, prefix: str) -> None:
+    """What a killed ``adapt`` left behind (its process is gone)."""
+    for leftover in cache.glob(prefix + "*") if cache.is_dir() else []:
+        pid = leftover.name.rsplit("-", 1)[-1]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(leftover, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
+
+
+def _base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
+    """The registry model an index's model is, or was adapted from: adapting starts from it again."""
+    name = manifest.adaptation.base.name if manifest.adaptation else manifest.model.name
+    return resolve_model(name, settings.allow_unvetted_model)
+
+
+def adapt_index(
+    index_dir: Path,
+    source: Source,
+    settings: Settings,
+    *,
+    judge: Callable[[Path], float] | None = None,
+) -> Outcome:
+    """Adapt the model of the index at ``index_dir`` to its pages, and re-embed it from
+    ``source`` with the adapted model if that scores better on held-back pages (and,
+    with ``judge``, on judged queries: ``judge(index dir)`` is their nDCG@10). The
+    index is replaced atomically, or not at all."""
+    manifest = existing_manifest(index_dir)
+    if manifest is None:
+        raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
+    base = _base_of(manifest, settings)
+    recipe = recipe_from(settings)
+    index = Index.open(index_dir)
+    try:
+        pairs = mine(((page.title, chunks) for page, _, chunks in index.stored_pages()), recipe.pair_kinds)
+    finally:
+        index.close()
+    training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
+    if len(training) < 2 * recipe.batch_size or not kept_back:
+        raise AdaptError(
+            f"{index_dir}: {len(training)} training pairs and {len(kept_back)} held back: too few to adapt on",
+            "too_few_pairs",
+        )
+    cache = index_dir.absolute().parent / ".wikisearch-cache"
+    _remove_stale(cache, f"adapt-{index_dir.name}-")
+    scratch = cache / f"adapt-{index_dir.name}-{os.getpid()}"
+    progress = tqdm(desc="adapting", unit=" steps", disable=settings.quiet, dynamic_ncols=True, leave=False)
+
+    def step(done: int, total: int, loss: float) -> None:
+        progress.total = total
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
+    try:
+        ranks_before = held_back_ranks(base.path, kept_back)
+        trained = train(base, training, recipe, scratch / MODEL, on_step=step)
+        progress.close()
+        ranks_after = held_back_ranks(trained.directory, kept_back)
+        before, after = mrr_at_10(ranks_before), mrr_at_10(ranks_after)
+        learnt = most_improved(kept_back, ranks_before, ranks_after)
+        adaptation = Adaptation(
+            base=base.info(),
+            weights_sha256=trained.weights_sha256,
+            recipe=recipe,
+            pairs=trained.pairs,
+            held_back_pairs=len(kept_back),
+            held_back_before=before,
+            held_back_after=after,
+            metric=HELD_BACK_METRIC,
+            steps=trained.steps,
+            training_s=trained.seconds,
+            adapted_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            data=ADAPTATION_DATA,
+        )
+        logger.info("held-back %s: %.4f with %s, %.4f adapted", HELD_BACK_METRIC, before, base.name, after)
+        if after - before <= settings.adapt_min_gain:
+            return Outcome(
+                False, f"held-back {HELD_BACK_METRIC} {before:.4f} → {after:.4f}: not better", adaptation, None, learnt
+            )
+        site = manifest.source.siteinfo.dbname or manifest.source.siteinfo.sitename or index_dir.name
+        adapted = _adapted(base, trained.directory, trained.weights_sha256, f"{base.name} adapted to {site}")
+        embedder, encoder = build_embedder(
+            adapted, index_dir.absolute().parent, settings.build_runtime, settings.threads
+        )
+        if encoder is None:
+            raise AdaptError(f"{adapted.name}: no ONNX encoder could be exported to serve it", "no_encoder")
+        report = build_index(
+            source,
+            index_dir,
+            embedder,
+            adapted.info(),
+            settings,
+            replace=True,
+            encoder=encoder,
+            adapted=(trained.directory, adaptation),
+            publish=judge is None,
+        )
+        if judge is None:
+            return Outcome(True, f"held-back {HELD_BACK_METRIC} {before:.4f} → {after:.4f}", adaptation, report, learnt)
+        version = index_dir.absolute().parent / report.version
+        judged = replace(adaptation, eval_before=judge(index_dir), eval_after=judge(version))
+        verdict = f"judged nDCG@10 {judged.eval_before:.4f} → {judged.eval_after:.4f}"
+        if (judged.eval_after or 0.0) < (judged.eval_before or 0.0):
+            shutil.rmtree(version, ignore_errors=True)
+            return Outcome(False, f"{verdict}: worse", judged, None, learnt)
+        new = read_manifest(version)
+        rewrite_manifest(version, new.replace(adaptation=judged))
+        publish_version(index_dir, version)
+        return Outcome(
+            True, f"held-back {HELD_BACK_METRIC} {before:.4f} → {after:.4f}, {verdict}", judged, report, learnt
+        )
+    finally:
+        progress.close()
+        shutil.rmtree(scratch, ignore_errors=True)

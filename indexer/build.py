@@ -27,6 +27,7 @@ from core.onnx_encoder import ExportedEncoder
 from core.prose import sentences
 from core.settings import Settings
 from index_format import (
+    Adaptation,
     BuildReport,
     Chunking,
     Counts,
@@ -64,6 +65,8 @@ def build_index(
     encoder: ExportedEncoder | None = None,
     keep_previous: Callable[[str], bool] | None = None,
     sync: SyncState | None = None,
+    adapted: tuple[Path, Adaptation] | None = None,
+    publish: bool = True,
 ) -> BuildReport:
     """Build (or rebuild) the index at ``target`` from ``source``.
 
@@ -72,7 +75,9 @@ def build_index(
     ``keep_previous``: an incremental update — the previous version's pages
     and aliases whose title it accepts, and the source does not yield, are
     kept as they are. ``sync``: where following a live wiki left off,
-    committed with the version.
+    committed with the version. ``adapted``: the adapted model's directory and
+    record, stored with the version. ``publish`` False: the version is finished
+    but not swapped in (``report.version`` names it; the caller decides).
     """
     target = Path(target)
     started = time.monotonic()
@@ -163,7 +168,9 @@ def build_index(
         crash_point("write")
         if encoder is not None:
             writer.add_encoder(encoder.directory, encoder.info)
-        final = writer.commit(manifest, settings)
+        if adapted is not None:
+            writer.add_model(*adapted)
+        final = writer.commit(manifest, settings, publish=publish)
         report.version = final.name
     except (sqlite3.Error, OSError) as exc:  # disk full, read-only, I/O error while writing
         writer.abort()

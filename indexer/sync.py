@@ -20,7 +20,7 @@ from core.errors import IndexFormatError, WikiApiError
 from core.models import Embedder, ModelInfo
 from core.onnx_encoder import ExportedEncoder
 from core.settings import Settings
-from index_format import BuildReport, Index, SyncState, existing_manifest
+from index_format import Adaptation, BuildReport, Index, SyncState, existing_manifest
 
 from .build import build_index
 from .sources.wiki_api import AllPagesSource, TitlesSource, WikiApi
@@ -65,8 +65,10 @@ def sync_index(
     namespaces: set[int] | None = None,
     full: bool = False,
     encoder: ExportedEncoder | None = None,
+    adapted: tuple[Path, Adaptation] | None = None,
 ) -> SyncReport:
-    """Bring the index at ``target`` up to date with the wiki behind ``api``."""
+    """Bring the index at ``target`` up to date with the wiki behind ``api``
+    (``adapted``: the index's adapted model, kept with each new version)."""
     site = api.site()
     until = api.now()  # changes after this are the next sync's
     manifest = existing_manifest(target)
@@ -96,7 +98,15 @@ def sync_index(
         try:
             keep = lambda title: title not in titles  # noqa: E731
             report = build_index(
-                source, target, embedder, model, settings, encoder=encoder, keep_previous=keep, sync=sync
+                source,
+                target,
+                embedder,
+                model,
+                settings,
+                encoder=encoder,
+                keep_previous=keep,
+                sync=sync,
+                adapted=adapted,
             )
             return SyncReport("incremental", since, until, report)
         except IndexFormatError as exc:
@@ -105,7 +115,9 @@ def sync_index(
             logger.warning("%s; reading every page again", exc)
     source_all = AllPagesSource(api, site, namespaces)
     sync = SyncState(api.url, until, until)
-    report = build_index(source_all, target, embedder, model, settings, replace=full, encoder=encoder, sync=sync)
+    report = build_index(
+        source_all, target, embedder, model, settings, replace=full, encoder=encoder, sync=sync, adapted=adapted
+    )
     return SyncReport("full", since, until, report)
 
 

@@ -189,7 +189,8 @@ class Catalog:
     def describe(self, name: str) -> dict[str, Any]:
         """What /about and /api/v1/indexes show of one index: model provenance, source, counts."""
         manifest = self.get(name).index.manifest
-        card = REGISTRY.get(manifest.model.name)
+        adaptation = manifest.adaptation
+        card = REGISTRY.get(adaptation.base.name if adaptation else manifest.model.name)
         return {
             "name": name,
             "model": as_dict(manifest.model),
@@ -200,6 +201,7 @@ class Catalog:
             "build": as_dict(manifest.build),
             "embedded_with": as_dict(manifest.embedded_with) if manifest.embedded_with else {},
             "vector_index": manifest.index.faiss,
+            "adaptation": as_dict(adaptation) if adaptation else None,
         }
 
     def close(self) -> None:

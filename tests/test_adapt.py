@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import bz2
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import time
 from collections import Counter
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from index_format import Index, StoredChunk
+from index_format import MODEL, Index, StoredChunk
 from indexer.adapt import batches
 from indexer.pairs import HELD_BACK_PERCENT, held_back, mine, split
 from indexer.sources import open_source
-from tests.conftest import DUMPS, fake_build
+from tests.conftest import DUMPS, WIKISEARCH, copy_index, fake_build, run_cli
+from tests.test_build import docs_xml
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +121,116 @@ def test_batches_keep_each_page_apart_and_lose_only_lone_pairs(stored: dict[str,
     assert len(placed) == len(set(map(id, placed))) and len(pairs) - len(placed) <= len(pairs) // 100
     assert sum(len(b) == 32 for b in made) >= 0.85 * len(made)  # the stragglers are few
     assert batches(pairs, 32, seed=3) == made and batches(pairs, 32, seed=4) != made
+
+
+# --- end to end, with the real model ------------------------------------------------------
+
+TINY = {  # a few steps: what is tested is the machinery, not the gain (bench/adapt.py measures that)
+    "WIKISEARCH_ADAPT_MAX_PAIRS": "64",
+    "WIKISEARCH_ADAPT_BATCH_SIZE": "16",
+    "WIKISEARCH_ADAPT_EPOCHS": "1",
+    "WIKISEARCH_ANSWER_SENTENCES": "false",
+}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 real mediawiki-docs pages, built with the real model."""
+    xml = docs_xml()
+    header = xml[: xml.index("<page>")]
+    pages = re.findall(r"<page>.*?</page>", xml, flags=re.S)[::6][:150]
+    folder = tmp_path_factory.mktemp("adapt")
+    dump = folder / "docs-150.xml.bz2"
+    dump.write_bytes(bz2.compress((header + "\n".join(pages) + "\n</mediawiki>").encode()))
+    built = run_cli("build", str(dump), "--index", str(folder / "index"), "-q", env=TINY)
+    assert built.returncode == 0, built.stderr
+    return folder / "index"
+
+
+def version(index: Path) -> tuple[str, str]:
+    return index.resolve().name, (index / "manifest.json").read_text()
+
+
+@pytest.mark.model
+def test_adapt_switches_only_when_held_back_pages_score_better(small: Path, tmp_path: Path) -> None:
+    index = copy_index(small, tmp_path / "index")
+    before = version(index)
+    refused = run_cli("adapt", "--index", str(index), "--min-gain", "1", env=TINY)
+    assert refused.returncode == 0, refused.stderr
+    assert "kept the model it had" in refused.stdout and "held-back MRR@10" in refused.stdout
+    assert version(index) == before  # nothing re-embedded, nothing swapped
+    assert not list((tmp_path / ".wikisearch-cache").glob("adapt-*"))  # its scratch removed
+
+    done = run_cli("adapt", "--index", str(index), "--min-gain", "-1", env=TINY)
+    assert done.returncode == 0, done.stderr
+    assert "switched to the adapted model" in done.stdout and "in 4 steps" in done.stdout, done.stdout
+    manifest = Index.open(index).manifest
+    made = manifest.adaptation
+    assert made is not None and made.base.name == "all-MiniLM-L6-v2" and made.base.verified
+    assert made.steps == 4 and sum(made.pairs.values()) == 64 and made.recipe.seed == 0
+    assert (
+        manifest.model.name.startswith("all-MiniLM-L6-v2 adapted to") and manifest.model.sha256 == made.weights_sha256
+    )
+    weights = index / MODEL / "model.safetensors"
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == made.weights_sha256
+    info = run_cli("model", "info", "--index", str(index))
+    assert "adapted from  all-MiniLM-L6-v2" in info.stdout and made.weights_sha256 in info.stdout, info.stdout
+
+    # Queries are served through the adapted model's ONNX export, as close to the torch model as the stock one's.
+    from sentence_transformers import SentenceTransformer
+
+    from core.onnx_encoder import OnnxEncoder
+
+    assert manifest.encoder is not None
+    onnx = OnnxEncoder(index.resolve(), manifest.encoder, 256, 384)
+    torch_model = SentenceTransformer(str(index / MODEL), device="cpu")
+    queries = ["database host", "let users upload files", "how long do login cookies last"]
+    ours = onnx.encode(queries)
+    theirs = torch_model.encode(queries, normalize_embeddings=True)
+    assert float(np.min(np.sum(ours * theirs, axis=1))) >= 0.999
+    hits = run_cli("query", "--index", str(index), "--json", "how long do login cookies last")
+    assert hits.returncode == 0 and '"title": "Manual:' in hits.stdout
+
+    # A rebuild keeps the adapted model and reuses its vectors; adapting again starts from the base.
+    again = run_cli("build", str(small.resolve().parent.parent / "docs-150.xml.bz2"), "--index", str(index), env=TINY)
+    assert again.returncode == 0, again.stderr
+    assert "chunks: 0 embedded" in again.stdout, again.stdout
+    assert Index.open(index).manifest.adaptation == made
+
+
+@pytest.mark.model
+def test_a_killed_adaptation_leaves_the_index_as_it_was(small: Path, tmp_path: Path) -> None:
+    index = copy_index(small, tmp_path / "index")
+    before = version(index)
+    marker = tmp_path / "reached"
+    env = {**os.environ, **TINY, "WIKISEARCH_TEST_CRASH_POINT": f"adapt:{marker}"}
+    args = [*WIKISEARCH, "adapt", "--index", str(index), "--min-gain", "-1"]
+    proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert marker.exists(), "adapt never reached its first training step"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert version(index) == before
+    assert run_cli("query", "--index", str(index), "uploads").returncode == 0
+    left = list((tmp_path / ".wikisearch-cache").glob("adapt-*"))
+    assert left  # what the killed run wrote, until the next run clears it
+    refused = run_cli("adapt", "--index", str(index), "--min-gain", "1", env=TINY)
+    assert refused.returncode == 0 and not any(p.exists() for p in left)
+
+
+def test_adapt_says_clearly_what_it_cannot_do(tmp_path: Path) -> None:
+    missing = run_cli("adapt", "--index", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "no index here" in missing.stderr and "Traceback" not in missing.stderr
+    index = tmp_path / "index"
+    source = tmp_path / "moved.xml.bz2"
+    source.write_bytes((DUMPS / "mediawiki-docs.xml.bz2").read_bytes())
+    fake_build(open_source("dump", source), index)
+    source.unlink()
+    gone = run_cli("adapt", "--index", str(index))
+    assert gone.returncode == 2 and "is not there; give its new path" in gone.stderr, gone.stderr
+    assert "Traceback" not in gone.stderr

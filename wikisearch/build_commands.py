@@ -95,6 +95,11 @@ if TYPE_CHECKING:
     type=click.Path(path_type=Path),
     help="spark: write Parquet shards here (published atomically; a later run reuses their vectors).",
 )
+@click.option(
+    "--adapt",
+    is_flag=True,
+    help="Then adapt the model to the wiki's pages and re-embed with it if it does better (see wikisearch adapt).",
+)
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
 @click.pass_context
 @handle_errors
@@ -119,6 +124,7 @@ def build(
     engine: str,
     master: str | None,
     shards_out: Path | None,
+    adapt: bool,
     quiet: bool | None,
 ) -> None:
     """Build or update the index at --index from a MediaWiki XML dump (with
@@ -172,9 +178,9 @@ def build(
     if index_dir is None:
         raise click.BadParameter("--index is required", param_hint="--index")
     dump = dumps[0]
-    from core.models import resolve_model
     from core.onnx_encoder import build_embedder
     from index_format import existing_manifest
+    from indexer.adapt import model_for
     from indexer.build import build_index
     from indexer.sources import open_source
 
@@ -189,11 +195,18 @@ def build(
     )
     if not replace:
         existing_manifest(index_dir)  # refuse a non-index directory before loading the model
-    resolved = resolve_model(settings.model, settings.allow_unvetted_model)
+    resolved, adaptation = model_for(index_dir, settings, replace)
     embedder, encoder = build_embedder(resolved, index_dir.absolute().parent, settings.build_runtime, settings.threads)
-    report = build_index(source, index_dir, embedder, resolved.info(), settings, replace=replace, encoder=encoder)
+    adapted = (resolved.path, adaptation) if adaptation else None
+    report = build_index(
+        source, index_dir, embedder, resolved.info(), settings, replace=replace, encoder=encoder, adapted=adapted
+    )
     if not settings.quiet:
         print_summary(report, index_dir)
+    if adapt:
+        from .adapt_commands import run_adaptation
+
+        run_adaptation(index_dir, source, settings, None, None)
 
 
 @click.command()
@@ -230,15 +243,15 @@ def sync(
     """
     settings = Settings.load({"user_agent": user_agent, "quiet": quiet})
     setup_logging(ctx.obj["verbose"], settings.quiet)
-    from core.models import resolve_model
     from core.onnx_encoder import build_embedder
+    from indexer.adapt import model_for
     from indexer.sources.wiki_api import ApiPolicy, WikiApi
     from indexer.sync import sync_index
 
     api = WikiApi(api_url, settings.user_agent, ApiPolicy.from_settings(settings))
     if settings.bot_user and settings.bot_password:
         api.login(settings.bot_user, settings.bot_password)
-    resolved = resolve_model(settings.model, settings.allow_unvetted_model)
+    resolved, adaptation = model_for(index_dir, settings, full)
     embedder, encoder = build_embedder(resolved, index_dir.absolute().parent, settings.build_runtime, settings.threads)
     signal.signal(signal.SIGTERM, _interrupt)
     while True:
@@ -251,6 +264,7 @@ def sync(
             namespaces=parse_namespaces(namespaces),
             full=full,
             encoder=encoder,
+            adapted=(resolved.path, adaptation) if adaptation else None,
         )
         full = False
         try:  # the version is committed: from here on, a stop is a clean one

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .adapt_commands import adapt
 from .build_commands import build, sync
 from .model_commands import model
 from .query_commands import evaluate_command, info, query, serve
@@ -22,13 +23,14 @@ def main(ctx: click.Context, verbose: int) -> None:
     \b
     wikisearch build data/dumps/mediawiki-docs.xml.bz2 --index data/indexes/mediawiki-docs
     wikisearch query --index data/indexes/mediawiki-docs "how do I let people upload images"
+    wikisearch adapt --index data/indexes/mediawiki-docs
     wikisearch model info
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
 
 
-for command in (build, sync, assemble, query, serve, evaluate_command, info, model):
+for command in (build, sync, adapt, assemble, query, serve, evaluate_command, info, model):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,13 +20,19 @@ def model() -> None:
 
 @model.command("info")
 @click.argument("name", required=False)
+@click.option(
+    "--index", "index_dir", type=click.Path(path_type=Path), help="The model of this index, and its adaptation."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--allow-unvetted-model", is_flag=True, help="Check a model outside the registry.")
 @handle_errors
-def model_info(name: str | None, as_json: bool, allow_unvetted_model: bool) -> None:
+def model_info(name: str | None, index_dir: Path | None, as_json: bool, allow_unvetted_model: bool) -> None:
     """What model, which licence, verified or not (default: the configured model)."""
     from core.models import resolve_model
 
+    if index_dir is not None:
+        _index_model(index_dir, as_json)
+        return
     settings = Settings.load()
     name = name or settings.model
     resolved = resolve_model(name, allow_unvetted_model or settings.allow_unvetted_model)
@@ -65,6 +72,53 @@ def model_info(name: str | None, as_json: bool, allow_unvetted_model: bool) -> N
         ]
     else:
         lines.append(("provenance", "unvetted: not in the registry"))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        click.echo(f"{key.ljust(width)}  {value}")
+
+
+def _index_model(index_dir: Path, as_json: bool) -> None:
+    """The model an index was embedded with; for an adapted one, what it was adapted from and how."""
+    from index_format import MODEL, as_dict, existing_manifest
+
+    manifest = existing_manifest(index_dir)
+    if manifest is None:
+        raise click.BadParameter(f"{index_dir}: no index here", param_hint="--index")
+    made = manifest.adaptation
+    if as_json:
+        click.echo(
+            json.dumps({"model": as_dict(manifest.model), "adaptation": as_dict(made) if made else None}, indent=2)
+        )
+        return
+    lines = [
+        ("model", manifest.model.name),
+        ("sha256", manifest.model.sha256),
+        ("licence", manifest.model.license),
+        ("OSAID", f"{manifest.model.osaid}: {manifest.model.osaid_reason}"),
+    ]
+    if made is None:
+        lines.append(("adapted", "no (wikisearch adapt --index DIR adapts it to this wiki)"))
+    else:
+        recipe = made.recipe
+        lines += [
+            ("adapted from", f"{made.base.name}, sha256 {made.base.sha256} (verified: {made.base.verified})"),
+            ("weights", f"{index_dir / MODEL / 'model.safetensors'}, sha256 {made.weights_sha256}"),
+            ("data", made.data),
+            ("pairs", ", ".join(f"{n} {kind}" for kind, n in sorted(made.pairs.items()))),
+            (
+                "recipe",
+                f"{recipe.loss}; {recipe.epochs} epochs, lr {recipe.learning_rate}, batch {recipe.batch_size}, "
+                f"warm-up {recipe.warmup_share:.0%}, at most {recipe.max_pairs} pairs, "
+                f"{recipe.max_seq_length} tokens, seed {recipe.seed}",
+            ),
+            ("training", f"{made.steps} steps in {made.training_s:.0f} s, {made.adapted_at}"),
+            (
+                "held back",
+                f"{made.held_back_pairs} pairs: {made.metric} {made.held_back_before:.4f} → {made.held_back_after:.4f}",
+            ),
+        ]
+        if made.eval_before is not None and made.eval_after is not None:
+            lines.append(("judged", f"nDCG@10 {made.eval_before:.4f} → {made.eval_after:.4f}"))
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key.ljust(width)}  {value}")

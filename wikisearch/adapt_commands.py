@@ -1,0 +1,123 @@
+"""``wikisearch adapt``: adapt the embedding model to the wiki an index holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from core.settings import Settings
+
+from .common import handle_errors, print_summary, setup_logging
+
+if TYPE_CHECKING:
+    from core.documents import Source
+    from indexer.adapt import Outcome
+
+
+def judge_with(qrels: Path, corpus: str, settings: Settings) -> Callable[[Path], float]:
+    """hybrid nDCG@10 of an index directory on the judgements of ``corpus`` in ``qrels``."""
+    from query.catalog import Catalog
+    from query.evaluate import evaluate, load_qrels
+    from query.ranking import Ranking
+
+    judgements = load_qrels(qrels, corpus)
+    if not judgements:
+        raise click.BadParameter(f"{qrels} has no judgements for corpus {corpus!r}", param_hint="--corpus")
+
+    def judge(index_dir: Path) -> float:
+        catalog = Catalog({corpus: index_dir}, settings)
+        try:
+            served = catalog.get(corpus)
+            result = evaluate(served.index, served.embedder, judgements, Ranking.from_settings(settings))
+            return float(result["metrics"]["ndcg@10"])
+        finally:
+            catalog.close()
+
+    return judge
+
+
+def run_adaptation(
+    index_dir: Path, source: Source, settings: Settings, qrels: Path | None, corpus: str | None
+) -> Outcome:
+    """Adapt, then say what was learnt and whether the index switched."""
+    from indexer.adapt import adapt_index
+
+    judge = judge_with(qrels, corpus or index_dir.name, settings) if qrels else None
+    outcome = adapt_index(index_dir, source, settings, judge=judge)
+    if settings.quiet:
+        return outcome
+    made = outcome.adaptation
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(made.pairs.items()))
+    click.echo(
+        f"adapted {made.base.name} on {sum(made.pairs.values())} pairs ({kinds}) in {made.steps} steps, "
+        f"{made.training_s:.0f} s; {made.held_back_pairs} pairs of other pages held back"
+    )
+    for query, old, new in outcome.learnt:
+        click.echo(f"  learnt: {query[:70]!r}: its passage from rank {old} to {new}")
+    if outcome.kept:
+        click.echo(f"switched to the adapted model: {outcome.reason}")
+        if outcome.report is not None:
+            print_summary(outcome.report, index_dir)
+    else:
+        click.echo(f"kept the model it had: {outcome.reason}")
+    return outcome
+
+
+@click.command()
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="The index to adapt.")
+@click.option(
+    "--eval",
+    "qrels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Judgements (JSON Lines): switch only if the adapted index scores at least as well on them.",
+)
+@click.option("--corpus", help="The corpus of the index in --eval (default: the index directory's name).")
+@click.option("--max-pairs", type=click.IntRange(min=1), help="Most training pairs (default 3000).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the pairs (default 2).")
+@click.option("--seed", type=int, help="Seed of the sample, batches and dropout (default 0).")
+@click.option("--min-gain", type=float, help="Held-back MRR@10 rise needed to switch (default 0: any rise).")
+@click.option("--allow-unvetted-model", is_flag=True, default=None, help="Adapt a model outside the registry.")
+@click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary.")
+@click.pass_context
+@handle_errors
+def adapt(
+    ctx: click.Context,
+    source: Path | None,
+    index_dir: Path,
+    qrels: Path | None,
+    corpus: str | None,
+    max_pairs: int | None,
+    epochs: int | None,
+    seed: int | None,
+    min_gain: float | None,
+    allow_unvetted_model: bool | None,
+    quiet: bool | None,
+) -> None:
+    """Adapt the embedding model to the wiki in --index, from its own pages, and
+    re-embed the index with it if it finds held-back pages better.
+
+    The pages are read again from the file the index was built from (SOURCE
+    if it has moved). The index is replaced atomically, or not at all.
+    """
+    from index_format import existing_manifest
+    from indexer.sources import reopen_source
+
+    settings = Settings.load(
+        {
+            "adapt_max_pairs": max_pairs,
+            "adapt_epochs": epochs,
+            "adapt_seed": seed,
+            "adapt_min_gain": min_gain,
+            "allow_unvetted_model": allow_unvetted_model,
+            "quiet": quiet,
+        }
+    )
+    setup_logging(ctx.obj["verbose"], settings.quiet)
+    manifest = existing_manifest(index_dir)
+    if manifest is None:
+        raise click.BadParameter(f"{index_dir}: no index here (build one first)", param_hint="--index")
+    run_adaptation(index_dir, reopen_source(manifest.source, source), settings, qrels, corpus)
