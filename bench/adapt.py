@@ -1,0 +1,154 @@
+"""What adapting the model to each wiki does to retrieval, measured in one run.
+
+    python bench/adapt.py [--corpus NAME ...] [--seeds 0 1 2] [--force] [--kinds title,heading,cloze]
+
+For each sample corpus: a copy of its index (``make indexes``) is adapted with
+``wikisearch adapt`` (the product's own command and gate), for each seed.
+Then the stock index (the baseline, measured in the same run) and the adapted
+one are scored — dense, lexical and hybrid nDCG@10 on the shared dev
+judgements and on ours — with a paired test per query (Wilcoxon signed-rank,
+and a bootstrap 95 % interval of the mean difference). ``--force`` keeps the
+adapted model even where the gate would not (to measure what the gate
+refused). Prints a table, writes bench/results/adapt.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from core.settings import Settings
+from index_format import Index
+from query.catalog import Catalog
+from query.evaluate import evaluate, load_qrels
+from query.ranking import Ranking
+
+ROOT = Path(__file__).resolve().parent.parent
+QRELS = {"dev": ROOT.parent / "shared/data/eval/dev.jsonl", "team": ROOT / "bench/qrels-team.jsonl"}
+CORPORA = {name: ROOT / "data/indexes" / name for name in ("mediawiki-docs", "wikidata-examples", "enwiki-sample")}
+MODES = ("dense", "lexical", "hybrid")
+
+
+def per_query(path: Path, corpus: str) -> dict[str, dict[str, dict[str, float]]]:
+    """nDCG@10 of each judged query: judgements set → mode → query id → score."""
+    settings = Settings.load()
+    catalog = Catalog({corpus: path}, settings)
+    served = catalog.get(corpus)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    try:
+        for name, qrels in QRELS.items():
+            judgements = load_qrels(qrels, corpus)
+            if not judgements:
+                continue
+            out[name] = {}
+            for mode in MODES:
+                rows = evaluate(served.index, served.embedder, judgements, Ranking(mode=mode), queries=True)
+                out[name][mode] = {r["id"]: r["ndcg@10"] for r in rows["per_query"]}
+    finally:
+        catalog.close()
+    return out
+
+
+def paired(before: dict[str, float], after: dict[str, float], seed: int = 0) -> dict[str, float]:
+    """Mean nDCG@10 before and after, the mean difference with a bootstrap 95 % interval, Wilcoxon's p."""
+    ids = sorted(before)
+    a = np.array([before[i] for i in ids])
+    b = np.array([after[i] for i in ids])
+    diff = b - a
+    rng = np.random.default_rng(seed)
+    means = rng.choice(diff, size=(10_000, len(diff)), replace=True).mean(axis=1)
+    p = float(stats.wilcoxon(b, a).pvalue) if np.any(diff != 0) else 1.0
+    return {
+        "queries": len(ids),
+        "before": round(float(a.mean()), 4),
+        "after": round(float(b.mean()), 4),
+        "diff": round(float(diff.mean()), 4),
+        "ci95": [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)],
+        "wilcoxon_p": round(p, 4),
+        "better": int((diff > 0).sum()),
+        "worse": int((diff < 0).sum()),
+    }
+
+
+def adapt(index: Path, seed: int, force: bool, kinds: str | None) -> tuple[bool, str, float]:
+    env = {**os.environ, "WIKISEARCH_ADAPT_SEED": str(seed)}
+    if kinds:
+        env["WIKISEARCH_ADAPT_PAIR_KINDS"] = kinds
+    args = [sys.executable, "-m", "wikisearch", "adapt", "--index", str(index)]
+    if force:
+        args += ["--min-gain", "-1"]
+    started = time.perf_counter()
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    return "switched to the adapted model" in done.stdout, done.stdout.strip(), seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", nargs="+", default=list(CORPORA), choices=list(CORPORA))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--force", action="store_true", help="keep the adapted model even where the gate refuses")
+    parser.add_argument("--kinds", help="pair kinds (WIKISEARCH_ADAPT_PAIR_KINDS)")
+    parser.add_argument("--out", default=str(ROOT / "bench/results/adapt.json"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="wikisearch-adapt-bench-"))
+    results = []
+    try:
+        for corpus in args.corpus:
+            stock = CORPORA[corpus]
+            if not (stock / "manifest.json").exists():
+                print(f"skipping {corpus}: no index at {stock} (make indexes)", file=sys.stderr)
+                continue
+            baseline = per_query(stock, corpus)
+            for seed in args.seeds:
+                copy = work / f"{corpus}-{seed}" / corpus
+                shutil.copytree(stock.resolve(), copy)
+                kept, said, seconds = adapt(copy, seed, args.force, args.kinds)
+                row = {"corpus": corpus, "seed": seed, "kept": kept, "seconds": round(seconds, 1), "said": said}
+                made = Index.open(copy).manifest.adaptation
+                if made is not None:
+                    row["held_back"] = [made.held_back_before, made.held_back_after]
+                    row["pairs"] = made.pairs
+                if kept:
+                    adapted = per_query(copy, corpus)
+                    row["ndcg"] = {
+                        f"{qrels} {mode}": paired(baseline[qrels][mode], adapted[qrels][mode])
+                        for qrels in baseline
+                        for mode in MODES
+                    }
+                results.append(row)
+                shutil.rmtree(copy.parent, ignore_errors=True)
+                print_row(row)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"force": args.force, "kinds": args.kinds, "runs": results}, indent=2))
+    return 0
+
+
+def print_row(row: dict) -> None:
+    held = row.get("held_back", [0, 0])
+    print(
+        f"{row['corpus']} seed {row['seed']}: {'switched' if row['kept'] else 'kept the stock model'} "
+        f"({row['seconds']} s; held-back MRR@10 {held[0]:.4f} → {held[1]:.4f})"
+    )
+    for label, m in row.get("ndcg", {}).items():
+        print(
+            f"  {label:<16} {m['queries']:>4} q  {m['before']:.4f} → {m['after']:.4f}  diff {m['diff']:+.4f} "
+            f"[{m['ci95'][0]:+.4f}, {m['ci95'][1]:+.4f}]  p {m['wilcoxon_p']:.3f}  +{m['better']}/-{m['worse']}"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
