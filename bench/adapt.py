@@ -1,6 +1,7 @@
 """What adapting the model to each wiki does to retrieval, measured in one run.
 
     python bench/adapt.py [--corpus NAME ...] [--seeds 0 1 2] [--force] [--kinds title,heading,cloze]
+                          [--set adapt_loss=gist ...]
 
 For each sample corpus: a copy of its index (``make indexes``) is adapted with
 ``wikisearch adapt`` (the product's own command and gate), for each seed.
@@ -77,11 +78,13 @@ def paired(before: dict[str, float], after: dict[str, float], seed: int = 0) -> 
         "wilcoxon_p": round(p, 4),
         "better": int((diff > 0).sum()),
         "worse": int((diff < 0).sum()),
+        "moved": {i: [before[i], after[i]] for i in ids if before[i] != after[i]},
     }
 
 
-def adapt(index: Path, seed: int, force: bool, kinds: str | None) -> tuple[bool, str, float]:
+def adapt(index: Path, seed: int, force: bool, kinds: str | None, extra: list[str]) -> tuple[bool, str, float]:
     env = {**os.environ, "WIKISEARCH_ADAPT_SEED": str(seed)}
+    env |= {f"WIKISEARCH_{name.upper()}": value for name, _, value in (e.partition("=") for e in extra)}
     if kinds:
         env["WIKISEARCH_ADAPT_PAIR_KINDS"] = kinds
     args = [sys.executable, "-m", "wikisearch", "adapt", "--index", str(index)]
@@ -99,6 +102,7 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--force", action="store_true", help="keep the adapted model even where the gate refuses")
     parser.add_argument("--kinds", help="pair kinds (WIKISEARCH_ADAPT_PAIR_KINDS)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another WIKISEARCH_ setting")
     parser.add_argument("--out", default=str(ROOT / "bench/results/adapt.json"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wikisearch-adapt-bench-"))
@@ -113,7 +117,7 @@ def main() -> int:
             for seed in args.seeds:
                 copy = work / f"{corpus}-{seed}" / corpus
                 shutil.copytree(stock.resolve(), copy)
-                kept, said, seconds = adapt(copy, seed, args.force, args.kinds)
+                kept, said, seconds = adapt(copy, seed, args.force, args.kinds, args.set)
                 row = {"corpus": corpus, "seed": seed, "kept": kept, "seconds": round(seconds, 1), "said": said}
                 made = Index.open(copy).manifest.adaptation
                 if made is not None:
@@ -132,7 +136,8 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"force": args.force, "kinds": args.kinds, "runs": results}, indent=2))
+    settings = {"force": args.force, "kinds": args.kinds, "set": args.set}
+    Path(args.out).write_text(json.dumps(settings | {"runs": results}, indent=2))
     return 0
 
 

@@ -30,6 +30,7 @@ LEXICAL_ENGINES = ("auto", "fts5", "tantivy")
 ENGINES = ("serial", "spark")
 #: The kinds of training pairs ``adapt`` can mine (``indexer.pairs.PAIR_RULES``).
 PAIR_KINDS = ("title", "heading", "cloze")
+ADAPT_LOSSES = ("mnrl", "gist")
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -79,6 +80,11 @@ class Settings:
     adapt_batch_size: int = 32
     #: ``adapt``: seed of the pair sample, the batches and the model's dropout.
     adapt_seed: int = 0
+    #: ``adapt``: the loss: mnrl (in-batch negatives) or gist (in-batch negatives the base model
+    #: finds closer to the query than its own passage are masked: fewer false negatives).
+    adapt_loss: str = "mnrl"
+    #: ``adapt``: keep the word-embedding layer as it is (only the transformer layers learn).
+    adapt_freeze_embeddings: bool = False
     #: ``adapt``: how much the held-back pairs' MRR@10 must rise for the adapted model to be kept.
     adapt_min_gain: float = 0.0
     #: CPU threads for the model (0: let torch decide).
@@ -141,6 +147,7 @@ class Settings:
             raise SettingsError("chunk_overlap must be >= 0 and less than half of chunk_tokens")
         _check_choice("build_runtime", self.build_runtime, BUILD_RUNTIMES)
         _check_choice("vector_index", self.vector_index, VECTOR_INDEXES)
+        _check_choice("adapt_loss", self.adapt_loss, ADAPT_LOSSES)
         unknown = set(self.adapt_pair_kinds.split(",")) - set(PAIR_KINDS)
         if unknown or not self.adapt_pair_kinds:
             raise SettingsError(f"adapt_pair_kinds: each must be one of {', '.join(PAIR_KINDS)}")

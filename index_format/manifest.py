@@ -137,6 +137,7 @@ class AdaptRecipe:
     warmup_share: float
     max_seq_length: int
     loss: str
+    freeze_embeddings: bool = False
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,11 @@ logger = logging.getLogger(__name__)
 
 #: Share of the steps the learning rate warms up over.
 WARMUP_SHARE = 0.1
+#: The losses ``adapt`` can train with (``core.settings.ADAPT_LOSSES``), as the manifest names them.
+LOSSES = {
+    "mnrl": "MultipleNegativesRankingLoss (in-batch negatives, scale 20, cosine)",
+    "gist": "GISTEmbedLoss (in-batch negatives the base model ranks above the positive masked; temperature 0.01)",
+}
 #: The held-back score: the rank of each query's own passage among all held-back passages.
 HELD_BACK_METRIC = "MRR@10"
 
@@ -65,7 +70,8 @@ def recipe_from(settings: Settings) -> AdaptRecipe:
         seed=settings.adapt_seed,
         warmup_share=WARMUP_SHARE,
         max_seq_length=MAX_SEQ_LENGTH,
-        loss="MultipleNegativesRankingLoss (in-batch negatives, scale 20, cosine)",
+        loss=LOSSES[settings.adapt_loss],
+        freeze_embeddings=settings.adapt_freeze_embeddings,
     )
 
 
@@ -106,13 +112,16 @@ def _sentence_transformer(path: Path, max_seq_length: int) -> Any:
     return model
 
 
-def _loss(model: Any) -> Any:
+def _loss(model: Any, recipe: AdaptRecipe, base: ResolvedModel) -> Any:
     import importlib
 
     try:
         losses = importlib.import_module("sentence_transformers.sentence_transformer.losses")
     except ImportError:  # sentence-transformers 5
         losses = importlib.import_module("sentence_transformers.losses")
+    if recipe.loss == LOSSES["gist"]:
+        guide = _sentence_transformer(base.path, recipe.max_seq_length).eval()
+        return losses.GISTEmbedLoss(model, guide)
     return losses.MultipleNegativesRankingLoss(model)
 
 
@@ -142,11 +151,14 @@ def train(
     started = time.monotonic()
     _seed_everything(recipe.seed)
     model = _sentence_transformer(base.path, recipe.max_seq_length)
-    loss = _loss(model)
+    loss = _loss(model, recipe, base)
+    if recipe.freeze_embeddings:
+        for parameter in model[0].auto_model.embeddings.parameters():
+            parameter.requires_grad = False
     plan = [b for epoch in range(recipe.epochs) for b in batches(pairs, recipe.batch_size, recipe.seed + epoch)]
     if max_steps is not None:
         plan = plan[:max_steps]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(len(plan) * recipe.warmup_share), max(len(plan), 1))
     model.train()
     for step, batch in enumerate(plan, 1):

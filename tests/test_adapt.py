@@ -163,11 +163,12 @@ def test_adapt_switches_only_when_held_back_pages_score_better(small: Path, tmp_
 
     done = run_cli("adapt", "--index", str(index), "--min-gain", "-1", env=TINY)
     assert done.returncode == 0, done.stderr
-    assert "switched to the adapted model" in done.stdout and "in 4 steps" in done.stdout, done.stdout
+    assert "switched to the adapted model" in done.stdout, done.stdout
     manifest = Index.open(index).manifest
     made = manifest.adaptation
     assert made is not None and made.base.name == "all-MiniLM-L6-v2" and made.base.verified
-    assert made.steps == 4 and sum(made.pairs.values()) == 64 and made.recipe.seed == 0
+    assert 4 <= made.steps <= 5 and f"in {made.steps} steps" in done.stdout  # 64 pairs, 16 a batch, pages apart
+    assert sum(made.pairs.values()) == 64 and made.recipe.seed == 0
     assert (
         manifest.model.name.startswith("all-MiniLM-L6-v2 adapted to") and manifest.model.sha256 == made.weights_sha256
     )
@@ -192,7 +193,7 @@ def test_adapt_switches_only_when_held_back_pages_score_better(small: Path, tmp_
     assert hits.returncode == 0 and '"title": "Manual:' in hits.stdout
 
     # A rebuild keeps the adapted model and reuses its vectors; adapting again starts from the base.
-    again = run_cli("build", str(small.resolve().parent.parent / "docs-150.xml.bz2"), "--index", str(index), env=TINY)
+    again = run_cli("build", str(small.parent / "docs-150.xml.bz2"), "--index", str(index), env=TINY)
     assert again.returncode == 0, again.stderr
     assert "chunks: 0 embedded" in again.stdout, again.stdout
     assert Index.open(index).manifest.adaptation == made
@@ -217,10 +218,11 @@ def test_a_killed_adaptation_leaves_the_index_as_it_was(small: Path, tmp_path: P
         proc.wait()
     assert version(index) == before
     assert run_cli("query", "--index", str(index), "uploads").returncode == 0
-    left = list((tmp_path / ".wikisearch-cache").glob("adapt-*"))
-    assert left  # what the killed run wrote, until the next run clears it
+    left = list((tmp_path / ".wikisearch-cache").glob("adapt-*"))  # none yet: the model is saved once trained
+    stale = tmp_path / ".wikisearch-cache" / "adapt-index-999999999" / "model"  # as a run killed later leaves it
+    stale.mkdir(parents=True)
     refused = run_cli("adapt", "--index", str(index), "--min-gain", "1", env=TINY)
-    assert refused.returncode == 0 and not any(p.exists() for p in left)
+    assert refused.returncode == 0 and not stale.parent.exists() and not any(p.exists() for p in left)
 
 
 def test_adapt_says_clearly_what_it_cannot_do(tmp_path: Path) -> None:
