@@ -8,8 +8,10 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +185,23 @@ def write_multistream(xml: str, folder: Path, name: str, per_stream: int) -> tup
     dump.write_bytes(data + bz2.compress(b"</mediawiki>\n"))
     index.write_bytes(bz2.compress(("\n".join(lines) + "\n").encode("utf-8")))
     return dump, index
+
+
+def kill_at(stage: str, args: list[str], folder: Path, env: dict[str, str] | None = None) -> None:
+    """Run the real command until it reaches crash point ``stage`` (``indexer.build.crash_point``),
+    then kill -9 it and everything it started (a Spark driver's JVM too)."""
+    marker = folder / f"reached-{stage}"
+    full = {**os.environ, **(env or {}), "WIKISEARCH_TEST_CRASH_POINT": f"{stage}:{marker}"}
+    quiet = subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [*WIKISEARCH, *args], cwd=ROOT, env=full, start_new_session=True, stdout=quiet, stderr=quiet
+    )
+    try:
+        for _ in range(600):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert marker.exists(), f"{args[0]} never reached {stage}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

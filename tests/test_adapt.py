@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import bz2
 import hashlib
-import os
 import re
-import signal
-import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +15,7 @@ from index_format import MODEL, Index, StoredChunk
 from indexer.adapt import batches
 from indexer.pairs import HELD_BACK_PERCENT, held_back, mine, split
 from indexer.sources import open_source
-from tests.conftest import DUMPS, WIKISEARCH, copy_index, fake_build, run_cli
+from tests.conftest import DUMPS, copy_index, fake_build, kill_at, run_cli
 from tests.test_build import docs_xml
 
 
@@ -203,19 +199,7 @@ def test_adapt_switches_only_when_held_back_pages_score_better(small: Path, tmp_
 def test_a_killed_adaptation_leaves_the_index_as_it_was(small: Path, tmp_path: Path) -> None:
     index = copy_index(small, tmp_path / "index")
     before = version(index)
-    marker = tmp_path / "reached"
-    env = {**os.environ, **TINY, "WIKISEARCH_TEST_CRASH_POINT": f"adapt:{marker}"}
-    args = [*WIKISEARCH, "adapt", "--index", str(index), "--min-gain", "-1"]
-    proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            if marker.exists() or proc.poll() is not None:
-                break
-            time.sleep(0.5)
-        assert marker.exists(), "adapt never reached its first training step"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill_at("adapt", ["adapt", "--index", str(index), "--min-gain", "-1"], tmp_path, TINY)  # mid-training
     assert version(index) == before
     assert run_cli("query", "--index", str(index), "uploads").returncode == 0
     left = list((tmp_path / ".wikisearch-cache").glob("adapt-*"))  # none yet: the model is saved once trained

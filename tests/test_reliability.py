@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -23,7 +22,7 @@ import pytest
 
 from index_format import Index
 from index_format.manifest import MANIFEST, VECTORS
-from tests.conftest import DUMPS, ROOT, WIKISEARCH, Server, run_cli
+from tests.conftest import DUMPS, Server, kill_at, run_cli
 from tests.test_build import docs_xml, edit_dump
 
 pytestmark = pytest.mark.model
@@ -129,31 +128,8 @@ def test_hot_swap_under_load_never_fails_a_request(docs_index: Path, tmp_path: P
 def test_kill_9_during_a_build_leaves_the_previous_index(docs_index: Path, tmp_path: Path, stage: str) -> None:
     target = own_copy(docs_index, tmp_path)
     before = (target.resolve().name, (target / MANIFEST).read_bytes())
-    marker = tmp_path / "reached"
-    env = {**os.environ, "WIKISEARCH_TEST_CRASH_POINT": f"{stage}:{marker}"}
-    proc = subprocess.Popen(
-        [
-            *WIKISEARCH,
-            "build",
-            str(DUMPS / "enwiki-sample.xml.bz2"),
-            "--index",
-            str(target),
-            "--max-pages",
-            "4",
-            "--quiet",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_for(marker.exists, timeout=180), f"build never reached {stage}"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    build = ["build", str(DUMPS / "enwiki-sample.xml.bz2"), "--index", str(target), "--max-pages", "4", "--quiet"]
+    kill_at(stage, build, tmp_path)
     assert (target.resolve().name, (target / MANIFEST).read_bytes()) == before
     assert [p for p in target.parent.iterdir() if ".building-" in p.name]  # the dead build's leftovers
     answer = run_cli("query", "--index", str(target), "--json", "upload files")

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import bz2
 import datetime
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +18,7 @@ import pytest
 from index_format import Index
 from indexer.shards import CURRENT, current
 from indexer.sources.dump import DumpSource
-from tests.conftest import WIKISEARCH, fake_build, run_cli, shared, write_multistream
+from tests.conftest import fake_build, kill_at, run_cli, shared, write_multistream
 from tests.test_build import docs_xml
 
 pytestmark = [
@@ -193,19 +190,7 @@ def test_a_killed_spark_run_publishes_nothing(split: dict[str, Path], tmp_path: 
     few = ["--engine", "spark", "--shards-out", str(shards), "--max-pages", "20"]
     assert run_cli("build", str(split["a"]), *few, env=SPARK_ENV).returncode == 0
     before = (shards / CURRENT).read_text()
-    marker = tmp_path / "reached"
-    env = {**os.environ, **SPARK_ENV, "WIKISEARCH_TEST_CRASH_POINT": f"publish:{marker}"}
-    args = [*WIKISEARCH, "build", str(split["b"]), *few]
-    proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            if marker.exists() or proc.poll() is not None:
-                break
-            time.sleep(0.5)
-        assert marker.exists(), "the run never reached the point before publishing"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its JVM
-        proc.wait()
+    kill_at("publish", ["build", str(split["b"]), *few], tmp_path, SPARK_ENV)  # the driver and its JVM
     assert (shards / CURRENT).read_text() == before  # every shard written, none published
     assert len(list(shards.glob("v-*"))) == 2
     result = run_cli("assemble", str(shards), "--index", str(tmp_path / "index"))
