@@ -82,7 +82,7 @@ class Settings:
     adapt_seed: int = 0
     #: ``adapt``: the loss: mnrl (in-batch negatives) or gist (in-batch negatives the base model
     #: finds closer to the query than its own passage are masked: fewer false negatives).
-    adapt_loss: str = "mnrl"
+    adapt_loss: str = "gist"
     #: ``adapt``: keep the word-embedding layer as it is (only the transformer layers learn).
     adapt_freeze_embeddings: bool = False
     #: ``adapt``: how much the held-back pairs' MRR@10 must rise for the adapted model to be kept.
