@@ -72,6 +72,9 @@ class Settings:
     adapt_pair_kinds: str = "title,heading,cloze"
     #: ``adapt``: most training pairs, sampled (bounds the time whatever the wiki's size).
     adapt_max_pairs: int = 3000
+    #: ``adapt``: most tokens (query and passage, each cut at the model's 256) in the training pairs:
+    #: long pages give fewer pairs, so that the time stays bounded.
+    adapt_max_tokens: int = 250_000
     #: ``adapt``: passes over the training pairs.
     adapt_epochs: int = 2
     #: ``adapt``: peak learning rate (linear warm-up over the first 10 % of steps, then linear decay).
@@ -151,7 +154,10 @@ class Settings:
         unknown = set(self.adapt_pair_kinds.split(",")) - set(PAIR_KINDS)
         if unknown or not self.adapt_pair_kinds:
             raise SettingsError(f"adapt_pair_kinds: each must be one of {', '.join(PAIR_KINDS)}")
-        if min(self.adapt_max_pairs, self.adapt_epochs, self.adapt_batch_size) < 1 or self.adapt_learning_rate <= 0:
+        if (
+            min(self.adapt_max_pairs, self.adapt_max_tokens, self.adapt_epochs, self.adapt_batch_size) < 1
+            or self.adapt_learning_rate <= 0
+        ):
             raise SettingsError(
                 "adapt_max_pairs, adapt_epochs, adapt_batch_size and adapt_learning_rate must be positive"
             )

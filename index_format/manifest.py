@@ -138,6 +138,7 @@ class AdaptRecipe:
     max_seq_length: int
     loss: str
     freeze_embeddings: bool = False
+    max_tokens: int = 0
 
 
 @dataclass(frozen=True)

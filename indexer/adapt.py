@@ -44,7 +44,8 @@ from index_format import (
 )
 
 from .build import build_index, crash_point
-from .pairs import Pair, mine, split
+from .chunk import approximate_tokens
+from .pairs import Pair, mine, split, within
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def recipe_from(settings: Settings) -> AdaptRecipe:
         max_seq_length=MAX_SEQ_LENGTH,
         loss=LOSSES[settings.adapt_loss],
         freeze_embeddings=settings.adapt_freeze_embeddings,
+        max_tokens=settings.adapt_max_tokens,
     )
 
 
@@ -256,6 +258,21 @@ def _adapted(base: ResolvedModel, directory: Path, sha256: str, name: str) -> Re
     return ResolvedModel(name, directory, sha256, True, base.vetted, card)
 
 
+def _token_counts(base: ResolvedModel, pairs: Sequence[Pair], max_seq_length: int) -> list[int]:
+    """Tokens of each pair as the model reads it (query and passage, each cut at ``max_seq_length``)."""
+    from tokenizers import Tokenizer
+
+    path = base.path / "tokenizer.json"
+    if not path.is_file():  # a model without a fast tokenizer file: the chunker's estimate
+        return [sum(approximate_tokens([p.query, p.passage])) for p in pairs]
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.enable_truncation(max_seq_length)
+    tokenizer.no_padding()
+    queries = tokenizer.encode_batch([p.query for p in pairs])
+    passages = tokenizer.encode_batch([p.passage for p in pairs])
+    return [len(q.ids) + len(d.ids) for q, d in zip(queries, passages, strict=True)]
+
+
 def _remove_stale(cache: Path, prefix: str) -> None:
     """What a killed ``adapt`` left behind (its process is gone)."""
     for leftover in cache.glob(prefix + "*") if cache.is_dir() else []:
@@ -296,6 +313,7 @@ def adapt_index(
     finally:
         index.close()
     training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
+    training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
     if len(training) < 2 * recipe.batch_size or not kept_back:
         raise AdaptError(
             f"{index_dir}: {len(training)} training pairs and {len(kept_back)} held back: too few to adapt on",

@@ -95,9 +95,19 @@ def held_back(page: str) -> bool:
 
 
 def split(pairs: Sequence[Pair], max_pairs: int, seed: int) -> tuple[list[Pair], list[Pair]]:
-    """(training pairs, at most ``max_pairs`` of them sampled with ``seed``; held-back pairs)."""
+    """(training pairs: at most ``max_pairs``, sampled in a random order seeded by ``seed``; held-back pairs)."""
     train = [p for p in pairs if not held_back(p.page)]
     kept = [p for p in pairs if held_back(p.page)]
-    if len(train) > max_pairs:
-        train = random.Random(seed).sample(train, max_pairs)
-    return train, kept
+    return random.Random(seed).sample(train, min(len(train), max_pairs)), kept
+
+
+def within(pairs: Sequence[Pair], tokens: Sequence[int], max_tokens: int) -> list[Pair]:
+    """The first pairs whose ``tokens`` add up to at most ``max_tokens``: what a step
+    costs grows with its tokens, so this bounds the training time whatever the pages' length."""
+    total, kept = 0, []
+    for pair, count in zip(pairs, tokens, strict=True):
+        total += count
+        if total > max_tokens:
+            break
+        kept.append(pair)
+    return kept

@@ -13,7 +13,7 @@ import pytest
 
 from index_format import MODEL, Index, StoredChunk
 from indexer.adapt import batches
-from indexer.pairs import HELD_BACK_PERCENT, held_back, mine, split
+from indexer.pairs import HELD_BACK_PERCENT, held_back, mine, split, within
 from indexer.sources import open_source
 from tests.conftest import DUMPS, copy_index, fake_build, kill_at, run_cli
 from tests.test_build import docs_xml
@@ -220,3 +220,12 @@ def test_adapt_says_clearly_what_it_cannot_do(tmp_path: Path) -> None:
     gone = run_cli("adapt", "--index", str(index))
     assert gone.returncode == 2 and "is not there; give its new path" in gone.stderr, gone.stderr
     assert "Traceback" not in gone.stderr
+
+
+def test_a_token_budget_keeps_a_prefix_of_the_sample(stored: dict[str, list[StoredChunk]]) -> None:
+    pairs, _ = split(mine(stored.items()), max_pairs=100, seed=5)
+    counts = [len(p.query.split()) + len(p.passage.split()) for p in pairs]
+    kept = within(pairs, counts, max_tokens=sum(counts[:40]))
+    assert kept == pairs[:40]
+    assert within(pairs, counts, max_tokens=10**9) == pairs and within(pairs, counts, 0) == []
+    assert [p.page for p in pairs[:5]] != sorted(p.page for p in pairs[:5])  # a random sample, not page order
