@@ -142,11 +142,9 @@ def train(
     recipe: AdaptRecipe,
     out: Path,
     on_step: Callable[[int, int, float], None] | None = None,
-    max_steps: int | None = None,
 ) -> Trained:
-    """Fine-tune ``base`` on ``pairs`` and save it (sentence-transformers layout) in ``out``.
-
-    ``on_step(step, steps, loss)`` reports progress; ``max_steps`` stops early (tests)."""
+    """Fine-tune ``base`` on ``pairs`` and save it (sentence-transformers layout) in ``out``;
+    ``on_step(step, steps, loss)`` reports progress."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -158,8 +156,6 @@ def train(
         for parameter in model[0].auto_model.embeddings.parameters():
             parameter.requires_grad = False
     plan = [b for epoch in range(recipe.epochs) for b in batches(pairs, recipe.batch_size, recipe.seed + epoch)]
-    if max_steps is not None:
-        plan = plan[:max_steps]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(len(plan) * recipe.warmup_share), max(len(plan), 1))
     model.train()

@@ -18,6 +18,8 @@ from indexer.sources import open_source
 from tests.conftest import DUMPS, copy_index, fake_build, kill_at, run_cli
 from tests.test_build import docs_xml
 
+TEAM_QRELS = Path(__file__).resolve().parent.parent / "bench" / "qrels-team.jsonl"
+
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[StoredChunk]]:
@@ -193,6 +195,30 @@ def test_adapt_switches_only_when_held_back_pages_score_better(small: Path, tmp_
     assert again.returncode == 0, again.stderr
     assert "chunks: 0 embedded" in again.stdout, again.stdout
     assert Index.open(index).manifest.adaptation == made
+
+
+@pytest.mark.model
+def test_with_judgements_it_switches_only_if_they_score_at_least_as_well(small: Path, tmp_path: Path) -> None:
+    index = copy_index(small, tmp_path / "index")
+    titles = {row[0] for row in Index.open(index).db().execute("SELECT title FROM pages")}
+    lines = (TEAM_QRELS).read_text().splitlines()
+    judged = [line for line in lines if '"mediawiki-docs"' in line and any(f'"{t}"' in line for t in titles)]
+    qrels = tmp_path / "qrels.jsonl"
+    qrels.write_text("\n".join(judged) + "\n")
+    assert len(judged) >= 10
+    before = version(index)
+    done = run_cli(
+        "adapt", "--index", str(index), "--min-gain", "-1", "--eval", str(qrels), "--corpus", "mediawiki-docs", env=TINY
+    )
+    assert done.returncode == 0, done.stderr
+    made = Index.open(index).manifest.adaptation
+    if "switched to the adapted model" in done.stdout:
+        assert made is not None and made.eval_before is not None and made.eval_after is not None
+        assert made.eval_after >= made.eval_before and "judged nDCG@10" in done.stdout
+    else:
+        assert "judged nDCG@10" in done.stdout and ": worse" in done.stdout, done.stdout
+        assert version(index) == before and made is None
+    assert len(list(tmp_path.glob(".index.*"))) <= 2  # a refused version is removed, not left beside the index
 
 
 @pytest.mark.model
