@@ -184,10 +184,13 @@ def without_config_prefix(name: str) -> str:
 
 
 def camel_words(name: str) -> list[str]:
-    """The words of a camelCase name: ``EnableUploads`` → Enable, Uploads. Where
-    capitals run into a lower-case word, camelCase cannot tell where the first
-    word ends (``DBserver`` would be D, Bserver): the known words of the whole
-    name decide (db, server)."""
+    """The words of a camelCase name as a reader says them: ``EnableUploads`` →
+    Enable, Uploads. Where capitals run into a lower-case word, camelCase cannot
+    tell where the first word ends (``DBserver`` would be D, Bserver): the known
+    words of the whole name decide (db, server). Used for the queries of
+    training pairs only: the index's own spelling stays ``CAMEL_WORDS``', since
+    changing it put $wgDBservers above $wgDBserver for "default value of
+    $wgDBserver" (measured)."""
     parts = CAMEL_WORDS.findall(name)
     if any(len(p) == 1 and p.isupper() for p in parts):
         return split_compound(name.lower()) or parts
@@ -200,7 +203,7 @@ def identifier_variants(word: str) -> tuple[list[str], list[str]]:
     bare = word.strip("$")
     whole = [bare.lower()]
     name = without_config_prefix(bare)
-    parts = camel_words(name)
+    parts = CAMEL_WORDS.findall(name)
     if name != bare:
         whole.append("".join(parts).lower())
     words = [p.lower() for p in parts] if len(parts) > 1 else []

@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from core.documents import Chunk, Section
-from core.lexical import camel_words, split_compound, without_config_prefix
+from core.lexical import CAMEL_WORDS, split_compound, without_config_prefix
 from core.settings import Settings
 
 TokenCounter = Callable[[list[str]], list[int]]
 
 #: Bump when parsing or chunking would cut the same text differently: a rebuild
 #: then parses every page again instead of reusing the stored chunks.
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 
 _WORDISH = re.compile(r"\w+|[^\w\s]")
 # Paragraph and line boundaries first, then sentences, then words.
@@ -63,7 +63,7 @@ def identifier_words(text: str) -> str:
     ``enable uploads``, ``API:Allpages`` → ``all pages``. Empty if there are none."""
     spelled = []
     for ident in _IDENTIFIER.findall(text):
-        words = camel_words(without_config_prefix(ident))
+        words = CAMEL_WORDS.findall(without_config_prefix(ident))
         if len(words) > 1:
             spelled.append(" ".join(w.lower() for w in words))
     for word in _LETTERS.findall(text):

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from core.lexical import without_config_prefix
+from core.lexical import camel_words, without_config_prefix
 from core.prose import sentences
 from index_format import StoredChunk
 
@@ -39,7 +39,11 @@ def title_words(title: str) -> str:
     as words; a one-word name without its configuration prefix, an identifier
     spelled out (``$wgDBserver`` → ``db server``, ``API:Allpages`` → ``all pages``)."""
     name = title.split(":", 1)[-1].replace("/", " ").replace("_", " ").strip()
-    return name if " " in name else identifier_words(name) or without_config_prefix(name)
+    if " " in name:
+        return name
+    bare = without_config_prefix(name)
+    words = camel_words(bare)
+    return " ".join(w.lower() for w in words) if len(words) > 1 else identifier_words(name) or bare
 
 
 def _words(text: str) -> int:
