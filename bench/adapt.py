@@ -124,6 +124,7 @@ def main() -> int:
                 made = Index.open(copy).manifest.adaptation
                 if made is not None:
                     row["held_back"] = [made.held_back_before, made.held_back_after]
+                    row["held_back_by_kind"] = made.held_back_by_kind
                     row["pairs"] = made.pairs
                 if kept:
                     adapted = per_query(copy, corpus)

@@ -161,6 +161,8 @@ class Adaptation:
     #: nDCG@10 on the judgements given with ``--eval``, before and after.
     eval_before: float | None = None
     eval_after: float | None = None
+    #: The held-back score of each pair kind, [before, after].
+    held_back_by_kind: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

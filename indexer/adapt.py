@@ -37,6 +37,7 @@ from index_format import (
     BuildReport,
     Index,
     Manifest,
+    StoredChunk,
     existing_manifest,
     publish_version,
     read_manifest,
@@ -45,7 +46,7 @@ from index_format import (
 
 from .build import build_index, crash_point
 from .chunk import approximate_tokens
-from .pairs import Pair, mine, split, within
+from .pairs import Pair, held_back, mine, split, within
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,12 @@ LOSSES = {
     "mnrl": "MultipleNegativesRankingLoss (in-batch negatives, scale 20, cosine)",
     "gist": "GISTEmbedLoss (in-batch negatives the base model ranks above the positive masked; temperature 0.01)",
 }
-#: The held-back score: the rank of each query's own passage among all held-back passages.
+#: The held-back score: the rank of each query's own passage among all held-back passages
+#: and up to ``DISTRACTORS`` chunks of the training pages.
 HELD_BACK_METRIC = "MRR@10"
+#: Chunks of training pages the held-back queries also rank: in the index they are there,
+#: and a model that pulls what it trained on towards every query has to show it here.
+DISTRACTORS = 2000
 
 
 def recipe_from(settings: Settings) -> AdaptRecipe:
@@ -179,10 +184,12 @@ def train(
     )
 
 
-def held_back_ranks(model_path: Path, pairs: Sequence[Pair], max_seq_length: int = MAX_SEQ_LENGTH) -> list[int]:
-    """The rank of each held-back query's own passage among all held-back passages."""
+def held_back_ranks(
+    model_path: Path, pairs: Sequence[Pair], distractors: Sequence[str] = (), max_seq_length: int = MAX_SEQ_LENGTH
+) -> list[int]:
+    """The rank of each held-back query's own passage among all held-back passages and ``distractors``."""
     model = _sentence_transformer(model_path, max_seq_length)
-    passages = list(dict.fromkeys(p.passage for p in pairs))
+    passages = list(dict.fromkeys([*(p.passage for p in pairs), *distractors]))
     where = {text: n for n, text in enumerate(passages)}
     encode: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     queries = model.encode([p.query for p in pairs], show_progress_bar=False, **encode)
@@ -192,6 +199,13 @@ def held_back_ranks(model_path: Path, pairs: Sequence[Pair], max_seq_length: int
 
 def mrr_at_10(ranks: Sequence[int]) -> float:
     return round(sum(1.0 / r for r in ranks if r <= 10) / len(ranks), 4) if ranks else 0.0
+
+
+def by_kind(pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int]) -> dict[str, list[float]]:
+    """The held-back score of each pair kind, before and after."""
+    kinds = sorted({p.kind for p in pairs})
+    pick = {k: [n for n, p in enumerate(pairs) if p.kind == k] for k in kinds}
+    return {k: [mrr_at_10([before[n] for n in pick[k]]), mrr_at_10([after[n] for n in pick[k]])] for k in kinds}
 
 
 def most_improved(
@@ -287,6 +301,15 @@ def _base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
     return resolve_model(name, settings.allow_unvetted_model)
 
 
+def _stored(index_dir: Path) -> list[tuple[str, list[StoredChunk]]]:
+    """Every page's title and stored chunks."""
+    index = Index.open(index_dir)
+    try:
+        return [(page.title, chunks) for page, _, chunks in index.stored_pages()]
+    finally:
+        index.close()
+
+
 def adapt_index(
     index_dir: Path,
     source: Source,
@@ -303,12 +326,11 @@ def adapt_index(
         raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
     base = _base_of(manifest, settings)
     recipe = recipe_from(settings)
-    index = Index.open(index_dir)
-    try:
-        pairs = mine(((page.title, chunks) for page, _, chunks in index.stored_pages()), recipe.pair_kinds)
-    finally:
-        index.close()
+    pages = _stored(index_dir)
+    pairs = mine(pages, recipe.pair_kinds)
     training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
+    trained_on = [c.text for title, chunks in pages if not held_back(title) for c in chunks]
+    distractors = random.Random(recipe.seed).sample(trained_on, min(len(trained_on), DISTRACTORS))
     training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
     if len(training) < 2 * recipe.batch_size or not kept_back:
         raise AdaptError(
@@ -326,10 +348,10 @@ def adapt_index(
         progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
 
     try:
-        ranks_before = held_back_ranks(base.path, kept_back)
+        ranks_before = held_back_ranks(base.path, kept_back, distractors)
         trained = train(base, training, recipe, scratch / MODEL, on_step=step)
         progress.close()
-        ranks_after = held_back_ranks(trained.directory, kept_back)
+        ranks_after = held_back_ranks(trained.directory, kept_back, distractors)
         before, after = mrr_at_10(ranks_before), mrr_at_10(ranks_after)
         learnt = most_improved(kept_back, ranks_before, ranks_after)
         adaptation = Adaptation(
@@ -340,6 +362,7 @@ def adapt_index(
             held_back_pairs=len(kept_back),
             held_back_before=before,
             held_back_after=after,
+            held_back_by_kind=by_kind(kept_back, ranks_before, ranks_after),
             metric=HELD_BACK_METRIC,
             steps=trained.steps,
             training_s=trained.seconds,

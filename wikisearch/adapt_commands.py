@@ -14,6 +14,7 @@ from .common import handle_errors, print_summary, setup_logging
 
 if TYPE_CHECKING:
     from core.documents import Source
+    from index_format import Adaptation
     from indexer.adapt import Outcome
 
 
@@ -39,6 +40,14 @@ def judge_with(qrels: Path, corpus: str, settings: Settings) -> Callable[[Path],
     return judge
 
 
+def held_back_text(made: Adaptation) -> str:
+    """The held-back scores, in all and by pair kind."""
+    kinds = "; ".join(f"{kind} {b:.4f} → {a:.4f}" for kind, (b, a) in sorted(made.held_back_by_kind.items()))
+    return f"{made.held_back_pairs} pairs: {made.metric} {made.held_back_before:.4f} → {made.held_back_after:.4f}" + (
+        f" ({kinds})" if kinds else ""
+    )
+
+
 def run_adaptation(
     index_dir: Path, source: Source, settings: Settings, qrels: Path | None, corpus: str | None
 ) -> Outcome:
@@ -53,7 +62,7 @@ def run_adaptation(
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(made.pairs.items()))
     click.echo(
         f"adapted {made.base.name} on {sum(made.pairs.values())} pairs ({kinds}) in {made.steps} steps, "
-        f"{made.training_s:.0f} s; {made.held_back_pairs} pairs of other pages held back"
+        f"{made.training_s:.0f} s; held back (other pages): {held_back_text(made)}"
     )
     for query, old, new in outcome.learnt:
         click.echo(f"  learnt: {query[:70]!r}: its passage from rank {old} to {new}")

@@ -10,6 +10,7 @@ import click
 
 from core.settings import Settings
 
+from .adapt_commands import held_back_text
 from .common import handle_errors
 
 
@@ -112,10 +113,7 @@ def _index_model(index_dir: Path, as_json: bool) -> None:
                 f"{recipe.max_seq_length} tokens, seed {recipe.seed}",
             ),
             ("training", f"{made.steps} steps in {made.training_s:.0f} s, {made.adapted_at}"),
-            (
-                "held back",
-                f"{made.held_back_pairs} pairs: {made.metric} {made.held_back_before:.4f} → {made.held_back_after:.4f}",
-            ),
+            ("held back", held_back_text(made)),
         ]
         if made.eval_before is not None and made.eval_after is not None:
             lines.append(("judged", f"nDCG@10 {made.eval_before:.4f} → {made.eval_after:.4f}"))
