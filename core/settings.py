@@ -29,7 +29,7 @@ VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
 LEXICAL_ENGINES = ("auto", "fts5", "tantivy")
 ENGINES = ("serial", "spark")
 #: The kinds of training pairs ``adapt`` can mine (``indexer.pairs.PAIR_RULES``).
-PAIR_KINDS = ("title", "heading", "cloze")
+PAIR_KINDS = ("title", "heading", "cloze", "redirect")
 ADAPT_LOSSES = ("mnrl", "gist")
 
 

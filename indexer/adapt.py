@@ -37,7 +37,6 @@ from index_format import (
     BuildReport,
     Index,
     Manifest,
-    StoredChunk,
     existing_manifest,
     publish_version,
     read_manifest,
@@ -46,7 +45,7 @@ from index_format import (
 
 from .build import build_index, crash_point
 from .chunk import approximate_tokens
-from .pairs import Pair, held_back, mine, split, within
+from .pairs import Pair, Wiki, held_back, mine, split, within
 
 logger = logging.getLogger(__name__)
 
@@ -301,11 +300,11 @@ def _base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
     return resolve_model(name, settings.allow_unvetted_model)
 
 
-def _stored(index_dir: Path) -> list[tuple[str, list[StoredChunk]]]:
-    """Every page's title and stored chunks."""
+def _wiki(index_dir: Path) -> Wiki:
+    """Every page of the index with its stored chunks, and its redirects."""
     index = Index.open(index_dir)
     try:
-        return [(page.title, chunks) for page, _, chunks in index.stored_pages()]
+        return Wiki([(page, chunks) for page, _, chunks in index.stored_pages()], list(index.aliases()))
     finally:
         index.close()
 
@@ -326,10 +325,10 @@ def adapt_index(
         raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
     base = _base_of(manifest, settings)
     recipe = recipe_from(settings)
-    pages = _stored(index_dir)
-    pairs = mine(pages, recipe.pair_kinds)
+    wiki = _wiki(index_dir)
+    pairs = mine(wiki, recipe.pair_kinds)
     training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
-    trained_on = [c.text for title, chunks in pages if not held_back(title) for c in chunks]
+    trained_on = [c.text for page, chunks in wiki.pages if not held_back(page.title) for c in chunks]
     distractors = random.Random(recipe.seed).sample(trained_on, min(len(trained_on), DISTRACTORS))
     training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
     if len(training) < 2 * recipe.batch_size or not kept_back:

@@ -111,6 +111,11 @@ def chunk_page(
     return chunks
 
 
+def code_page_text(prose: str, notes: str) -> str:
+    """What the model reads of a query page after its header: the description, then the query's comments."""
+    return "\n".join(part for part in (prose, notes) if part)
+
+
 def chunk_code_page(title: str, prose: str, notes: str) -> list[Chunk]:
     """A query with its description is one chunk. The model reads the title,
     the description and the query's comments, not the query: measured on the
@@ -118,7 +123,7 @@ def chunk_code_page(title: str, prose: str, notes: str) -> list[Chunk]:
     together (nDCG@10 0.92 → 0.97 without them). The chunk's text is the
     description; the index's lexical leg indexes the code beside it, so ``P31``
     or ``wdt:P18`` still find it."""
-    readable = "\n".join(part for part in (prose, notes) if part)
+    readable = code_page_text(prose, notes)
     return [
         Chunk(
             page_title=title,

@@ -1,24 +1,27 @@
 """Training pairs mined from a wiki's own pages, to adapt the model to its vocabulary.
 
 Every wiki says what its pages are about: a title names its page, a heading
-its section, a paragraph's first sentence the rest of it. Each rule below
-turns one of these into (query, passage) pairs; the passage is a chunk's text
-as stored in the index, without the context header the model also reads
-(with it, a title query would only have to match the title back).
+its section, a paragraph's first sentence the rest of it, a redirect another
+name of its target. Each rule below turns one of these into (query, passage)
+pairs; the passage is what the model reads of a chunk without its context
+header (with it, a title query would only have to match the title back): the
+chunk's stored text, and for a query page its description and comments.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from core.documents import Page
 from core.lexical import camel_words, without_config_prefix
 from core.prose import sentences
 from index_format import StoredChunk
 
-from .chunk import identifier_words
+from .chunk import code_page_text, identifier_words
+from .sources.query_code import code_comments
 
 #: Fewest words a passage keeps (a cloze passage is what is left of its chunk).
 MIN_PASSAGE_WORDS = 5
@@ -46,14 +49,52 @@ def title_words(title: str) -> str:
     return " ".join(w.lower() for w in words) if len(words) > 1 else identifier_words(name) or bare
 
 
+@dataclass(frozen=True)
+class Wiki:
+    """What the rules mine: every page with its stored chunks, and the redirects."""
+
+    pages: Sequence[tuple[Page, Sequence[StoredChunk]]]
+    aliases: Sequence[tuple[str, str]] = ()  # (redirect title, target title)
+
+
 def _words(text: str) -> int:
     return sum(any(ch.isalpha() for ch in token) for token in text.split())
 
 
-def title_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
-    """The title, as words → the page's lead (its first chunk)."""
-    if chunks and _words(chunks[0].text) >= MIN_PASSAGE_WORDS:
-        yield Pair("title", title, title_words(title), chunks[0].text)
+def lead(page: Page, chunks: Sequence[StoredChunk]) -> str:
+    """What the model reads of a page's first chunk after its header (empty for a page without chunks)."""
+    if not chunks:
+        return ""
+    if page.code:
+        return code_page_text(chunks[0].text, code_comments(page.code, page.code_language))
+    return chunks[0].text
+
+
+def title_pairs(wiki: Wiki) -> Iterator[Pair]:
+    """The title, as words → the page's lead (its first chunk; a query's description and comments)."""
+    for page, chunks in wiki.pages:
+        text = lead(page, chunks)
+        if _words(text) >= MIN_PASSAGE_WORDS:
+            yield Pair("title", page.title, title_words(page.title), text)
+
+
+def redirect_pairs(wiki: Wiki) -> Iterator[Pair]:
+    """A redirect's title, as words → its target's lead: another name for the same thing.
+    The pair belongs to the target page (held back with it)."""
+    pages = {page.title: (page, chunks) for page, chunks in wiki.pages}
+    for alias, target in wiki.aliases:
+        query = title_words(alias)
+        text = lead(*pages[target]) if target in pages else ""
+        if _words(text) >= MIN_PASSAGE_WORDS and query.lower() != title_words(target).lower():
+            yield Pair("redirect", target, query, text)
+
+
+def _per_page(rule: Callable[[str, Sequence[StoredChunk]], Iterator[Pair]]) -> Callable[[Wiki], Iterator[Pair]]:
+    def mine_pages(wiki: Wiki) -> Iterator[Pair]:
+        for page, chunks in wiki.pages:
+            yield from rule(page.title, chunks)
+
+    return mine_pages
 
 
 def heading_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
@@ -80,16 +121,17 @@ def cloze_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
 
 
 #: The pair kinds, by name (``core.settings.PAIR_KINDS``): the recipe names the ones it uses.
-PAIR_RULES: dict[str, Callable[[str, Sequence[StoredChunk]], Iterator[Pair]]] = {
+PAIR_RULES: dict[str, Callable[[Wiki], Iterator[Pair]]] = {
     "title": title_pairs,
-    "heading": heading_pairs,
-    "cloze": cloze_pairs,
+    "heading": _per_page(heading_pairs),
+    "cloze": _per_page(cloze_pairs),
+    "redirect": redirect_pairs,
 }
 
 
-def mine(pages: Iterable[tuple[str, Sequence[StoredChunk]]], kinds: Sequence[str] = tuple(PAIR_RULES)) -> list[Pair]:
-    """Every pair the rules in ``kinds`` find in ``pages`` (title, chunks), in page order."""
-    return [pair for title, chunks in pages for kind in kinds for pair in PAIR_RULES[kind](title, chunks)]
+def mine(wiki: Wiki, kinds: Sequence[str] = tuple(PAIR_RULES)) -> list[Pair]:
+    """Every pair the rules in ``kinds`` find in ``wiki``, kind by kind."""
+    return [pair for kind in kinds for pair in PAIR_RULES[kind](wiki)]
 
 
 def held_back(page: str) -> bool:

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.documents import Page
 from index_format import MODEL, Index, StoredChunk
 from indexer.adapt import batches
-from indexer.pairs import HELD_BACK_PERCENT, held_back, mine, split, within
+from indexer.pairs import HELD_BACK_PERCENT, Wiki, held_back, mine, split, within
 from indexer.sources import open_source
 from tests.conftest import DUMPS, copy_index, fake_build, kill_at, run_cli
 from tests.test_build import docs_xml
@@ -22,14 +23,32 @@ TEAM_QRELS = Path(__file__).resolve().parent.parent / "bench" / "qrels-team.json
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[StoredChunk]]:
-    """The pages of two real sample corpora as an index stores them (fake vectors)."""
-    pages: dict[str, list[StoredChunk]] = {}
-    for kind, name in (("dump", "mediawiki-docs.xml.bz2"), ("sparql-examples", "wikidata-sparql-examples.xml.bz2")):
+def wiki(tmp_path_factory: pytest.TempPathFactory) -> Wiki:
+    """The pages and redirects of three real sample corpora as an index stores them (fake vectors)."""
+    pages: list[tuple[Page, list[StoredChunk]]] = []
+    aliases: list[tuple[str, str]] = []
+    for kind, name in (
+        ("dump", "mediawiki-docs.xml.bz2"),
+        ("sparql-examples", "wikidata-sparql-examples.xml.bz2"),
+        ("dump", "enwiki-sample.xml.bz2"),
+    ):
         target = tmp_path_factory.mktemp("pairs") / "index"
         fake_build(open_source(kind, DUMPS / name), target)
-        pages |= {page.title: chunks for page, _, chunks in Index.open(target).stored_pages()}
-    return pages
+        index = Index.open(target)
+        pages += [(page, chunks) for page, _, chunks in index.stored_pages()]
+        aliases += index.aliases()
+        index.close()
+    return Wiki(pages, aliases)
+
+
+@pytest.fixture(scope="module")
+def stored(wiki: Wiki) -> dict[str, list[StoredChunk]]:
+    return {page.title: list(chunks) for page, chunks in wiki.pages}
+
+
+def one_page(wiki: Wiki, title: str) -> Wiki:
+    """The page titled ``title`` and the redirects to it."""
+    return Wiki([p for p in wiki.pages if p[0].title == title], [a for a in wiki.aliases if a[1] == title])
 
 
 # page → its pairs: (kind, query, how the passage starts)
@@ -73,13 +92,17 @@ PAIR_CASES = [
             ("cloze", "This query looks at all items with value of equals to with a .", "The results are displayed"),
         ],
     ),
-    ("Recent events", []),  # its description is too short to teach anything
+    (
+        "Periods of Japanese history and what they were named after",  # no description: its query's comments
+        [("title", "Periods of Japanese history", "eras of the history of Japan\nexclude sub-eras")],
+    ),
+    ("Wikidata statements with a reference to data in Figshare", []),  # no description, no comments
 ]
 
 
 @pytest.mark.parametrize(("title", "expected"), PAIR_CASES, ids=[c[0] for c in PAIR_CASES])
-def test_pairs_mined_from_real_pages(stored: dict[str, list[StoredChunk]], title: str, expected: list) -> None:
-    pairs = mine([(title, stored[title])])
+def test_pairs_mined_from_real_pages(wiki: Wiki, title: str, expected: list) -> None:
+    pairs = mine(one_page(wiki, title))
     assert [p.kind for p in pairs] == [kind for kind, _, _ in expected]
     for pair, (_, query, passage) in zip(pairs, expected, strict=True):
         assert pair.page == title
@@ -87,18 +110,37 @@ def test_pairs_mined_from_real_pages(stored: dict[str, list[StoredChunk]], title
         assert pair.passage.startswith(passage), pair.passage
 
 
+# target page → the queries of its redirect pairs (each → the target's lead)
+REDIRECT_CASES = [
+    ("Analysis of variance", ["ANOVA"]),  # "Analysis of Variance" says nothing the title does not
+    ("Astronomer", ["Astronomers and Astrophysicists"]),
+    ("Austroasiatic languages", ["austro asiatic languages"]),  # "AustroAsiaticLanguages", as words
+    ("Alaska", []),  # no redirect to it in the sample
+]
+
+
+@pytest.mark.parametrize(("title", "queries"), REDIRECT_CASES, ids=[c[0] for c in REDIRECT_CASES])
+def test_redirects_name_their_target(wiki: Wiki, title: str, queries: list[str]) -> None:
+    pairs = mine(one_page(wiki, title), ["redirect"])
+    assert [p.query for p in pairs] == queries
+    lead = next(chunks[0].text for page, chunks in wiki.pages if page.title == title)
+    assert all(p.page == title and p.passage == lead for p in pairs)
+
+
 def test_a_window_cut_mid_sentence_gives_no_cloze_and_no_passage_is_a_stub(
-    stored: dict[str, list[StoredChunk]],
+    wiki: Wiki,
 ) -> None:
-    pairs = mine(stored.items())
+    pairs = mine(wiki)
     clozes = [p for p in pairs if p.kind == "cloze"]
     assert clozes and all(p.query[0].isupper() for p in clozes)
     assert all(sum(any(c.isalpha() for c in w) for w in p.passage.split()) >= 5 for p in pairs)
     assert all(p.query != p.passage and p.query not in p.passage for p in clozes)
 
 
-def test_held_back_pages_are_a_stable_tenth_and_never_trained_on(stored: dict[str, list[StoredChunk]]) -> None:
-    pairs = mine(stored.items())
+def test_held_back_pages_are_a_stable_tenth_and_never_trained_on(
+    wiki: Wiki, stored: dict[str, list[StoredChunk]]
+) -> None:
+    pairs = mine(wiki)
     train, kept = split(pairs, max_pairs=500, seed=1)
     assert len(train) == 500 and kept
     assert not {p.page for p in train} & {p.page for p in kept}
@@ -107,11 +149,11 @@ def test_held_back_pages_are_a_stable_tenth_and_never_trained_on(stored: dict[st
     assert abs(share - HELD_BACK_PERCENT / 100) < 0.03
     assert split(pairs, 500, seed=1) == (train, kept)  # seeded: the same sample on every run
     assert split(pairs, 500, seed=2)[0] != train
-    assert Counter(p.kind for p in train).keys() == {"title", "heading", "cloze"}
+    assert Counter(p.kind for p in train).keys() >= {"title", "heading", "cloze"}
 
 
-def test_batches_keep_each_page_apart_and_lose_only_lone_pairs(stored: dict[str, list[StoredChunk]]) -> None:
-    pairs = mine(stored.items())
+def test_batches_keep_each_page_apart_and_lose_only_lone_pairs(wiki: Wiki) -> None:
+    pairs = mine(wiki)
     made = batches(pairs, 32, seed=3)
     assert all(len({p.page for p in batch}) == len(batch) for batch in made)
     placed = [p for batch in made for p in batch]
@@ -165,7 +207,8 @@ def test_adapt_switches_only_when_held_back_pages_score_better(small: Path, tmp_
     manifest = Index.open(index).manifest
     made = manifest.adaptation
     assert made is not None and made.base.name == "all-MiniLM-L6-v2" and made.base.verified
-    assert 4 <= made.steps <= 5 and f"in {made.steps} steps" in done.stdout  # 64 pairs, 16 a batch, pages apart
+    # 64 pairs, 16 a batch, pages apart: a few batches are not full
+    assert 4 <= made.steps <= 8 and f"in {made.steps} steps" in done.stdout
     assert sum(made.pairs.values()) == 64 and made.recipe.seed == 0
     assert (
         manifest.model.name.startswith("all-MiniLM-L6-v2 adapted to") and manifest.model.sha256 == made.weights_sha256
@@ -248,8 +291,8 @@ def test_adapt_says_clearly_what_it_cannot_do(tmp_path: Path) -> None:
     assert "Traceback" not in gone.stderr
 
 
-def test_a_token_budget_keeps_a_prefix_of_the_sample(stored: dict[str, list[StoredChunk]]) -> None:
-    pairs, _ = split(mine(stored.items()), max_pairs=100, seed=5)
+def test_a_token_budget_keeps_a_prefix_of_the_sample(wiki: Wiki) -> None:
+    pairs, _ = split(mine(wiki), max_pairs=100, seed=5)
     counts = [len(p.query.split()) + len(p.passage.split()) for p in pairs]
     kept = within(pairs, counts, max_tokens=sum(counts[:40]))
     assert kept == pairs[:40]
