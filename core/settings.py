@@ -68,8 +68,8 @@ class Settings:
     lexical_engine: str = "auto"
     #: Largest index that auto searches with SQLite FTS5 (it ranks every matching row: slow past ~100k chunks).
     fts5_max_chunks: int = 100_000
-    #: ``adapt``: the pair kinds mined from the wiki's pages (title, heading, cloze), comma-separated.
-    adapt_pair_kinds: str = "title,heading,cloze"
+    #: ``adapt``: the pair kinds mined from the wiki's pages (title, heading, cloze, redirect), comma-separated.
+    adapt_pair_kinds: str = "title,heading,cloze,redirect"
     #: ``adapt``: most training pairs, sampled (bounds the time whatever the wiki's size).
     adapt_max_pairs: int = 3000
     #: ``adapt``: most tokens (query and passage, each cut at the model's 256) in the training pairs:
@@ -88,7 +88,8 @@ class Settings:
     adapt_loss: str = "gist"
     #: ``adapt``: keep the word-embedding layer as it is (only the transformer layers learn).
     adapt_freeze_embeddings: bool = False
-    #: ``adapt``: how much the held-back pairs' MRR@10 must rise for the adapted model to be kept.
+    #: ``adapt``: how much the held-back pairs' MRR@10 must surely rise (the 5th percentile over
+    #: resamples of the held-back pages) for the adapted model to be kept.
     adapt_min_gain: float = 0.0
     #: CPU threads for the model (0: let torch decide).
     threads: int = 0

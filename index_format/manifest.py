@@ -163,6 +163,9 @@ class Adaptation:
     eval_after: float | None = None
     #: The held-back score of each pair kind, [before, after].
     held_back_by_kind: dict[str, list[float]] = field(default_factory=dict)
+    #: Held-back pages, and the 5th percentile of the gain over resamples of them (the gate).
+    held_back_pages: int = 0
+    held_back_gain_low: float | None = None
 
 
 @dataclass(frozen=True)

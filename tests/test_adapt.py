@@ -13,8 +13,8 @@ import pytest
 
 from core.documents import Page
 from index_format import MODEL, Index, StoredChunk
-from indexer.adapt import batches
-from indexer.pairs import HELD_BACK_PERCENT, Wiki, held_back, mine, split, within
+from indexer.adapt import batches, gain_lower_bound, mrr_at_10
+from indexer.pairs import HELD_BACK_PERCENT, Pair, Wiki, held_back, mine, split, within
 from indexer.sources import open_source
 from tests.conftest import DUMPS, copy_index, fake_build, kill_at, run_cli
 from tests.test_build import docs_xml
@@ -150,6 +150,33 @@ def test_held_back_pages_are_a_stable_tenth_and_never_trained_on(
     assert split(pairs, 500, seed=1) == (train, kept)  # seeded: the same sample on every run
     assert split(pairs, 500, seed=2)[0] != train
     assert Counter(p.kind for p in train).keys() >= {"title", "heading", "cloze"}
+
+
+def _moves(pages: int, per_page: int, moved: int, old: int, new: int) -> tuple[list[Pair], list[int], list[int]]:
+    """``pages`` held-back pages of ``per_page`` pairs; on the first ``moved`` pages each pair goes from rank old to new."""
+    pairs = [Pair("title", f"page {n}", f"query {n}.{k}", "passage") for n in range(pages) for k in range(per_page)]
+    before = [old if n < moved else 3 for n in range(pages) for _ in range(per_page)]
+    after = [new if n < moved else 3 for n in range(pages) for _ in range(per_page)]
+    return pairs, before, after
+
+
+# (pages, pairs a page, pages that moved, rank before, rank after) → is the gain sure?
+GAIN_CASES = [
+    ((60, 3, 60, 2, 1), True),  # every page rose
+    ((60, 3, 30, 2, 1), True),  # half the pages rose, none fell
+    ((60, 3, 1, 50, 1), False),  # one page rose a lot: the mean rises, but the next sample of pages may miss it
+    ((60, 40, 2, 50, 1), False),  # many pairs of two pages are still two pages
+    ((60, 3, 60, 1, 2), False),  # every page fell
+]
+
+
+@pytest.mark.parametrize(("case", "sure"), GAIN_CASES, ids=[str(c[0]) for c in GAIN_CASES])
+def test_a_held_back_gain_counts_only_if_it_is_spread_over_pages(case: tuple[int, ...], sure: bool) -> None:
+    pairs, before, after = _moves(*case)
+    assert mrr_at_10(after) >= mrr_at_10(before) or not sure
+    low = gain_lower_bound(pairs, before, after, seed=0)
+    assert (low > 0) is sure, low
+    assert gain_lower_bound(pairs, before, after, seed=0) == low  # seeded
 
 
 def test_batches_keep_each_page_apart_and_lose_only_lone_pairs(wiki: Wiki) -> None:

@@ -88,7 +88,7 @@ def run_adaptation(
 @click.option("--max-pairs", type=click.IntRange(min=1), help="Most training pairs (default 3000).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the pairs (default 2).")
 @click.option("--seed", type=int, help="Seed of the sample, batches and dropout (default 0).")
-@click.option("--min-gain", type=float, help="Held-back MRR@10 rise needed to switch (default 0: any rise).")
+@click.option("--min-gain", type=float, help="Held-back MRR@10 rise needed to switch, at 95 % (default 0).")
 @click.option("--allow-unvetted-model", is_flag=True, default=None, help="Adapt a model outside the registry.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary.")
 @click.pass_context
