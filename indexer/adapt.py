@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from core.documents import Source
 from core.errors import IndexFormatError, ModelError, WikisearchError
 from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256, resolve_model
 from core.onnx_encoder import build_embedder
@@ -43,7 +42,7 @@ from index_format import (
     rewrite_manifest,
 )
 
-from .build import build_index, crash_point
+from .build import crash_point, reembed_index
 from .chunk import approximate_tokens
 from .pairs import Pair, Wiki, held_back, mine, split, within
 
@@ -328,15 +327,14 @@ def _wiki(index_dir: Path) -> Wiki:
 
 def adapt_index(
     index_dir: Path,
-    source: Source,
     settings: Settings,
     *,
     judge: Callable[[Path], float] | None = None,
 ) -> Outcome:
-    """Adapt the model of the index at ``index_dir`` to its pages, and re-embed it from
-    ``source`` with the adapted model if that scores better on held-back pages (and,
-    with ``judge``, on judged queries: ``judge(index dir)`` is their nDCG@10). The
-    index is replaced atomically, or not at all."""
+    """Adapt the model of the index at ``index_dir`` to its pages, and re-embed the
+    index with the adapted model if that scores better on held-back pages (and, with
+    ``judge``, on judged queries: ``judge(index dir)`` is their nDCG@10). The index
+    is replaced atomically, or not at all. Only the index is read, not its source."""
     manifest = existing_manifest(index_dir)
     if manifest is None:
         raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
@@ -401,13 +399,11 @@ def adapt_index(
         )
         if encoder is None:
             raise AdaptError(f"{adapted.name}: no ONNX encoder could be exported to serve it", "no_encoder")
-        report = build_index(
-            source,
+        report = reembed_index(
             index_dir,
             embedder,
             adapted.info(),
             settings,
-            replace=True,
             encoder=encoder,
             adapted=(trained.directory, adaptation),
             publish=judge is None,

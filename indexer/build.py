@@ -42,8 +42,9 @@ from index_format import (
     existing_manifest,
 )
 
-from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page
+from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page, code_page_text, header_of
 from .parse import parse_sections
+from .sources.query_code import code_comments
 
 logger = logging.getLogger(__name__)
 
@@ -165,13 +166,7 @@ def build_index(
         )
         report.duration_s = round(time.monotonic() - started, 3)
         manifest = new_manifest(source_info(described, source.site), model, runtime, chunking, report, sync)
-        crash_point("write")
-        if encoder is not None:
-            writer.add_encoder(encoder.directory, encoder.info)
-        if adapted is not None:
-            writer.add_model(*adapted)
-        final = writer.commit(manifest, settings, publish=publish)
-        report.version = final.name
+        report.version = _commit(writer, manifest, settings, encoder, adapted, publish)
     except (sqlite3.Error, OSError) as exc:  # disk full, read-only, I/O error while writing
         writer.abort()
         raise write_failed(target, exc) from None
@@ -182,6 +177,89 @@ def build_index(
         progress.close()
         if previous is not None:
             previous.close()
+    return report
+
+
+def _commit(
+    writer: IndexWriter,
+    manifest: Manifest,
+    settings: Settings,
+    encoder: ExportedEncoder | None,
+    adapted: tuple[Path, Adaptation] | None,
+    publish: bool,
+) -> str:
+    """Store the encoder and adapted model with the version, commit it; its name."""
+    crash_point("write")
+    if encoder is not None:
+        writer.add_encoder(encoder.directory, encoder.info)
+    if adapted is not None:
+        writer.add_model(*adapted)
+    return writer.commit(manifest, settings, publish=publish).name
+
+
+def restored(page: Page, stored: StoredChunk) -> Chunk:
+    """A stored chunk as the chunker made it, what the model reads included, so
+    that it can be embedded again without its source. Its key proves it: a
+    chunk cut by another chunker version would not come back the same."""
+    header = header_of(stored.section, page.title)
+    text = code_page_text(stored.text, code_comments(page.code, page.code_language)) if page.code else stored.text
+    chunk = Chunk(page.title, stored.ordinal, stored.section, stored.anchor, stored.text, header + text)
+    if chunk.key != stored.key:
+        raise IndexFormatError(
+            f"page {page.title!r}: its stored chunks were cut by another wikisearch; rebuild the index with --replace",
+            "stale_chunks",
+        )
+    return chunk
+
+
+def reembed_index(
+    target: Path,
+    embedder: Embedder,
+    model: ModelInfo,
+    settings: Settings,
+    *,
+    encoder: ExportedEncoder | None = None,
+    adapted: tuple[Path, Adaptation] | None = None,
+    publish: bool = True,
+) -> BuildReport:
+    """A new version of the index at ``target``: the same pages, chunks and redirects,
+    every chunk and sentence embedded again by ``embedder`` (another model). It reads
+    the index, not its source: any index can be re-embedded, wherever it came from."""
+    started = time.monotonic()
+    previous = Index.open(target)
+    report = BuildReport()
+    writer = IndexWriter(target, embedder.dimensions)
+    progress = tqdm(desc="re-embedding", unit=" pages", disable=settings.quiet, dynamic_ncols=True, leave=False)
+    rounds = _Rounds(writer, embedder, None, settings, report, progress)
+    try:
+        for page, source_hash, stored in previous.stored_pages():
+            report.pages_unchanged += 1
+            rounds.add(page, [restored(page, chunk) for chunk in stored], source_hash)
+        for title, alias_target in previous.alias_rows():
+            writer.add_alias(title, alias_target)
+        rounds.flush()
+        report.pages, report.chunks, report.aliases, report.sentences = (
+            writer.pages,
+            writer.chunk_count,
+            writer.aliases,
+            writer.sentences,
+        )
+        report.duration_s = round(time.monotonic() - started, 3)
+        old = previous.manifest
+        runtime = getattr(embedder, "runtime", None) or Runtime(type(embedder).__name__)
+        manifest = new_manifest(
+            old.source, model, runtime, old.chunking or chunking_of(ChunkSettings()), report, old.sync
+        )
+        report.version = _commit(writer, manifest, settings, encoder, adapted, publish)
+    except (sqlite3.Error, OSError) as exc:
+        writer.abort()
+        raise write_failed(target, exc) from None
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        progress.close()
+        previous.close()
     return report
 
 

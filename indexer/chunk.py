@@ -75,7 +75,11 @@ def identifier_words(text: str) -> str:
 
 def context_header(title: str, path: tuple[str, ...]) -> str:
     """What the model reads before a chunk: where it is, identifiers spelled out."""
-    label = section_label(title, path)
+    return header_of(section_label(title, path), title)
+
+
+def header_of(label: str, title: str) -> str:
+    """The context header of a chunk whose section label is ``label``, on page ``title``."""
     words = identifier_words(title)
     return f"{label} ({words})\n" if words else label + "\n"
 

@@ -13,7 +13,6 @@ from core.settings import Settings
 from .common import handle_errors, print_summary, setup_logging
 
 if TYPE_CHECKING:
-    from core.documents import Source
     from index_format import Adaptation
     from indexer.adapt import Outcome
 
@@ -48,14 +47,12 @@ def held_back_text(made: Adaptation) -> str:
     )
 
 
-def run_adaptation(
-    index_dir: Path, source: Source, settings: Settings, qrels: Path | None, corpus: str | None
-) -> Outcome:
+def run_adaptation(index_dir: Path, settings: Settings, qrels: Path | None, corpus: str | None) -> Outcome:
     """Adapt, then say what was learnt and whether the index switched."""
     from indexer.adapt import adapt_index
 
     judge = judge_with(qrels, corpus or index_dir.name, settings) if qrels else None
-    outcome = adapt_index(index_dir, source, settings, judge=judge)
+    outcome = adapt_index(index_dir, settings, judge=judge)
     if settings.quiet:
         return outcome
     made = outcome.adaptation
@@ -76,7 +73,6 @@ def run_adaptation(
 
 
 @click.command()
-@click.argument("source", required=False, type=click.Path(path_type=Path))
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="The index to adapt.")
 @click.option(
     "--eval",
@@ -95,7 +91,6 @@ def run_adaptation(
 @handle_errors
 def adapt(
     ctx: click.Context,
-    source: Path | None,
     index_dir: Path,
     qrels: Path | None,
     corpus: str | None,
@@ -109,12 +104,9 @@ def adapt(
     """Adapt the embedding model to the wiki in --index, from its own pages, and
     re-embed the index with it if it finds held-back pages better.
 
-    The pages are read again from the file the index was built from (SOURCE
-    if it has moved). The index is replaced atomically, or not at all.
+    It reads the index, not the source it was built from: any index can be
+    adapted, a synced one too. The index is replaced atomically, or not at all.
     """
-    from index_format import existing_manifest
-    from indexer.sources import reopen_source
-
     settings = Settings.load(
         {
             "adapt_max_pairs": max_pairs,
@@ -126,7 +118,4 @@ def adapt(
         }
     )
     setup_logging(ctx.obj["verbose"], settings.quiet)
-    manifest = existing_manifest(index_dir)
-    if manifest is None:
-        raise click.BadParameter(f"{index_dir}: no index here (build one first)", param_hint="--index")
-    run_adaptation(index_dir, reopen_source(manifest.source, source), settings, qrels, corpus)
+    run_adaptation(index_dir, settings, qrels, corpus)

@@ -206,7 +206,7 @@ def build(
     if adapt:
         from .adapt_commands import run_adaptation
 
-        run_adaptation(index_dir, source, settings, None, None)
+        run_adaptation(index_dir, settings, None, None)
 
 
 @click.command()

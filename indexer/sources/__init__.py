@@ -19,8 +19,6 @@ from core.documents import Source
 from core.errors import DumpError
 
 if TYPE_CHECKING:
-    from index_format import SourceInfo
-
     from .multistream import StreamRange
 
 #: The names ``wikisearch build --source`` accepts.
@@ -56,39 +54,3 @@ def open_source(
 
         return DumpSource(path, namespaces=namespaces, max_pages=max_pages, base_url=base_url, part=part)
     raise DumpError(f"unknown source {kind!r}; known: {', '.join(SOURCE_TYPES)}", "unknown_source")
-
-
-#: What a manifest calls each source (``SourceDescription.type``) → the name ``open_source`` takes.
-_REOPENABLE = {
-    "mediawiki-dump": "dump",
-    "sparql-examples": "sparql-examples",
-    "records": "records",
-    "content-table": "content-table",
-}
-
-
-def reopen_source(info: SourceInfo, path: Path | None = None) -> Source:
-    """The source an index was built from, read again as its manifest recorded it
-    (``path`` if the file has moved). Records read with ``--field`` mappings are
-    read with their preset or default fields: the manifest does not keep the mapping."""
-    kind = _REOPENABLE.get(info.type)
-    if kind is None:
-        raise DumpError(
-            f"an index made from {info.type} cannot be read again from its manifest: "
-            "build it from its source with --adapt",
-            "source_not_reopenable",
-        )
-    where = path or Path(info.path)
-    if not where.exists():
-        raise DumpError(
-            f"{where}: the source this index was built from is not there; give its new path",
-            "source_missing",
-        )
-    return open_source(
-        kind,
-        where,
-        namespaces=set(info.namespaces) or None,
-        max_pages=info.max_pages,
-        base_url=info.siteinfo.base or None,
-        preset=info.preset,
-    )
