@@ -12,7 +12,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,63 +122,71 @@ def build_index(
     seen: set[str] = set()
     aliased: set[str] = set()
     try:
-        for page in source:
-            if page.redirect is not None:
-                writer.add_alias(page.title, page.redirect)
-                aliased.add(page.title)
-                continue
-            if page.title in seen:
-                report.skipped["duplicate title"] = report.skipped.get("duplicate title", 0) + 1
-                logger.warning("skipped page %r: duplicate title", page.title)
-                continue
-            seen.add(page.title)
-            stored = previous.stored_chunks(page.title, page.source_hash) if reuse_chunks and previous else None
-            chunks = stored if stored is not None else page_chunks(page, chunk_settings, embedder)
-            crash_point("parse")
-            if not chunks:
-                report.skipped["no text after parsing"] = report.skipped.get("no text after parsing", 0) + 1
-                logger.warning("skipped page %r: no text after parsing", page.title)
-                continue
-            count_change(report, page, chunks, old_pages)
-            rounds.add(page, chunks, page.source_hash)
-        if keep_previous is not None and previous is not None:
-            for page, source_hash, chunks in previous.stored_pages():
-                if page.title not in seen and page.title not in aliased and keep_previous(page.title):
-                    seen.add(page.title)
-                    report.pages_unchanged += 1
-                    rounds.add(page, chunks, source_hash)
-            for title, alias_target in previous.alias_rows():
-                if title not in seen and title not in aliased and keep_previous(title):
-                    writer.add_alias(title, alias_target)
-        rounds.flush()
-        for reason, count in source.skip_reasons.items():
-            report.skipped[reason] = report.skipped.get(reason, 0) + count
-        described = source.describe()
-        if writer.pages == 0:
-            namespaces = sorted(described.namespaces)
-            where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
-            raise DumpError(f"{described.path}: no pages to index{where}", "no_pages")
-        report.pages_removed = len(set(old_pages) - seen)
-        report.pages, report.chunks, report.aliases, report.sentences = (
-            writer.pages,
-            writer.chunk_count,
-            writer.aliases,
-            writer.sentences,
-        )
-        report.duration_s = round(time.monotonic() - started, 3)
-        manifest = new_manifest(source_info(described, source.site), model, runtime, chunking, report, sync)
-        report.version = _commit(writer, manifest, settings, encoder, adapted, publish)
-    except (sqlite3.Error, OSError) as exc:  # disk full, read-only, I/O error while writing
-        writer.abort()
-        raise write_failed(target, exc) from None
-    except BaseException:
-        writer.abort()
-        raise
+        with _removed_on_failure(writer, target):
+            for page in source:
+                if page.redirect is not None:
+                    writer.add_alias(page.title, page.redirect)
+                    aliased.add(page.title)
+                    continue
+                if page.title in seen:
+                    report.skipped["duplicate title"] = report.skipped.get("duplicate title", 0) + 1
+                    logger.warning("skipped page %r: duplicate title", page.title)
+                    continue
+                seen.add(page.title)
+                stored = previous.stored_chunks(page.title, page.source_hash) if reuse_chunks and previous else None
+                chunks = stored if stored is not None else page_chunks(page, chunk_settings, embedder)
+                crash_point("parse")
+                if not chunks:
+                    report.skipped["no text after parsing"] = report.skipped.get("no text after parsing", 0) + 1
+                    logger.warning("skipped page %r: no text after parsing", page.title)
+                    continue
+                count_change(report, page, chunks, old_pages)
+                rounds.add(page, chunks, page.source_hash)
+            if keep_previous is not None and previous is not None:
+                for page, source_hash, chunks in previous.stored_pages():
+                    if page.title not in seen and page.title not in aliased and keep_previous(page.title):
+                        seen.add(page.title)
+                        report.pages_unchanged += 1
+                        rounds.add(page, chunks, source_hash)
+                for title, alias_target in previous.alias_rows():
+                    if title not in seen and title not in aliased and keep_previous(title):
+                        writer.add_alias(title, alias_target)
+            rounds.flush()
+            for reason, count in source.skip_reasons.items():
+                report.skipped[reason] = report.skipped.get(reason, 0) + count
+            described = source.describe()
+            if writer.pages == 0:
+                namespaces = sorted(described.namespaces)
+                where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
+                raise DumpError(f"{described.path}: no pages to index{where}", "no_pages")
+            report.pages_removed = len(set(old_pages) - seen)
+            _count(report, writer, started)
+            manifest = new_manifest(source_info(described, source.site), model, runtime, chunking, report, sync)
+            report.version = _commit(writer, manifest, settings, encoder, adapted, publish)
     finally:
         progress.close()
         if previous is not None:
             previous.close()
     return report
+
+
+def _count(report: BuildReport, writer: IndexWriter, started: float) -> None:
+    report.pages, report.chunks, report.aliases = writer.pages, writer.chunk_count, writer.aliases
+    report.sentences, report.duration_s = writer.sentences, round(time.monotonic() - started, 3)
+
+
+@contextmanager
+def _removed_on_failure(writer: IndexWriter, target: Path) -> Iterator[None]:
+    """The version being written is removed if anything fails; a write error (disk
+    full, read-only, I/O) becomes one clear error."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        writer.abort()
+        raise write_failed(target, exc) from None
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def _commit(
@@ -232,31 +241,20 @@ def reembed_index(
     progress = tqdm(desc="re-embedding", unit=" pages", disable=settings.quiet, dynamic_ncols=True, leave=False)
     rounds = _Rounds(writer, embedder, None, settings, report, progress)
     try:
-        for page, source_hash, stored in previous.stored_pages():
-            report.pages_unchanged += 1
-            rounds.add(page, [restored(page, chunk) for chunk in stored], source_hash)
-        for title, alias_target in previous.alias_rows():
-            writer.add_alias(title, alias_target)
-        rounds.flush()
-        report.pages, report.chunks, report.aliases, report.sentences = (
-            writer.pages,
-            writer.chunk_count,
-            writer.aliases,
-            writer.sentences,
-        )
-        report.duration_s = round(time.monotonic() - started, 3)
-        old = previous.manifest
-        runtime = getattr(embedder, "runtime", None) or Runtime(type(embedder).__name__)
-        manifest = new_manifest(
-            old.source, model, runtime, old.chunking or chunking_of(ChunkSettings()), report, old.sync
-        )
-        report.version = _commit(writer, manifest, settings, encoder, adapted, publish)
-    except (sqlite3.Error, OSError) as exc:
-        writer.abort()
-        raise write_failed(target, exc) from None
-    except BaseException:
-        writer.abort()
-        raise
+        with _removed_on_failure(writer, target):
+            for page, source_hash, stored in previous.stored_pages():
+                report.pages_unchanged += 1
+                rounds.add(page, [restored(page, chunk) for chunk in stored], source_hash)
+            for title, alias_target in previous.alias_rows():
+                writer.add_alias(title, alias_target)
+            rounds.flush()
+            _count(report, writer, started)
+            old = previous.manifest
+            runtime = getattr(embedder, "runtime", None) or Runtime(type(embedder).__name__)
+            manifest = new_manifest(
+                old.source, model, runtime, old.chunking or chunking_of(ChunkSettings()), report, old.sync
+            )
+            report.version = _commit(writer, manifest, settings, encoder, adapted, publish)
     finally:
         progress.close()
         previous.close()
