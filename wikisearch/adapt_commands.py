@@ -42,8 +42,10 @@ def judge_with(qrels: Path, corpus: str, settings: Settings) -> Callable[[Path],
 def held_back_text(made: Adaptation) -> str:
     """The held-back scores, in all and by pair kind."""
     kinds = "; ".join(f"{kind} {b:.4f} → {a:.4f}" for kind, (b, a) in sorted(made.held_back_by_kind.items()))
-    return f"{made.held_back_pairs} pairs: {made.metric} {made.held_back_before:.4f} → {made.held_back_after:.4f}" + (
-        f" ({kinds})" if kinds else ""
+    sure = f", gain ≥ {made.held_back_gain_low:+.4f} at 95 %" if made.held_back_gain_low is not None else ""
+    return (
+        f"{made.held_back_pairs} pairs of {made.held_back_pages or '?'} pages: {made.metric} "
+        f"{made.held_back_before:.4f} → {made.held_back_after:.4f}{sure}" + (f" ({kinds})" if kinds else "")
     )
 
 
