@@ -206,13 +206,18 @@ def _commit(
     return writer.commit(manifest, settings, publish=publish).name
 
 
+def read_after_header(page: Page, text: str) -> str:
+    """What the model reads of a chunk of ``page`` after its header: its text, and on
+    a query page the query's own comments too (``chunk_code_page``)."""
+    return code_page_text(text, code_comments(page.code, page.code_language)) if page.code else text
+
+
 def restored(page: Page, stored: StoredChunk) -> Chunk:
     """A stored chunk as the chunker made it, what the model reads included, so
     that it can be embedded again without its source. Its key proves it: a
     chunk cut by another chunker version would not come back the same."""
-    header = header_of(stored.section, page.title)
-    text = code_page_text(stored.text, code_comments(page.code, page.code_language)) if page.code else stored.text
-    chunk = Chunk(page.title, stored.ordinal, stored.section, stored.anchor, stored.text, header + text)
+    embed_text = header_of(stored.section, page.title) + read_after_header(page, stored.text)
+    chunk = Chunk(page.title, stored.ordinal, stored.section, stored.anchor, stored.text, embed_text)
     if chunk.key != stored.key:
         raise IndexFormatError(
             f"page {page.title!r}: its stored chunks were cut by another wikisearch; rebuild the index with --replace",

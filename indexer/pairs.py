@@ -20,8 +20,8 @@ from core.lexical import camel_words, without_config_prefix
 from core.prose import sentences
 from index_format import StoredChunk
 
-from .chunk import code_page_text, identifier_words
-from .sources.query_code import code_comments
+from .build import read_after_header
+from .chunk import identifier_words
 
 #: Fewest words a passage keeps (a cloze passage is what is left of its chunk).
 MIN_PASSAGE_WORDS = 5
@@ -63,11 +63,7 @@ def _words(text: str) -> int:
 
 def lead(page: Page, chunks: Sequence[StoredChunk]) -> str:
     """What the model reads of a page's first chunk after its header (empty for a page without chunks)."""
-    if not chunks:
-        return ""
-    if page.code:
-        return code_page_text(chunks[0].text, code_comments(page.code, page.code_language))
-    return chunks[0].text
+    return read_after_header(page, chunks[0].text) if chunks else ""
 
 
 def title_pairs(wiki: Wiki) -> Iterator[Pair]:
