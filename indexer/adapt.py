@@ -1,12 +1,13 @@
 """Adapting the embedding model to one wiki, from its own pages, on a CPU.
 
 The pairs ``indexer.pairs`` mines train the base model with in-batch
-negatives (sentence-transformers' MultipleNegativesRankingLoss) in a plain,
-seeded torch loop: no two pairs of one page share a batch (they would be
-each other's false negatives), and batches are cut from pairs sorted by
-length so that little is padded. Pages held back from training score the
-model before and after; the caller keeps the adapted model only if it scored
-better there.
+negatives (sentence-transformers' GISTEmbedLoss, or MultipleNegativesRankingLoss)
+in a plain, seeded torch loop: no two pairs of one page share a batch (they
+would be each other's false negatives), and batches are cut from pairs sorted
+by length so that little is padded. Pages held back from training score the
+model before and after; the adapted model is kept only if it is surely better
+there (over resamples of those pages), and the index is then re-embedded from
+what it stores.
 """
 
 from __future__ import annotations
