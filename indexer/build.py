@@ -241,7 +241,7 @@ def reembed_index(
     the index, not its source: any index can be re-embedded, wherever it came from."""
     started = time.monotonic()
     previous = Index.open(target)
-    report = BuildReport()
+    report = BuildReport(skipped=dict(previous.manifest.counts.skipped))  # what the build skipped stays skipped
     writer = IndexWriter(target, embedder.dimensions)
     progress = tqdm(desc="re-embedding", unit=" pages", disable=settings.quiet, dynamic_ncols=True, leave=False)
     rounds = _Rounds(writer, embedder, None, settings, report, progress)
