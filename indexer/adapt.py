@@ -200,8 +200,12 @@ def held_back_ranks(
     return [int((scores[row] > scores[row, where[pair.passage]]).sum()) + 1 for row, pair in enumerate(pairs)]
 
 
+def _reciprocal_rank_at_10(rank: int) -> float:
+    return 1.0 / rank if rank <= 10 else 0.0
+
+
 def mrr_at_10(ranks: Sequence[int]) -> float:
-    return round(sum(1.0 / r for r in ranks if r <= 10) / len(ranks), 4) if ranks else 0.0
+    return round(sum(map(_reciprocal_rank_at_10, ranks)) / len(ranks), 4) if ranks else 0.0
 
 
 def by_kind(pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int]) -> dict[str, list[float]]:
@@ -217,7 +221,7 @@ def gain_lower_bound(pairs: Sequence[Pair], before: Sequence[int], after: Sequen
     sampled. A gain from a few pages is not told from noise, however many pairs they have."""
     gains: dict[str, list[float]] = {}
     for pair, old, new in zip(pairs, before, after, strict=True):
-        gains.setdefault(pair.page, []).append((1.0 / new if new <= 10 else 0.0) - (1.0 / old if old <= 10 else 0.0))
+        gains.setdefault(pair.page, []).append(_reciprocal_rank_at_10(new) - _reciprocal_rank_at_10(old))
     sums = np.array([sum(g) for g in gains.values()])
     counts = np.array([len(g) for g in gains.values()])
     picks = np.random.default_rng(seed).integers(0, len(sums), size=(BOOTSTRAP, len(sums)))
