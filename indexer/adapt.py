@@ -43,9 +43,10 @@ from index_format import (
     rewrite_manifest,
 )
 
-from .build import crash_point, reembed_index
+from .build import crash_point
 from .chunk import approximate_tokens
 from .pairs import Pair, Wiki, held_back, mine, split, within
+from .reembed import reembed_index
 
 logger = logging.getLogger(__name__)
 

@@ -43,9 +43,8 @@ from index_format import (
     existing_manifest,
 )
 
-from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page, code_page_text, header_of
+from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page
 from .parse import parse_sections
-from .sources.query_code import code_comments
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +117,11 @@ def build_index(
         mininterval=0.5,
         leave=False,
     )
-    rounds = _Rounds(writer, embedder, previous, settings, report, progress)
+    rounds = EmbedRounds(writer, embedder, previous, settings, report, progress)
     seen: set[str] = set()
     aliased: set[str] = set()
     try:
-        with _removed_on_failure(writer, target):
+        with removed_on_failure(writer, target):
             for page in source:
                 if page.redirect is not None:
                     writer.add_alias(page.title, page.redirect)
@@ -160,9 +159,9 @@ def build_index(
                 where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
                 raise DumpError(f"{described.path}: no pages to index{where}", "no_pages")
             report.pages_removed = len(set(old_pages) - seen)
-            _count(report, writer, started)
+            count_written(report, writer, started)
             manifest = new_manifest(source_info(described, source.site), model, runtime, chunking, report, sync)
-            report.version = _commit(writer, manifest, settings, encoder, adapted, publish)
+            report.version = commit_version(writer, manifest, settings, encoder, adapted, publish)
     finally:
         progress.close()
         if previous is not None:
@@ -170,13 +169,13 @@ def build_index(
     return report
 
 
-def _count(report: BuildReport, writer: IndexWriter, started: float) -> None:
+def count_written(report: BuildReport, writer: IndexWriter, started: float) -> None:
     report.pages, report.chunks, report.aliases = writer.pages, writer.chunk_count, writer.aliases
     report.sentences, report.duration_s = writer.sentences, round(time.monotonic() - started, 3)
 
 
 @contextmanager
-def _removed_on_failure(writer: IndexWriter, target: Path) -> Iterator[None]:
+def removed_on_failure(writer: IndexWriter, target: Path) -> Iterator[None]:
     """The version being written is removed if anything fails; a write error (disk
     full, read-only, I/O) becomes one clear error."""
     try:
@@ -189,7 +188,7 @@ def _removed_on_failure(writer: IndexWriter, target: Path) -> Iterator[None]:
         raise
 
 
-def _commit(
+def commit_version(
     writer: IndexWriter,
     manifest: Manifest,
     settings: Settings,
@@ -204,66 +203,6 @@ def _commit(
     if adapted is not None:
         writer.add_model(*adapted)
     return writer.commit(manifest, settings, publish=publish).name
-
-
-def read_after_header(page: Page, text: str) -> str:
-    """What the model reads of a chunk of ``page`` after its header: its text, and on
-    a query page the query's own comments too (``chunk_code_page``)."""
-    return code_page_text(text, code_comments(page.code, page.code_language)) if page.code else text
-
-
-def restored(page: Page, stored: StoredChunk) -> Chunk:
-    """A stored chunk as the chunker made it, what the model reads included, so
-    that it can be embedded again without its source. Its key proves it: a
-    chunk cut by another chunker version would not come back the same."""
-    embed_text = header_of(stored.section, page.title) + read_after_header(page, stored.text)
-    chunk = Chunk(page.title, stored.ordinal, stored.section, stored.anchor, stored.text, embed_text)
-    if chunk.key != stored.key:
-        raise IndexFormatError(
-            f"page {page.title!r}: its stored chunks were cut by another wikisearch; rebuild the index with --replace",
-            "stale_chunks",
-        )
-    return chunk
-
-
-def reembed_index(
-    target: Path,
-    embedder: Embedder,
-    model: ModelInfo,
-    settings: Settings,
-    *,
-    encoder: ExportedEncoder | None = None,
-    adapted: tuple[Path, Adaptation] | None = None,
-    publish: bool = True,
-) -> BuildReport:
-    """A new version of the index at ``target``: the same pages, chunks and redirects,
-    every chunk and sentence embedded again by ``embedder`` (another model). It reads
-    the index, not its source: any index can be re-embedded, wherever it came from."""
-    started = time.monotonic()
-    previous = Index.open(target)
-    report = BuildReport(skipped=dict(previous.manifest.counts.skipped))  # what the build skipped stays skipped
-    writer = IndexWriter(target, embedder.dimensions)
-    progress = tqdm(desc="re-embedding", unit=" pages", disable=settings.quiet, dynamic_ncols=True, leave=False)
-    rounds = _Rounds(writer, embedder, None, settings, report, progress)
-    try:
-        with _removed_on_failure(writer, target):
-            for page, source_hash, stored in previous.stored_pages():
-                report.pages_unchanged += 1
-                rounds.add(page, [restored(page, chunk) for chunk in stored], source_hash)
-            for title, alias_target in previous.alias_rows():
-                writer.add_alias(title, alias_target)
-            rounds.flush()
-            _count(report, writer, started)
-            old = previous.manifest
-            runtime = getattr(embedder, "runtime", None) or Runtime(type(embedder).__name__)
-            manifest = new_manifest(
-                old.source, model, runtime, old.chunking or chunking_of(ChunkSettings()), report, old.sync
-            )
-            report.version = _commit(writer, manifest, settings, encoder, adapted, publish)
-    finally:
-        progress.close()
-        previous.close()
-    return report
 
 
 def chunking_of(settings: ChunkSettings) -> Chunking:
@@ -381,7 +320,7 @@ def count_change(
         report.pages_changed += 1
 
 
-class _Rounds:
+class EmbedRounds:
     """Pages gathered until a round is full; then what is new in them is embedded,
     the rest reuses the previous version's vectors, and all are written."""
 

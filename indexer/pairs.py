@@ -20,8 +20,8 @@ from core.lexical import camel_words, without_config_prefix
 from core.prose import sentences
 from index_format import StoredChunk
 
-from .build import read_after_header
 from .chunk import identifier_words
+from .reembed import read_after_header
 
 #: Fewest words a passage keeps (a cloze passage is what is left of its chunk).
 MIN_PASSAGE_WORDS = 5

@@ -11,7 +11,8 @@ import pytest
 from core.errors import IndexFormatError
 from core.settings import Settings
 from index_format import Index, StoredChunk
-from indexer.build import build_index, reembed_index, restored
+from indexer.build import build_index
+from indexer.reembed import reembed_index, restored
 from indexer.sources import open_source
 from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build, shared
 

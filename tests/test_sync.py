@@ -408,7 +408,7 @@ def test_a_synced_index_is_re_embedded_from_what_it_stores(wiki: Wiki, tmp_path:
     """What ``adapt`` does to an index made from a live wiki: no source file to read again."""
     from dataclasses import replace
 
-    from indexer.build import reembed_index, restored
+    from indexer.reembed import reembed_index, restored
     from tests.test_reembed import OtherModel
 
     fake_sync(wiki.api, tmp_path / "synced")
