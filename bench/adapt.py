@@ -89,7 +89,7 @@ def adapt(index: Path, seed: int, force: bool, kinds: str | None, extra: list[st
         env["WIKISEARCH_ADAPT_PAIR_KINDS"] = kinds
     args = [sys.executable, "-m", "wikisearch", "adapt", "--index", str(index)]
     if force:
-        args += ["--min-gain", "-1"]
+        args += ["--force"]
     started = time.perf_counter()
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started

@@ -34,7 +34,7 @@ import faiss
 import numpy as np
 
 from core.models import load_embedder
-from core.onnx_encoder import build_embedder, prepare_encoder
+from core.onnx_encoder import CACHE_DIR, build_embedder, prepare_encoder
 from core.settings import Settings
 from index_format import Index
 from indexer.build import build_index
@@ -141,9 +141,9 @@ def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None
     interleaved runs."""
     model = torch_embedder.model
     started = time.perf_counter()
-    encoder = prepare_encoder(model, workdir)  # once per model, cached beside the indexes
+    encoder = prepare_encoder(model, workdir / CACHE_DIR)  # once per model, cached beside the indexes
     export_s = time.perf_counter() - started
-    onnx, _ = build_embedder(model, workdir, "onnx")
+    onnx, _ = build_embedder(model, workdir / CACHE_DIR, "onnx")
     chunks = chunks_of(dump, onnx)
     titles, texts = [t for t, _ in chunks], [x for _, x in chunks]
     seq = model.card.max_seq_length if model.card else 256
@@ -158,7 +158,7 @@ def bench_indexing(dump: Path, workdir: Path, reps: int, judgements: list | None
         bare.append(seconds)
     txtai_s, embeddings = txtai_index(texts, model)
     torch_s, _ = timed_build(dump, workdir / f"{name}-torch", torch_embedder, model, encoder)
-    int8, int8_encoder = build_embedder(model, workdir, "onnx-int8")
+    int8, int8_encoder = build_embedder(model, workdir / CACHE_DIR, "onnx-int8")
     int8_s, _ = timed_build(dump, workdir / f"{name}-int8", int8, model, int8_encoder)
     full, baseline, without = statistics.median(ours), statistics.median(naive), statistics.median(bare)
     target = workdir / f"{name}-0"

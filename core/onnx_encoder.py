@@ -198,11 +198,26 @@ def _cached(cache: Path, make: Callable[[Path], EncoderInfo]) -> ExportedEncoder
     return ExportedEncoder(cache, info)
 
 
-def prepare_encoder(model: ResolvedModel, cache_root: Path) -> ExportedEncoder | None:
-    """The exported encoder of ``model``, from a cache beside the indexes (exported
-    once per model sha256). None, with a warning, if it cannot be exported: the
-    server then encodes queries with sentence-transformers instead."""
-    cache = cache_root / ".wikisearch-cache" / f"onnx-{model.sha256[:16]}-opset{OPSET}"
+#: The directory beside an index that holds what its builds can reuse or throw away.
+CACHE_DIR = ".wikisearch-cache"
+
+
+def cache_beside(index_dir: Path) -> Path:
+    """The cache directory of ``index_dir``: beside it, so that a rename moves nothing."""
+    return index_dir.absolute().parent / CACHE_DIR
+
+
+def encoder_cache(index_dir: Path, configured: str = "") -> Path:
+    """Where builds of ``index_dir`` keep model exports: ``configured``
+    (``Settings.encoder_cache``), else the cache beside the index."""
+    return Path(configured).absolute() if configured else cache_beside(index_dir)
+
+
+def prepare_encoder(model: ResolvedModel, cache: Path) -> ExportedEncoder | None:
+    """The exported encoder of ``model``, from ``cache`` (exported once per model
+    sha256). None, with a warning, if it cannot be exported: the server then
+    encodes queries with sentence-transformers instead."""
+    cache = cache / f"onnx-{model.sha256[:16]}-opset{OPSET}"
     try:
         return _cached(cache, lambda tmp: export_onnx(model, tmp))
     except (ModelError, OSError, RuntimeError, ImportError) as exc:
@@ -225,13 +240,13 @@ def quantized(encoder: ExportedEncoder) -> ExportedEncoder:
 
 
 def build_embedder(
-    model: ResolvedModel, cache_root: Path, runtime: str = "onnx", threads: int = 0
+    model: ResolvedModel, cache: Path, runtime: str = "onnx", threads: int = 0
 ) -> tuple[Embedder, ExportedEncoder | None]:
     """The embedder a build encodes chunks with, and the exported encoder to store
     with the index. ``runtime`` onnx uses the export (torch is imported only to
     export it once per model); onnx-int8 its int8 quantisation, which then also
     encodes the queries; torch, or a failed export, uses sentence-transformers."""
-    encoder = prepare_encoder(model, cache_root)
+    encoder = prepare_encoder(model, cache)
     if runtime == "onnx-int8" and encoder is not None:
         encoder = quantized(encoder)
     if runtime in ("onnx", "onnx-int8") and encoder is not None:

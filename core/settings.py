@@ -48,6 +48,8 @@ class Settings:
     batch_size: int = 8
     #: What encodes chunks in a build: onnx (ONNX Runtime, the default), onnx-int8 or torch.
     build_runtime: str = "onnx"
+    #: Where a model's ONNX export is kept, once per model, for every index built here; empty: beside each index.
+    encoder_cache: str = ""
     #: Target size of a chunk in model tokens (title context included).
     chunk_tokens: int = 200
     #: Tokens shared by neighbouring windows of a long section.

@@ -6,8 +6,8 @@ in a plain, seeded torch loop: no two pairs of one page share a batch (they
 would be each other's false negatives), and batches are cut from pairs sorted
 by length so that little is padded. Pages held back from training score the
 model before and after; the adapted model is kept only if it is surely better
-there (over resamples of those pages), and the index is then re-embedded from
-what it stores.
+there (over resamples of those pages) and no worse on the pairs most like a
+reader's query, and the index is then re-embedded from what it stores.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from core.errors import IndexFormatError, ModelError, WikisearchError
 from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256, resolve_model
-from core.onnx_encoder import build_embedder
+from core.onnx_encoder import build_embedder, cache_beside, encoder_cache
 from core.settings import Settings
 from index_format import (
     MODEL,
@@ -45,6 +45,17 @@ from index_format import (
 
 from .build import crash_point
 from .chunk import approximate_tokens
+from .gate import (
+    DISTRACTORS,
+    HELD_BACK_METRIC,
+    MAX_HELD_BACK,
+    by_kind,
+    gain_lower_bound,
+    held_back_ranks,
+    most_improved,
+    mrr_at_10,
+    refusal,
+)
 from .pairs import Pair, Wiki, held_back, mine, split, within
 from .reembed import reembed_index
 
@@ -57,16 +68,6 @@ LOSSES = {
     "mnrl": "MultipleNegativesRankingLoss (in-batch negatives, scale 20, cosine)",
     "gist": "GISTEmbedLoss (in-batch negatives the base model ranks above the positive masked; temperature 0.01)",
 }
-#: The held-back score: the rank of each query's own passage among all held-back passages
-#: and up to ``DISTRACTORS`` chunks of the training pages.
-HELD_BACK_METRIC = "MRR@10"
-#: Chunks of training pages the held-back queries also rank: in the index they are there,
-#: and a model that pulls what it trained on towards every query has to show it here.
-DISTRACTORS = 1000
-#: Most held-back pairs scored (a seeded sample): scoring them twice bounds the time as the pairs do.
-MAX_HELD_BACK = 600
-#: Resamples of the held-back pages for the gain's confidence bound.
-BOOTSTRAP = 2000
 
 
 def recipe_from(settings: Settings) -> AdaptRecipe:
@@ -123,7 +124,7 @@ def _sentence_transformer(path: Path, max_seq_length: int) -> Any:
     return model
 
 
-def _loss(model: Any, recipe: AdaptRecipe, base: ResolvedModel) -> Any:
+def _loss(model: Any, recipe: AdaptRecipe, guide: Any) -> Any:
     import importlib
 
     try:
@@ -131,8 +132,7 @@ def _loss(model: Any, recipe: AdaptRecipe, base: ResolvedModel) -> Any:
     except ImportError:  # sentence-transformers 5
         losses = importlib.import_module("sentence_transformers.losses")
     if recipe.loss == LOSSES["gist"]:
-        guide = _sentence_transformer(base.path, recipe.max_seq_length).eval()
-        return losses.GISTEmbedLoss(model, guide)
+        return losses.GISTEmbedLoss(model, guide.eval())
     return losses.MultipleNegativesRankingLoss(model)
 
 
@@ -151,16 +151,20 @@ def train(
     recipe: AdaptRecipe,
     out: Path,
     on_step: Callable[[int, int, float], None] | None = None,
+    guide: Any = None,
 ) -> Trained:
     """Fine-tune ``base`` on ``pairs`` and save it (sentence-transformers layout) in ``out``;
-    ``on_step(step, steps, loss)`` reports progress."""
+    ``on_step(step, steps, loss)`` reports progress. ``guide`` is the loaded base model
+    when the caller has it (GISTEmbed's guide; it is not trained)."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     started = time.monotonic()
     _seed_everything(recipe.seed)
     model = _sentence_transformer(base.path, recipe.max_seq_length)
-    loss = _loss(model, recipe, base)
+    if guide is None and recipe.loss == LOSSES["gist"]:
+        guide = _sentence_transformer(base.path, recipe.max_seq_length)
+    loss = _loss(model, recipe, guide)
     if recipe.freeze_embeddings:
         for parameter in model[0].auto_model.embeddings.parameters():
             parameter.requires_grad = False
@@ -186,55 +190,6 @@ def train(
     return Trained(
         out, len(plan), round(time.monotonic() - started, 1), file_sha256(weights), dict(Counter(p.kind for p in pairs))
     )
-
-
-def held_back_ranks(
-    model_path: Path, pairs: Sequence[Pair], distractors: Sequence[str] = (), max_seq_length: int = MAX_SEQ_LENGTH
-) -> list[int]:
-    """The rank of each held-back query's own passage among all held-back passages and ``distractors``."""
-    model = _sentence_transformer(model_path, max_seq_length)
-    passages = list(dict.fromkeys([*(p.passage for p in pairs), *distractors]))
-    where = {text: n for n, text in enumerate(passages)}
-    encode: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-    queries = model.encode([p.query for p in pairs], show_progress_bar=False, **encode)
-    scores = queries @ model.encode(passages, show_progress_bar=False, **encode).T
-    return [int((scores[row] > scores[row, where[pair.passage]]).sum()) + 1 for row, pair in enumerate(pairs)]
-
-
-def _reciprocal_rank_at_10(rank: int) -> float:
-    return 1.0 / rank if rank <= 10 else 0.0
-
-
-def mrr_at_10(ranks: Sequence[int]) -> float:
-    return round(sum(map(_reciprocal_rank_at_10, ranks)) / len(ranks), 4) if ranks else 0.0
-
-
-def by_kind(pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int]) -> dict[str, list[float]]:
-    """The held-back score of each pair kind, before and after."""
-    kinds = sorted({p.kind for p in pairs})
-    pick = {k: [n for n, p in enumerate(pairs) if p.kind == k] for k in kinds}
-    return {k: [mrr_at_10([before[n] for n in pick[k]]), mrr_at_10([after[n] for n in pick[k]])] for k in kinds}
-
-
-def gain_lower_bound(pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int], seed: int) -> float:
-    """The 5th percentile of the held-back MRR@10 gain, resampling held-back pages (a
-    bootstrap): pairs of one page rise and fall together, so the page is what is
-    sampled. A gain from a few pages is not told from noise, however many pairs they have."""
-    gains: dict[str, list[float]] = {}
-    for pair, old, new in zip(pairs, before, after, strict=True):
-        gains.setdefault(pair.page, []).append(_reciprocal_rank_at_10(new) - _reciprocal_rank_at_10(old))
-    sums = np.array([sum(g) for g in gains.values()])
-    counts = np.array([len(g) for g in gains.values()])
-    picks = np.random.default_rng(seed).integers(0, len(sums), size=(BOOTSTRAP, len(sums)))
-    return round(float(np.percentile(sums[picks].sum(axis=1) / counts[picks].sum(axis=1), 5)), 4)
-
-
-def most_improved(
-    pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int], n: int = 3
-) -> list[tuple[str, int, int]]:
-    """What the model learnt, shown by example: the held-back queries whose own passage rose most."""
-    moves = sorted(zip(pairs, before, after, strict=True), key=lambda m: (m[2] - m[1], m[2]))
-    return [(pair.query, old, new) for pair, old, new in moves[:n] if new < old]
 
 
 class AdaptError(WikisearchError):
@@ -336,11 +291,14 @@ def adapt_index(
     settings: Settings,
     *,
     judge: Callable[[Path], float] | None = None,
+    force: bool = False,
 ) -> Outcome:
     """Adapt the model of the index at ``index_dir`` to its pages, and re-embed the
-    index with the adapted model if that scores better on held-back pages (and, with
-    ``judge``, on judged queries: ``judge(index dir)`` is their nDCG@10). The index
-    is replaced atomically, or not at all. Only the index is read, not its source."""
+    index with the adapted model if that is surely better on held-back pages and no
+    worse on their ``QUERY_LIKE`` pairs (and, with ``judge``, no worse on judged
+    queries: ``judge(index dir)`` is their nDCG@10). ``force`` switches whatever
+    the held-back pages say (``judge`` still decides). The index is replaced
+    atomically, or not at all. Only the index is read, not its source."""
     manifest = existing_manifest(index_dir)
     if manifest is None:
         raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
@@ -358,7 +316,7 @@ def adapt_index(
             f"{index_dir}: {len(training)} training pairs and {len(kept_back)} held back: too few to adapt on",
             "too_few_pairs",
         )
-    cache = index_dir.absolute().parent / ".wikisearch-cache"
+    cache = cache_beside(index_dir)
     _remove_stale(cache, f"adapt-{index_dir.name}-")
     scratch = cache / f"adapt-{index_dir.name}-{os.getpid()}"
     progress = tqdm(desc="adapting", unit=" steps", disable=settings.quiet, dynamic_ncols=True, leave=False)
@@ -369,10 +327,14 @@ def adapt_index(
         progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
 
     try:
-        ranks_before = held_back_ranks(base.path, kept_back, distractors)
-        trained = train(base, training, recipe, scratch / MODEL, on_step=step)
+        stock = _sentence_transformer(base.path, recipe.max_seq_length)
+        ranks_before = held_back_ranks(stock, kept_back, distractors)
+        trained = train(base, training, recipe, scratch / MODEL, on_step=step, guide=stock)
+        del stock
         progress.close()
-        ranks_after = held_back_ranks(trained.directory, kept_back, distractors)
+        adapted_model = _sentence_transformer(trained.directory, recipe.max_seq_length)
+        ranks_after = held_back_ranks(adapted_model, kept_back, distractors)
+        del adapted_model
         before, after = mrr_at_10(ranks_before), mrr_at_10(ranks_after)
         low = gain_lower_bound(kept_back, ranks_before, ranks_after, recipe.seed)
         pages = len({p.page for p in kept_back})
@@ -396,12 +358,13 @@ def adapt_index(
             data=ADAPTATION_DATA,
         )
         logger.info("held-back %s: %.4f with %s, %.4f adapted", HELD_BACK_METRIC, before, base.name, after)
-        if low <= settings.adapt_min_gain:
-            return Outcome(False, f"{said}: not surely better", adaptation, None, learnt)
+        refused = refusal(low, adaptation.held_back_by_kind, settings.adapt_min_gain)
+        if refused is not None and not force:
+            return Outcome(False, f"{said}: {refused}", adaptation, None, learnt)
         site = manifest.source.siteinfo.dbname or manifest.source.siteinfo.sitename or index_dir.name
         adapted = _adapted(base, trained.directory, trained.weights_sha256, f"{base.name} adapted to {site}")
         embedder, encoder = build_embedder(
-            adapted, index_dir.absolute().parent, settings.build_runtime, settings.threads
+            adapted, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime, settings.threads
         )
         if encoder is None:
             raise AdaptError(f"{adapted.name}: no ONNX encoder could be exported to serve it", "no_encoder")

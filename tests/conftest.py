@@ -95,11 +95,24 @@ def run_cli(
     return subprocess.run([*WIKISEARCH, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_encoder_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every real-model build of the suite reuses one ONNX export of each model
+    (``Settings.encoder_cache``), as a user's indexes can: exporting takes ~11 s."""
+    cache = tmp_path_factory.mktemp("encoders")
+    os.environ["WIKISEARCH_ENCODER_CACHE"] = str(cache)
+    return cache
+
+
 @pytest.fixture(scope="session")
 def docs_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The mediawiki-docs sample built once with the real model, through the CLI."""
+    """The mediawiki-docs sample built once with the real model, through the CLI
+    (with the model's export beside it, where a build keeps it by default)."""
     target = tmp_path_factory.mktemp("indexes") / "mediawiki-docs"
-    result = run_cli("build", str(DUMPS / "mediawiki-docs.xml.bz2"), "--index", str(target), "--quiet")
+    result = run_cli(
+        "build", str(DUMPS / "mediawiki-docs.xml.bz2"), "--index", str(target), "--quiet",
+        env={"WIKISEARCH_ENCODER_CACHE": ""},
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return target
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from index_format import Index
 from index_format.manifest import MANIFEST
 from tests.conftest import DUMPS, run_cli, shared
 
@@ -166,3 +167,16 @@ def test_bz2_and_plain_xml_build_the_same_pages(tmp_path: Path) -> None:
     from indexer.sources.dump import DumpSource
 
     assert [p.title for p in DumpSource(plain)] == [p.title for p in DumpSource(DUMPS / "mediawiki-docs.xml.bz2")]
+
+
+def test_the_model_export_is_kept_beside_the_index_or_where_configured(
+    docs_index: Path, one_encoder_export: Path, tmp_path: Path
+) -> None:
+    """By default a build keeps its model's ONNX export in .wikisearch-cache beside
+    the index; WIKISEARCH_ENCODER_CACHE (set for the whole suite) puts it there instead."""
+    model = Index.open(docs_index).manifest.model.sha256[:16]
+    assert [p.name.split("-")[1] for p in (docs_index.parent / ".wikisearch-cache").glob("onnx-*")] == [model]
+    built = run_cli("build", str(DUMPS / "mediawiki-docs.xml.bz2"), "--index", str(tmp_path / "i"), "--max-pages", "3")
+    assert built.returncode == 0, built.stderr
+    assert not (tmp_path / ".wikisearch-cache").exists()
+    assert [p.name.split("-")[1] for p in one_encoder_export.glob("onnx-*")] == [model]

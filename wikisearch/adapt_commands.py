@@ -49,12 +49,14 @@ def held_back_text(made: Adaptation) -> str:
     )
 
 
-def run_adaptation(index_dir: Path, settings: Settings, qrels: Path | None, corpus: str | None) -> Outcome:
+def run_adaptation(
+    index_dir: Path, settings: Settings, qrels: Path | None, corpus: str | None, force: bool = False
+) -> Outcome:
     """Adapt, then say what was learnt and whether the index switched."""
     from indexer.adapt import adapt_index
 
     judge = judge_with(qrels, corpus or index_dir.name, settings) if qrels else None
-    outcome = adapt_index(index_dir, settings, judge=judge)
+    outcome = adapt_index(index_dir, settings, judge=judge, force=force)
     if settings.quiet:
         return outcome
     made = outcome.adaptation
@@ -87,6 +89,7 @@ def run_adaptation(index_dir: Path, settings: Settings, qrels: Path | None, corp
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the pairs (default 2).")
 @click.option("--seed", type=int, help="Seed of the sample, batches and dropout (default 0).")
 @click.option("--min-gain", type=float, help="Held-back MRR@10 rise needed to switch, at 95 % (default 0).")
+@click.option("--force", is_flag=True, help="Switch whatever the held-back pages say (--eval judgements still decide).")
 @click.option("--allow-unvetted-model", is_flag=True, default=None, help="Adapt a model outside the registry.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary.")
 @click.pass_context
@@ -100,11 +103,13 @@ def adapt(
     epochs: int | None,
     seed: int | None,
     min_gain: float | None,
+    force: bool,
     allow_unvetted_model: bool | None,
     quiet: bool | None,
 ) -> None:
     """Adapt the embedding model to the wiki in --index, from its own pages, and
-    re-embed the index with it if it finds held-back pages better.
+    re-embed the index with it if it is surely better on held-back pages, and no
+    worse on their title pairs (the most like a reader's query).
 
     It reads the index, not the source it was built from: any index can be
     adapted, a synced one too. The index is replaced atomically, or not at all.
@@ -120,4 +125,4 @@ def adapt(
         }
     )
     setup_logging(ctx.obj["verbose"], settings.quiet)
-    run_adaptation(index_dir, settings, qrels, corpus)
+    run_adaptation(index_dir, settings, qrels, corpus, force)

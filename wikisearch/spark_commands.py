@@ -37,7 +37,7 @@ def spark_build(
     later run reuses their vectors); otherwise they go to a scratch directory
     beside the index, which is assembled from them and the scratch removed."""
     from core.models import resolve_model
-    from core.onnx_encoder import prepare_encoder
+    from core.onnx_encoder import cache_beside, encoder_cache, prepare_encoder
     from index_format import existing_manifest
     from indexer.assemble import assemble_index, previous_vectors
     from indexer.shards import CHUNKS, SENTENCES, current
@@ -50,8 +50,8 @@ def spark_build(
     if index_dir is not None and not replace_index:
         existing_manifest(index_dir)  # refuse a non-index directory before starting Spark
     resolved = resolve_model(settings.model, settings.allow_unvetted_model)
-    home = (index_dir or shards_out or Path(".")).absolute().parent
-    encoder = prepare_encoder(resolved, home)
+    home = (index_dir or shards_out or Path(".")).absolute()
+    encoder = prepare_encoder(resolved, encoder_cache(home, settings.encoder_cache))
     if encoder is None:
         raise ModelError(f"{resolved.info().name}: no ONNX encoder could be exported; the spark engine needs one")
     model = replace(resolved.info(), dimensions=resolved.card.dimensions if resolved.card else 0)
@@ -64,7 +64,7 @@ def spark_build(
         )
     else:
         assert index_dir is not None
-        scratch = home / ".wikisearch-cache" / f"spark-{index_dir.name}-{os.getpid()}"
+        scratch = cache_beside(index_dir) / f"spark-{index_dir.name}-{os.getpid()}"
         root = scratch / "shards"
         chunks, sentences = previous_vectors(index_dir, scratch / "previous", model.sha256)
         previous = Previous(chunks, sentences)
@@ -117,7 +117,7 @@ def assemble(
     settings = Settings.load({"vector_index": vector_index, "lexical_engine": lexical_engine, "quiet": quiet})
     setup_logging(ctx.obj["verbose"], settings.quiet)
     from core.models import resolve_model
-    from core.onnx_encoder import prepare_encoder
+    from core.onnx_encoder import encoder_cache, prepare_encoder
     from indexer.assemble import assemble_index
     from indexer.shards import current, read_manifest
 
@@ -126,7 +126,7 @@ def assemble(
     if version is not None:
         made = read_manifest(version)
         resolved = resolve_model(made.model.name, settings.allow_unvetted_model)
-        encoder = prepare_encoder(resolved, index_dir.absolute().parent)
+        encoder = prepare_encoder(resolved, encoder_cache(index_dir, settings.encoder_cache))
     report = assemble_index(shards, index_dir, settings, encoder, replace)
     if not settings.quiet:
         print_summary(report, index_dir)

@@ -1,0 +1,90 @@
+"""The held-back score and the gate an adapted model passes.
+
+Pairs of pages that never trained are ranked by the stock model and by the
+adapted one. The adapted model is kept only if its gain is sure over
+resamples of those pages, and it is no worse on the pairs most like a
+reader's query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .pairs import Pair
+
+#: The held-back score: the rank of each query's own passage among all held-back passages
+#: and up to ``DISTRACTORS`` chunks of the training pages.
+HELD_BACK_METRIC = "MRR@10"
+#: Chunks of training pages the held-back queries also rank: in the index they are there,
+#: and a model that pulls what it trained on towards every query has to show it here.
+DISTRACTORS = 1000
+#: Most held-back pairs scored (a seeded sample): scoring them twice bounds the time as the pairs do.
+MAX_HELD_BACK = 600
+#: Resamples of the held-back pages for the gain's confidence bound.
+BOOTSTRAP = 2000
+#: The pair kind most like what a reader types (a short name for what a page is about):
+#: an adapted model that ranks its held-back pairs worse is refused, whatever the other
+#: kinds gain. On an encyclopedia the sentence-to-paragraph pairs gain while these fall,
+#: and so do the judged queries (docs/adapt.md).
+QUERY_LIKE = "title"
+
+
+def held_back_ranks(model: Any, pairs: Sequence[Pair], distractors: Sequence[str]) -> list[int]:
+    """The rank of each held-back query's own passage among all held-back passages and
+    ``distractors``, by a loaded sentence-transformers ``model``."""
+    passages = list(dict.fromkeys([*(p.passage for p in pairs), *distractors]))
+    where = {text: n for n, text in enumerate(passages)}
+    encode: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    queries = model.encode([p.query for p in pairs], show_progress_bar=False, **encode)
+    scores = queries @ model.encode(passages, show_progress_bar=False, **encode).T
+    return [int((scores[row] > scores[row, where[pair.passage]]).sum()) + 1 for row, pair in enumerate(pairs)]
+
+
+def _reciprocal_rank_at_10(rank: int) -> float:
+    return 1.0 / rank if rank <= 10 else 0.0
+
+
+def mrr_at_10(ranks: Sequence[int]) -> float:
+    return round(sum(map(_reciprocal_rank_at_10, ranks)) / len(ranks), 4) if ranks else 0.0
+
+
+def by_kind(pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int]) -> dict[str, list[float]]:
+    """The held-back score of each pair kind, before and after."""
+    kinds = sorted({p.kind for p in pairs})
+    pick = {k: [n for n, p in enumerate(pairs) if p.kind == k] for k in kinds}
+    return {k: [mrr_at_10([before[n] for n in pick[k]]), mrr_at_10([after[n] for n in pick[k]])] for k in kinds}
+
+
+def gain_lower_bound(pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int], seed: int) -> float:
+    """The 5th percentile of the held-back MRR@10 gain, resampling held-back pages (a
+    bootstrap): pairs of one page rise and fall together, so the page is what is
+    sampled. A gain from a few pages is not told from noise, however many pairs they have."""
+    gains: dict[str, list[float]] = {}
+    for pair, old, new in zip(pairs, before, after, strict=True):
+        gains.setdefault(pair.page, []).append(_reciprocal_rank_at_10(new) - _reciprocal_rank_at_10(old))
+    sums = np.array([sum(g) for g in gains.values()])
+    counts = np.array([len(g) for g in gains.values()])
+    picks = np.random.default_rng(seed).integers(0, len(sums), size=(BOOTSTRAP, len(sums)))
+    return round(float(np.percentile(sums[picks].sum(axis=1) / counts[picks].sum(axis=1), 5)), 4)
+
+
+def refusal(gain_low: float, kinds: dict[str, list[float]], min_gain: float) -> str | None:
+    """Why the held-back scores refuse the adapted model, or None when they keep it:
+    ``gain_low`` is the gain's lower bound, ``kinds`` each pair kind's [before, after]."""
+    if gain_low <= min_gain:
+        return "not surely better"
+    before, after = kinds.get(QUERY_LIKE, (0.0, 0.0))
+    if after < before:
+        return f"worse on its {QUERY_LIKE} pairs, the most like a reader's query ({before:.4f} → {after:.4f})"
+    return None
+
+
+def most_improved(
+    pairs: Sequence[Pair], before: Sequence[int], after: Sequence[int], n: int = 3
+) -> list[tuple[str, int, int]]:
+    """What the model learnt, shown by example: the held-back queries whose own passage rose most."""
+    moves = sorted(zip(pairs, before, after, strict=True), key=lambda m: (m[2] - m[1], m[2]))
+    return [(pair.query, old, new) for pair, old, new in moves[:n] if new < old]
