@@ -91,8 +91,8 @@ class Settings:
     #: ``adapt``: keep the word-embedding layer as it is (only the transformer layers learn).
     adapt_freeze_embeddings: bool = False
     #: ``adapt``: how much the held-back pairs' MRR@10 must surely rise (the 5th percentile over
-    #: resamples of the held-back pages) for the adapted model to be kept.
-    adapt_min_gain: float = 0.0
+    #: resamples of the held-back pages) for the adapted model to be worth a switch and a re-embed.
+    adapt_min_gain: float = 0.02
     #: CPU threads for the model (0: let torch decide).
     threads: int = 0
     #: Hide progress bars (for jobs and cron).

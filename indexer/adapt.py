@@ -6,8 +6,8 @@ in a plain, seeded torch loop: no two pairs of one page share a batch (they
 would be each other's false negatives), and batches are cut from pairs sorted
 by length so that little is padded. Pages held back from training score the
 model before and after; the adapted model is kept only if it is surely better
-there (over resamples of those pages) and no worse on the pairs most like a
-reader's query, and the index is then re-embedded from what it stores.
+there (over resamples of those pages, by a stated margin), and the index is
+then re-embedded from what it stores.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ from .gate import (
     held_back_ranks,
     most_improved,
     mrr_at_10,
-    refusal,
 )
 from .pairs import Pair, Wiki, held_back, mine, split, within
 from .reembed import reembed_index
@@ -294,9 +293,9 @@ def adapt_index(
     force: bool = False,
 ) -> Outcome:
     """Adapt the model of the index at ``index_dir`` to its pages, and re-embed the
-    index with the adapted model if that is surely better on held-back pages and no
-    worse on their ``QUERY_LIKE`` pairs (and, with ``judge``, no worse on judged
-    queries: ``judge(index dir)`` is their nDCG@10). ``force`` switches whatever
+    index with the adapted model if it is surely better on held-back pages, by
+    ``adapt_min_gain`` (and, with ``judge``, no worse on judged queries:
+    ``judge(index dir)`` is their nDCG@10). ``force`` switches whatever
     the held-back pages say (``judge`` still decides). The index is replaced
     atomically, or not at all. Only the index is read, not its source."""
     manifest = existing_manifest(index_dir)
@@ -358,9 +357,8 @@ def adapt_index(
             data=ADAPTATION_DATA,
         )
         logger.info("held-back %s: %.4f with %s, %.4f adapted", HELD_BACK_METRIC, before, base.name, after)
-        refused = refusal(low, adaptation.held_back_by_kind, settings.adapt_min_gain)
-        if refused is not None and not force:
-            return Outcome(False, f"{said}: {refused}", adaptation, None, learnt)
+        if low <= settings.adapt_min_gain and not force:
+            return Outcome(False, f"{said}: not surely better by {settings.adapt_min_gain}", adaptation, None, learnt)
         site = manifest.source.siteinfo.dbname or manifest.source.siteinfo.sitename or index_dir.name
         adapted = _adapted(base, trained.directory, trained.weights_sha256, f"{base.name} adapted to {site}")
         embedder, encoder = build_embedder(

@@ -1,9 +1,8 @@
 """The held-back score and the gate an adapted model passes.
 
 Pairs of pages that never trained are ranked by the stock model and by the
-adapted one. The adapted model is kept only if its gain is sure over
-resamples of those pages, and it is no worse on the pairs most like a
-reader's query.
+adapted one. The adapted model is kept only if its gain, resampled over
+those pages, is surely larger than ``Settings.adapt_min_gain``.
 """
 
 from __future__ import annotations
@@ -25,11 +24,6 @@ DISTRACTORS = 1000
 MAX_HELD_BACK = 600
 #: Resamples of the held-back pages for the gain's confidence bound.
 BOOTSTRAP = 2000
-#: The pair kind most like what a reader types (a short name for what a page is about):
-#: an adapted model that ranks its held-back pairs worse is refused, whatever the other
-#: kinds gain. On an encyclopedia the sentence-to-paragraph pairs gain while these fall,
-#: and so do the judged queries (docs/adapt.md).
-QUERY_LIKE = "title"
 
 
 def held_back_ranks(model: Any, pairs: Sequence[Pair], distractors: Sequence[str]) -> list[int]:
@@ -69,17 +63,6 @@ def gain_lower_bound(pairs: Sequence[Pair], before: Sequence[int], after: Sequen
     counts = np.array([len(g) for g in gains.values()])
     picks = np.random.default_rng(seed).integers(0, len(sums), size=(BOOTSTRAP, len(sums)))
     return round(float(np.percentile(sums[picks].sum(axis=1) / counts[picks].sum(axis=1), 5)), 4)
-
-
-def refusal(gain_low: float, kinds: dict[str, list[float]], min_gain: float) -> str | None:
-    """Why the held-back scores refuse the adapted model, or None when they keep it:
-    ``gain_low`` is the gain's lower bound, ``kinds`` each pair kind's [before, after]."""
-    if gain_low <= min_gain:
-        return "not surely better"
-    before, after = kinds.get(QUERY_LIKE, (0.0, 0.0))
-    if after < before:
-        return f"worse on its {QUERY_LIKE} pairs, the most like a reader's query ({before:.4f} → {after:.4f})"
-    return None
 
 
 def most_improved(

@@ -15,6 +15,10 @@ from query.tables import tables
 from tests.conftest import DUMPS, run_cli
 from tests.test_build import docs_xml, edit_dump
 
+#: Articles embed four answer-line sentences for each chunk, and ranking reads none of
+#: them: tests of ranking on articles build without (the answer line is tested on docs).
+RANKING_ONLY = {"WIKISEARCH_ANSWER_SENTENCES": "false"}
+
 pytestmark = pytest.mark.model
 
 
@@ -96,7 +100,8 @@ def test_rebuild_from_a_newer_dump_embeds_only_changed_chunks(docs_index: Path, 
 def test_enwiki_sample_articles(tmp_path: Path) -> None:
     """Real Wikipedia articles: tables, infoboxes, refs, redirects as aliases."""
     target = tmp_path / "enwiki"
-    result = run_cli("build", str(DUMPS / "enwiki-sample.xml.bz2"), "--index", str(target), "--max-pages", "12")
+    dump = str(DUMPS / "enwiki-sample.xml.bz2")
+    result = run_cli("build", dump, "--index", str(target), "--max-pages", "12", env=RANKING_ONLY)
     assert result.returncode == 0, result.stderr
     index = Index.open(target)
     assert index.manifest.counts.pages == 12
@@ -123,7 +128,7 @@ def test_an_article_whose_lead_answers_outranks_a_stray_passage(tmp_path: Path) 
     dump = tmp_path / "four.xml.bz2"
     dump.write_bytes(bz2.compress((xml[: xml.index("<page>")] + "\n".join(pages) + "\n</mediawiki>").encode()))
     target = tmp_path / "four"
-    assert run_cli("build", str(dump), "--index", str(target), "-q").returncode == 0
+    assert run_cli("build", str(dump), "--index", str(target), "-q", env=RANKING_ONLY).returncode == 0
     for mode in ("dense", "hybrid"):
         assert top_titles(target, "Caribbean island off the coast of Venezuela", mode=mode)[0] == "Aruba", mode
 

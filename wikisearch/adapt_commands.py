@@ -88,7 +88,7 @@ def run_adaptation(
 @click.option("--max-pairs", type=click.IntRange(min=1), help="Most training pairs (default 3000).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the pairs (default 2).")
 @click.option("--seed", type=int, help="Seed of the sample, batches and dropout (default 0).")
-@click.option("--min-gain", type=float, help="Held-back MRR@10 rise needed to switch, at 95 % (default 0).")
+@click.option("--min-gain", type=float, help="Held-back MRR@10 rise needed to switch, at 95 % (default 0.02).")
 @click.option("--force", is_flag=True, help="Switch whatever the held-back pages say (--eval judgements still decide).")
 @click.option("--allow-unvetted-model", is_flag=True, default=None, help="Adapt a model outside the registry.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary.")
@@ -108,8 +108,8 @@ def adapt(
     quiet: bool | None,
 ) -> None:
     """Adapt the embedding model to the wiki in --index, from its own pages, and
-    re-embed the index with it if it is surely better on held-back pages, and no
-    worse on their title pairs (the most like a reader's query).
+    re-embed the index with it if it is surely better on held-back pages (by
+    --min-gain).
 
     It reads the index, not the source it was built from: any index can be
     adapted, a synced one too. The index is replaced atomically, or not at all.
