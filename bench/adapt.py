@@ -145,12 +145,10 @@ def main() -> int:
 
 
 def print_row(row: dict) -> None:
-    held = row.get("held_back", [0, 0])
     verdict = "switched" if row["kept"] else "kept the stock model"
-    print(
-        f"{row['corpus']} seed {row['seed']}: {verdict} "
-        f"({row['seconds']} s; held-back MRR@10 {held[0]:.4f} → {held[1]:.4f}) {row['said'].splitlines()[-1][:100]}"
-    )
+    lines = row["said"].splitlines()
+    why = next((line for line in lines if line.startswith(("switched to", "kept the model"))), lines[-1])
+    print(f"{row['corpus']} seed {row['seed']}: {verdict} ({row['seconds']} s): {why}")
     for label, m in row.get("ndcg", {}).items():
         print(
             f"  {label:<16} {m['queries']:>4} q  {m['before']:.4f} → {m['after']:.4f}  diff {m['diff']:+.4f} "
