@@ -149,20 +149,18 @@ def train(
     pairs: Sequence[Pair],
     recipe: AdaptRecipe,
     out: Path,
+    guide: Any,
     on_step: Callable[[int, int, float], None] | None = None,
-    guide: Any = None,
 ) -> Trained:
     """Fine-tune ``base`` on ``pairs`` and save it (sentence-transformers layout) in ``out``;
-    ``on_step(step, steps, loss)`` reports progress. ``guide`` is the loaded base model
-    when the caller has it (GISTEmbed's guide; it is not trained)."""
+    ``guide`` is the loaded base model (GISTEmbed's guide: it is not trained);
+    ``on_step(step, steps, loss)`` reports progress."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     started = time.monotonic()
     _seed_everything(recipe.seed)
     model = _sentence_transformer(base.path, recipe.max_seq_length)
-    if guide is None and recipe.loss == LOSSES["gist"]:
-        guide = _sentence_transformer(base.path, recipe.max_seq_length)
     loss = _loss(model, recipe, guide)
     if recipe.freeze_embeddings:
         for parameter in model[0].auto_model.embeddings.parameters():
@@ -328,7 +326,7 @@ def adapt_index(
     try:
         stock = _sentence_transformer(base.path, recipe.max_seq_length)
         ranks_before = held_back_ranks(stock, kept_back, distractors)
-        trained = train(base, training, recipe, scratch / MODEL, on_step=step, guide=stock)
+        trained = train(base, training, recipe, scratch / MODEL, stock, on_step=step)
         del stock
         progress.close()
         adapted_model = _sentence_transformer(trained.directory, recipe.max_seq_length)
