@@ -347,5 +347,6 @@ class IndexWriter:
                 conn.close()
         sentence_file = getattr(self, "sentence_file", None)
         if sentence_file is not None:
-            sentence_file.close()
+            with contextlib.suppress(OSError):  # its buffer cannot be flushed to a full disk: it is dropped anyway
+                sentence_file.close()
         shutil.rmtree(self.version_dir, ignore_errors=True)

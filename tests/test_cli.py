@@ -179,4 +179,4 @@ def test_the_model_export_is_kept_beside_the_index_or_where_configured(
     built = run_cli("build", str(DUMPS / "mediawiki-docs.xml.bz2"), "--index", str(tmp_path / "i"), "--max-pages", "3")
     assert built.returncode == 0, built.stderr
     assert not (tmp_path / ".wikisearch-cache").exists()
-    assert [p.name.split("-")[1] for p in one_encoder_export.glob("onnx-*")] == [model]
+    assert model in [p.name.split("-")[1] for p in one_encoder_export.glob("onnx-*")]  # adapted models' too
