@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import ModelError
 from .models import Embedder, ResolvedModel, Runtime, SentenceTransformerEmbedder, file_sha256
+from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -254,3 +255,11 @@ def build_embedder(
         embedder = OnnxEncoder(encoder.directory, encoder.info, model.max_seq_length, dims, threads)
         return embedder, encoder
     return SentenceTransformerEmbedder(model, threads=threads), encoder
+
+
+def embedder_for(model: ResolvedModel, index_dir: Path, settings: Settings) -> tuple[Embedder, ExportedEncoder | None]:
+    """``build_embedder`` as the settings ask, for a build of ``index_dir``: its
+    export cache, runtime and threads."""
+    return build_embedder(
+        model, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime, settings.threads
+    )

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from core.errors import IndexFormatError, ModelError, WikisearchError
 from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256, resolve_model
-from core.onnx_encoder import build_embedder, cache_beside, encoder_cache
+from core.onnx_encoder import cache_beside, embedder_for
 from core.settings import Settings
 from index_format import (
     MODEL,
@@ -359,9 +359,7 @@ def adapt_index(
             return Outcome(False, f"{said}: not surely better by {settings.adapt_min_gain}", adaptation, None, learnt)
         site = manifest.source.siteinfo.dbname or manifest.source.siteinfo.sitename or index_dir.name
         adapted = _adapted(base, trained.directory, trained.weights_sha256, f"{base.name} adapted to {site}")
-        embedder, encoder = build_embedder(
-            adapted, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime, settings.threads
-        )
+        embedder, encoder = embedder_for(adapted, index_dir, settings)
         if encoder is None:
             raise AdaptError(f"{adapted.name}: no ONNX encoder could be exported to serve it", "no_encoder")
         report = reembed_index(

@@ -178,7 +178,7 @@ def build(
     if index_dir is None:
         raise click.BadParameter("--index is required", param_hint="--index")
     dump = dumps[0]
-    from core.onnx_encoder import build_embedder, encoder_cache
+    from core.onnx_encoder import embedder_for
     from index_format import existing_manifest
     from indexer.adapt import model_for
     from indexer.build import build_index
@@ -196,9 +196,7 @@ def build(
     if not replace:
         existing_manifest(index_dir)  # refuse a non-index directory before loading the model
     resolved, adaptation = model_for(index_dir, settings, replace)
-    embedder, encoder = build_embedder(
-        resolved, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime, settings.threads
-    )
+    embedder, encoder = embedder_for(resolved, index_dir, settings)
     adapted = (resolved.path, adaptation) if adaptation else None
     report = build_index(
         source, index_dir, embedder, resolved.info(), settings, replace=replace, encoder=encoder, adapted=adapted
@@ -245,7 +243,7 @@ def sync(
     """
     settings = Settings.load({"user_agent": user_agent, "quiet": quiet})
     setup_logging(ctx.obj["verbose"], settings.quiet)
-    from core.onnx_encoder import build_embedder, encoder_cache
+    from core.onnx_encoder import embedder_for
     from indexer.adapt import model_for
     from indexer.sources.wiki_api import ApiPolicy, WikiApi
     from indexer.sync import sync_index
@@ -254,9 +252,7 @@ def sync(
     if settings.bot_user and settings.bot_password:
         api.login(settings.bot_user, settings.bot_password)
     resolved, adaptation = model_for(index_dir, settings, full)
-    embedder, encoder = build_embedder(
-        resolved, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime, settings.threads
-    )
+    embedder, encoder = embedder_for(resolved, index_dir, settings)
     signal.signal(signal.SIGTERM, _interrupt)
     while True:
         report = sync_index(
