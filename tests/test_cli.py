@@ -160,6 +160,35 @@ def test_help_lists_the_commands() -> None:
         assert command in result.stdout
 
 
+def test_every_default_an_option_names_is_the_settings_own() -> None:
+    """An option whose help names a default names the setting behind it, with Settings' value."""
+    import dataclasses
+    import re
+
+    import click
+
+    from core.settings import Settings
+    from wikisearch.cli import main
+
+    defaults = {f"WIKISEARCH_{f.name.upper()}": str(f.default) for f in dataclasses.fields(Settings)}
+
+    def commands(group: click.Group) -> list[click.Command]:
+        found: list[click.Command] = []
+        for command in group.commands.values():
+            found += commands(command) if isinstance(command, click.Group) else [command]
+        return found
+
+    named = 0
+    for command in commands(main):
+        for option in command.params:
+            said = " ".join((getattr(option, "help", None) or "").split())
+            for value, variable in re.findall(r"\(default ([^;)]+); (WIKISEARCH_\w+)\)", said):
+                assert defaults[variable] == value, (command.name, option.name)
+                named += 1
+            assert not re.search(r"\(default[: ]+[\w.\[\]-]+\)", said), (command.name, option.name, said)
+    assert named >= 10
+
+
 def test_bz2_and_plain_xml_build_the_same_pages(tmp_path: Path) -> None:
     """The format is sniffed from content, so an uncompressed copy works the same."""
     plain = tmp_path / "docs.xml"

@@ -10,7 +10,7 @@ import click
 
 from core.settings import Settings
 
-from .common import handle_errors, print_summary, setup_logging
+from .common import default_of, handle_errors, print_summary, setup_logging
 
 if TYPE_CHECKING:
     from index_format import Adaptation
@@ -85,10 +85,12 @@ def run_adaptation(
     help="Judgements (JSON Lines): switch only if the adapted index scores at least as well on them.",
 )
 @click.option("--corpus", help="The corpus of the index in --eval (default: the index directory's name).")
-@click.option("--max-pairs", type=click.IntRange(min=1), help="Most training pairs (default 3000).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the pairs (default 2).")
-@click.option("--seed", type=int, help="Seed of the sample, batches and dropout (default 0).")
-@click.option("--min-gain", type=float, help="Held-back MRR@10 rise needed to switch, at 95 % (default 0.02).")
+@click.option("--max-pairs", type=click.IntRange(min=1), help=f"Most training pairs {default_of('adapt_max_pairs')}.")
+@click.option("--epochs", type=click.IntRange(min=1), help=f"Passes over the pairs {default_of('adapt_epochs')}.")
+@click.option("--seed", type=int, help=f"Seed of the sample, batches and dropout {default_of('adapt_seed')}.")
+@click.option(
+    "--min-gain", type=float, help=f"Held-back MRR@10 rise needed to switch, at 95 % {default_of('adapt_min_gain')}."
+)
 @click.option("--force", is_flag=True, help="Switch whatever the held-back pages say (--eval judgements still decide).")
 @click.option("--allow-unvetted-model", is_flag=True, default=None, help="Adapt a model outside the registry.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary.")

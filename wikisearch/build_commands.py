@@ -13,7 +13,7 @@ import click
 from core.settings import BUILD_RUNTIMES, ENGINES, LEXICAL_ENGINES, VECTOR_INDEXES, Settings
 from indexer.sources import SOURCE_TYPES
 
-from .common import changes, handle_errors, parse_namespaces, print_summary, setup_logging
+from .common import changes, default_of, handle_errors, parse_namespaces, print_summary, setup_logging
 
 if TYPE_CHECKING:
     pass
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     help="records: which field is the id, title, description, code, url or context (repeatable).",
 )
 @click.option("--namespaces", help="Comma-separated namespace ids (default: the wiki's content namespaces).")
-@click.option("--model", help="Embedding model from the registry (default all-MiniLM-L6-v2).")
+@click.option("--model", help=f"Embedding model from the registry {default_of('model')}.")
 @click.option(
     "--allow-unvetted-model",
     is_flag=True,
@@ -70,7 +70,8 @@ if TYPE_CHECKING:
     "--runtime",
     "build_runtime",
     type=click.Choice(BUILD_RUNTIMES),
-    help="What encodes the chunks: ONNX Runtime (default, faster), its int8 quantisation, or torch.",
+    help="What encodes the chunks: ONNX Runtime (faster), its int8 quantisation, or torch "
+    + default_of("build_runtime"),
 )
 @click.option(
     "--vector-index",
@@ -89,7 +90,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="serial: this process; spark: Apache Spark (pip install 'wikisearch[spark]'), several DUMPS at once.",
 )
-@click.option("--master", help="spark: the Spark master (default local[2]; yarn on a cluster).")
+@click.option("--master", help=f"spark: the Spark master, yarn on a cluster {default_of('spark_master')}.")
 @click.option(
     "--shards-out",
     type=click.Path(path_type=Path),

@@ -3,6 +3,7 @@ traceback, logging, and option parsing."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -14,12 +15,19 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.errors import WikisearchError
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from index_format import BuildReport
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+
+
+def default_of(setting: str) -> str:
+    """An option's help names its default and variable as ``Settings`` declares them (no second copy)."""
+    default = next(f.default for f in dataclasses.fields(Settings) if f.name == setting)
+    return f"(default {default}; WIKISEARCH_{setting.upper()})"
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:

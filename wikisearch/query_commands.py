@@ -13,7 +13,7 @@ from core.errors import WikisearchError
 from core.settings import FUSIONS, SEARCH_MODES, Settings
 from query.filters import SORTS, Filters
 
-from .common import handle_errors, setup_logging
+from .common import default_of, handle_errors, setup_logging
 
 
 def _catalog(index_dir: Path, settings: Settings) -> Any:
@@ -28,7 +28,7 @@ def _catalog(index_dir: Path, settings: Settings) -> Any:
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory.")
 @click.option("--limit", type=int, default=10, show_default=True, help="Pages to show.")
 @click.option("--offset", type=int, default=0, show_default=True, help="Pages to skip (paging).")
-@click.option("--mode", type=click.Choice(SEARCH_MODES), help="Ranking (default: hybrid).")
+@click.option("--mode", type=click.Choice(SEARCH_MODES), help=f"Ranking {default_of('search_mode')}.")
 @click.option("--namespace", "namespaces", multiple=True, help="Only pages in this namespace number (repeatable).")
 @click.option("--prefix", help="Only pages whose title starts with this (e.g. Manual: or API:).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True, help="Order of matches.")
@@ -117,9 +117,11 @@ def serve(ctx: click.Context, indexes: tuple[str, ...], host: str, port: int, wo
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory.")
 @click.option("--qrels", required=True, type=click.Path(path_type=Path), help="Judgements, JSON Lines.")
 @click.option("--corpus", help="Only the judgements of this corpus (default: all in the file).")
-@click.option("--mode", type=click.Choice(SEARCH_MODES), help="Ranking (default: hybrid).")
-@click.option("--fusion", type=click.Choice(FUSIONS), help="How hybrid fuses (default: blend).")
-@click.option("--dense-weight", type=click.FloatRange(0, 1), help="Share of the dense leg in a blend.")
+@click.option("--mode", type=click.Choice(SEARCH_MODES), help=f"Ranking {default_of('search_mode')}.")
+@click.option("--fusion", type=click.Choice(FUSIONS), help=f"How hybrid fuses {default_of('fusion')}.")
+@click.option(
+    "--dense-weight", type=click.FloatRange(0, 1), help=f"Dense share of a blend {default_of('dense_weight')}."
+)
 @click.option("--per-query", is_flag=True, help="Also each query: nDCG@10, first relevant rank, top pages.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context

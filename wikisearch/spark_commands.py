@@ -14,7 +14,7 @@ import click
 from core.errors import ModelError
 from core.settings import LEXICAL_ENGINES, VECTOR_INDEXES, Settings
 
-from .common import handle_errors, print_summary, setup_logging
+from .common import default_of, handle_errors, print_summary, setup_logging
 
 if TYPE_CHECKING:
     from index_format import BuildReport
@@ -98,8 +98,10 @@ def spark_build(
 @click.command()
 @click.argument("shards", type=click.Path(path_type=Path))
 @click.option("--index", "index_dir", required=True, type=click.Path(path_type=Path), help="Index directory to write.")
-@click.option("--vector-index", type=click.Choice(VECTOR_INDEXES), help="FAISS index (default auto).")
-@click.option("--lexical-engine", type=click.Choice(LEXICAL_ENGINES), help="Lexical leg (default auto).")
+@click.option("--vector-index", type=click.Choice(VECTOR_INDEXES), help=f"FAISS index {default_of('vector_index')}.")
+@click.option(
+    "--lexical-engine", type=click.Choice(LEXICAL_ENGINES), help=f"Lexical leg {default_of('lexical_engine')}."
+)
 @click.option("--replace", is_flag=True, help="Replace an index of another model at --index.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No summary.")
 @click.pass_context
