@@ -1,7 +1,7 @@
 """What adapting the model to each wiki does to retrieval, measured in one run.
 
     python bench/adapt.py [--corpus NAME ...] [--seeds 0 1 2] [--force] [--kinds title,heading,cloze]
-                          [--set adapt_loss=gist ...]
+                          [--set adapt_loss=gist ...] [--keep DIR]
 
 For each sample corpus: a copy of its index (``make indexes``) is adapted with
 ``wikisearch adapt`` (the product's own command and gate), for each seed.
@@ -105,6 +105,7 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="keep the adapted model even where the gate refuses")
     parser.add_argument("--kinds", help="pair kinds (WIKISEARCH_ADAPT_PAIR_KINDS)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another WIKISEARCH_ setting")
+    parser.add_argument("--keep", metavar="DIR", help="keep each adapted index in DIR/CORPUS-SEED (to query it after)")
     parser.add_argument("--out", default=str(ROOT / "bench/results/adapt.json"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wikisearch-adapt-bench-"))
@@ -134,6 +135,9 @@ def main() -> int:
                         for mode in MODES
                     }
                 results.append(row)
+                if args.keep:
+                    shutil.rmtree(Path(args.keep) / copy.parent.name, ignore_errors=True)
+                    shutil.move(copy.parent, Path(args.keep) / copy.parent.name)
                 shutil.rmtree(copy.parent, ignore_errors=True)
                 print_row(row)
     finally:

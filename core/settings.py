@@ -30,7 +30,7 @@ LEXICAL_ENGINES = ("auto", "fts5", "tantivy")
 ENGINES = ("serial", "spark")
 #: The kinds of training pairs ``adapt`` can mine (``indexer.pairs.PAIR_RULES``).
 PAIR_KINDS = ("title", "heading", "cloze", "redirect")
-ADAPT_LOSSES = ("mnrl", "gist")
+ADAPT_LOSSES = ("mnrl", "gist", "gist-matryoshka")
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -85,8 +85,9 @@ class Settings:
     adapt_batch_size: int = 32
     #: ``adapt``: seed of the pair sample, the batches and the model's dropout.
     adapt_seed: int = 0
-    #: ``adapt``: the loss: mnrl (in-batch negatives) or gist (in-batch negatives the base model
-    #: finds closer to the query than its own passage are masked: fewer false negatives).
+    #: ``adapt``: the loss: mnrl (in-batch negatives), gist (in-batch negatives the base model
+    #: finds closer to the query than its own passage are masked: fewer false negatives) or
+    #: gist-matryoshka (gist, also on the vectors' first 256, 128 and 64 dimensions).
     adapt_loss: str = "gist"
     #: ``adapt``: keep the word-embedding layer as it is (only the transformer layers learn).
     adapt_freeze_embeddings: bool = False

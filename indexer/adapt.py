@@ -66,7 +66,10 @@ WARMUP_SHARE = 0.1
 LOSSES = {
     "mnrl": "MultipleNegativesRankingLoss (in-batch negatives, scale 20, cosine)",
     "gist": "GISTEmbedLoss (in-batch negatives the base model ranks above the positive masked; temperature 0.01)",
+    "gist-matryoshka": "MatryoshkaLoss (dimensions 384, 256, 128, 64) over GISTEmbedLoss (temperature 0.01)",
 }
+#: The vector lengths gist-matryoshka trains: the model's own first.
+MATRYOSHKA_DIMS = (384, 256, 128, 64)
 
 
 def recipe_from(settings: Settings) -> AdaptRecipe:
@@ -132,6 +135,8 @@ def _loss(model: Any, recipe: AdaptRecipe, guide: Any) -> Any:
         losses = importlib.import_module("sentence_transformers.losses")
     if recipe.loss == LOSSES["gist"]:
         return losses.GISTEmbedLoss(model, guide.eval())
+    if recipe.loss == LOSSES["gist-matryoshka"]:
+        return losses.MatryoshkaLoss(model, losses.GISTEmbedLoss(model, guide.eval()), list(MATRYOSHKA_DIMS))
     return losses.MultipleNegativesRankingLoss(model)
 
 
@@ -168,16 +173,17 @@ def train(
     plan = [b for epoch in range(recipe.epochs) for b in batches(pairs, recipe.batch_size, recipe.seed + epoch)]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(len(plan) * recipe.warmup_share), max(len(plan), 1))
+    features_of = getattr(model, "preprocess", None) or model.tokenize  # tokenize: sentence-transformers 5
     model.train()
     for step, batch in enumerate(plan, 1):
-        features = [model.tokenize([p.query for p in batch]), model.tokenize([p.passage for p in batch])]
+        features = [features_of([p.query for p in batch]), features_of([p.passage for p in batch])]
         value = loss(features, None)
         value.backward()
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
         if on_step is not None:
-            on_step(step, len(plan), float(value))
+            on_step(step, len(plan), float(value.detach()))
         crash_point("adapt")
     model.eval()
     if out.exists():
