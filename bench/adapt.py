@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from core.settings import Settings
+from core.settings import Settings, variable
 from index_format import Index
 from query.catalog import Catalog
 from query.evaluate import evaluate, load_qrels
@@ -84,7 +84,7 @@ def paired(before: dict[str, float], after: dict[str, float], seed: int = 0) -> 
 
 def adapt(index: Path, seed: int, force: bool, kinds: str | None, extra: list[str]) -> tuple[bool, str, float]:
     env = {**os.environ, "WIKISEARCH_ADAPT_SEED": str(seed)}
-    env |= {f"WIKISEARCH_{name.upper()}": value for name, _, value in (e.partition("=") for e in extra)}
+    env |= {variable(name): value for name, _, value in (e.partition("=") for e in extra)}
     if kinds:
         env["WIKISEARCH_ADAPT_PAIR_KINDS"] = kinds
     args = [sys.executable, "-m", "wikisearch", "adapt", "--index", str(index)]

@@ -133,7 +133,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in FIELDS:
-            raw = env.get(f"WIKISEARCH_{f.name.upper()}")
+            raw = env.get(variable(f.name))
             if raw is not None and raw != "":
                 values[f.name] = _coerce(f, raw)
         for key, value in (overrides or {}).items():
@@ -193,9 +193,14 @@ FIELDS = list(dataclasses.fields(Settings))
 _NAMES = {f.name for f in FIELDS}
 
 
+def variable(setting: str) -> str:
+    """The environment variable that sets ``setting``."""
+    return f"WIKISEARCH_{setting.upper()}"
+
+
 def _coerce(f: dataclasses.Field[Any], raw: str) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    name = f"WIKISEARCH_{f.name.upper()}"
+    name = variable(f.name)
     if kind == "bool":
         lowered = raw.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:

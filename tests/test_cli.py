@@ -162,15 +162,14 @@ def test_help_lists_the_commands() -> None:
 
 def test_every_default_an_option_names_is_the_settings_own() -> None:
     """An option whose help names a default names the setting behind it, with Settings' value."""
-    import dataclasses
     import re
 
     import click
 
-    from core.settings import Settings
+    from core.settings import FIELDS, variable
     from wikisearch.cli import main
 
-    defaults = {f"WIKISEARCH_{f.name.upper()}": str(f.default) for f in dataclasses.fields(Settings)}
+    defaults = {variable(f.name): str(f.default) for f in FIELDS}
 
     def commands(group: click.Group) -> list[click.Command]:
         found: list[click.Command] = []
@@ -182,8 +181,8 @@ def test_every_default_an_option_names_is_the_settings_own() -> None:
     for command in commands(main):
         for option in command.params:
             said = " ".join((getattr(option, "help", None) or "").split())
-            for value, variable in re.findall(r"\(default ([^;)]+); (WIKISEARCH_\w+)\)", said):
-                assert defaults[variable] == value, (command.name, option.name)
+            for value, name in re.findall(r"\(default ([^;)]+); (WIKISEARCH_\w+)\)", said):
+                assert defaults[name] == value, (command.name, option.name)
                 named += 1
             assert not re.search(r"\(default[: ]+[\w.\[\]-]+\)", said), (command.name, option.name, said)
     assert named >= 10

@@ -3,7 +3,6 @@ traceback, logging, and option parsing."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.errors import WikisearchError
-from core.settings import Settings
+from core.settings import FIELDS, variable
 
 if TYPE_CHECKING:
     from index_format import BuildReport
@@ -26,8 +25,8 @@ EXIT_INTERRUPTED = 130
 
 def default_of(setting: str) -> str:
     """An option's help names its default and variable as ``Settings`` declares them (no second copy)."""
-    default = next(f.default for f in dataclasses.fields(Settings) if f.name == setting)
-    return f"(default {default}; WIKISEARCH_{setting.upper()})"
+    default = next(f.default for f in FIELDS if f.name == setting)
+    return f"(default {default}; {variable(setting)})"
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
