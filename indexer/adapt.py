@@ -62,14 +62,15 @@ logger = logging.getLogger(__name__)
 
 #: Share of the steps the learning rate warms up over.
 WARMUP_SHARE = 0.1
+#: The vector lengths gist-matryoshka trains: the model's own first.
+MATRYOSHKA_DIMS = (384, 256, 128, 64)
 #: The losses ``adapt`` can train with (``core.settings.ADAPT_LOSSES``), as the manifest names them.
 LOSSES = {
     "mnrl": "MultipleNegativesRankingLoss (in-batch negatives, scale 20, cosine)",
     "gist": "GISTEmbedLoss (in-batch negatives the base model ranks above the positive masked; temperature 0.01)",
-    "gist-matryoshka": "MatryoshkaLoss (dimensions 384, 256, 128, 64) over GISTEmbedLoss (temperature 0.01)",
+    "gist-matryoshka": f"MatryoshkaLoss (dimensions {', '.join(map(str, MATRYOSHKA_DIMS))}) over GISTEmbedLoss "
+    "(temperature 0.01)",
 }
-#: The vector lengths gist-matryoshka trains: the model's own first.
-MATRYOSHKA_DIMS = (384, 256, 128, 64)
 
 
 def recipe_from(settings: Settings) -> AdaptRecipe:
