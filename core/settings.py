@@ -72,11 +72,14 @@ class Settings:
     fts5_max_chunks: int = 100_000
     #: ``adapt``: the pair kinds mined from the wiki's pages (title, heading, cloze, redirect), comma-separated.
     adapt_pair_kinds: str = "title,heading,cloze,redirect"
+    #: ``adapt``: most pages read and mined, a seeded sample of a larger wiki (bounds reading and
+    #: mining, in time and memory, whatever the wiki's size).
+    adapt_max_pages: int = 20_000
     #: ``adapt``: most training pairs, sampled (bounds the time whatever the wiki's size).
     adapt_max_pairs: int = 3000
     #: ``adapt``: most tokens (query and passage, each cut at the model's 256) in the training pairs:
-    #: long pages give fewer pairs, so that the time stays bounded.
-    adapt_max_tokens: int = 250_000
+    #: long pages give fewer pairs, so that the time stays bounded (docs/adapt.md says by how much).
+    adapt_max_tokens: int = 210_000
     #: ``adapt``: passes over the training pairs.
     adapt_epochs: int = 2
     #: ``adapt``: peak learning rate (linear warm-up over the first 10 % of steps, then linear decay).
@@ -159,11 +162,19 @@ class Settings:
         if unknown or not self.adapt_pair_kinds:
             raise SettingsError(f"adapt_pair_kinds: each must be one of {', '.join(PAIR_KINDS)}")
         if (
-            min(self.adapt_max_pairs, self.adapt_max_tokens, self.adapt_epochs, self.adapt_batch_size) < 1
+            min(
+                self.adapt_max_pages,
+                self.adapt_max_pairs,
+                self.adapt_max_tokens,
+                self.adapt_epochs,
+                self.adapt_batch_size,
+            )
+            < 1
             or self.adapt_learning_rate <= 0
         ):
             raise SettingsError(
-                "adapt_max_pairs, adapt_epochs, adapt_batch_size and adapt_learning_rate must be positive"
+                "adapt_max_pages, adapt_max_pairs, adapt_max_tokens, adapt_epochs, adapt_batch_size and "
+                "adapt_learning_rate must be positive"
             )
         if self.spark_task_mb <= 0:
             raise SettingsError("spark_task_mb must be positive")

@@ -139,6 +139,7 @@ class AdaptRecipe:
     loss: str
     freeze_embeddings: bool = False
     max_tokens: int = 0
+    max_pages: int = 0  # 0: not recorded (adapted before pages were sampled)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from .gate import (
     most_improved,
     mrr_at_10,
 )
-from .pairs import Pair, Wiki, held_back, mine, split, within
+from .pairs import Pair, Wiki, held_back, mine, sample_in_order, split, within
 from .reembed import reembed_index
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def recipe_from(settings: Settings) -> AdaptRecipe:
         loss=LOSSES[settings.adapt_loss],
         freeze_embeddings=settings.adapt_freeze_embeddings,
         max_tokens=settings.adapt_max_tokens,
+        max_pages=settings.adapt_max_pages,
     )
 
 
@@ -281,11 +282,18 @@ def _base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
     return resolve_model(name, settings.allow_unvetted_model)
 
 
-def _wiki(index_dir: Path) -> Wiki:
-    """Every page of the index with its stored chunks, and its redirects."""
+def _wiki(index_dir: Path, recipe: AdaptRecipe) -> Wiki:
+    """The index's pages with their stored chunks — all of them, or a seeded sample
+    of ``recipe.max_pages`` — and the redirects to them."""
     index = Index.open(index_dir)
     try:
-        return Wiki([(page, chunks) for page, _, chunks in index.stored_pages()], list(index.aliases()))
+        pages, total = sample_in_order(
+            ((page, chunks) for page, _, chunks in index.stored_pages()), recipe.max_pages, recipe.seed
+        )
+        if len(pages) < total:
+            logger.info("read a sample of %d of the index's %d pages", len(pages), total)
+        titles = {page.title for page, _ in pages}
+        return Wiki(pages, [(alias, target) for alias, target in index.aliases() if target in titles])
     finally:
         index.close()
 
@@ -308,13 +316,22 @@ def adapt_index(
         raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
     base = _base_of(manifest, settings)
     recipe = recipe_from(settings)
-    wiki = _wiki(index_dir)
+    started = time.monotonic()
+    wiki = _wiki(index_dir, recipe)
     pairs = mine(wiki, recipe.pair_kinds)
     training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
     kept_back = random.Random(recipe.seed).sample(kept_back, min(len(kept_back), MAX_HELD_BACK))
     trained_on = [c.text for page, chunks in wiki.pages if not held_back(page.title) for c in chunks]
     distractors = random.Random(recipe.seed).sample(trained_on, min(len(trained_on), DISTRACTORS))
     training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
+    logger.info(
+        "mined %d pairs from %d pages in %.1f s: %d to train on, %d held back",
+        len(pairs),
+        len(wiki.pages),
+        time.monotonic() - started,
+        len(training),
+        len(kept_back),
+    )
     if len(training) < 2 * recipe.batch_size or not kept_back:
         raise AdaptError(
             f"{index_dir}: {len(training)} training pairs and {len(kept_back)} held back: too few to adapt on",
@@ -332,12 +349,16 @@ def adapt_index(
 
     try:
         stock = _sentence_transformer(base.path, recipe.max_seq_length)
+        scoring = time.monotonic()
         ranks_before = held_back_ranks(stock, kept_back, distractors)
+        logger.info("scored the held-back pairs with %s in %.1f s", base.name, time.monotonic() - scoring)
         trained = train(base, training, recipe, scratch / MODEL, stock, on_step=step)
         del stock
         progress.close()
         adapted_model = _sentence_transformer(trained.directory, recipe.max_seq_length)
+        scoring = time.monotonic()
         ranks_after = held_back_ranks(adapted_model, kept_back, distractors)
+        logger.info("scored them with the adapted model in %.1f s", time.monotonic() - scoring)
         del adapted_model
         before, after = mrr_at_10(ranks_before), mrr_at_10(ranks_after)
         low = gain_lower_bound(kept_back, ranks_before, ranks_after, recipe.seed)

@@ -17,7 +17,7 @@ from core.settings import Settings
 from index_format import MODEL, Index, StoredChunk
 from indexer.adapt import batches
 from indexer.gate import gain_lower_bound, mrr_at_10
-from indexer.pairs import HELD_BACK_PERCENT, Pair, Wiki, held_back, mine, split, within
+from indexer.pairs import HELD_BACK_PERCENT, Pair, Wiki, held_back, mine, sample_in_order, split, within
 from indexer.sources import open_source
 from tests.conftest import DUMPS, copy_index, fake_build, kill_at, run_cli
 from tests.test_build import docs_xml
@@ -228,9 +228,10 @@ def version(index: Path) -> tuple[str, str]:
 def test_an_adapted_model_serves_through_onnx_and_survives_a_rebuild(small: Path, tmp_path: Path) -> None:
     """Forced past the gate (a few steps teach little): the switch, its provenance and serving."""
     index = copy_index(small, tmp_path / "index")
-    done = run_cli("adapt", "--index", str(index), "--force", env=TINY)
+    done = run_cli("-v", "adapt", "--index", str(index), "--force", env={**TINY, "WIKISEARCH_ADAPT_MAX_PAGES": "120"})
     assert done.returncode == 0, done.stderr
     assert "switched to the adapted model" in done.stdout, done.stdout
+    assert re.search(r"read a sample of 120 of the index's 1[45]\d pages", done.stderr), done.stderr
     assert "Warning" not in done.stderr and "WARNING" not in done.stderr, done.stderr  # progress only
     manifest = Index.open(index).manifest
     made = manifest.adaptation
@@ -246,6 +247,8 @@ def test_an_adapted_model_serves_through_onnx_and_survives_a_rebuild(small: Path
     info = run_cli("model", "info", "--index", str(index))
     assert "adapted from  all-MiniLM-L6-v2" in info.stdout and made.weights_sha256 in info.stdout, info.stdout
     assert f"{made.held_back_pairs} pairs of {made.held_back_pages} pages" in info.stdout and "at 95 %" in info.stdout
+    bounds = f"at most 64 pairs of {Settings().adapt_max_tokens} tokens from at most 120 pages"
+    assert bounds in info.stdout, info.stdout
 
     # Queries are served through the adapted model's ONNX export, as close to the torch model as the stock one's.
     from sentence_transformers import SentenceTransformer
@@ -336,3 +339,17 @@ def test_a_token_budget_keeps_a_prefix_of_the_sample(wiki: Wiki) -> None:
     assert kept == pairs[:40]
     assert within(pairs, counts, max_tokens=10**9) == pairs and within(pairs, counts, 0) == []
     assert [p.page for p in pairs[:5]] != sorted(p.page for p in pairs[:5])  # a random sample, not page order
+
+
+def test_a_large_wiki_is_read_as_a_seeded_sample_of_its_pages_in_their_order(wiki: Wiki) -> None:
+    pages = list(wiki.pages)
+    every, total = sample_in_order(iter(pages), most=len(pages), seed=3)
+    assert every == pages and total == len(pages)  # a wiki within the bound is read whole, as it is
+    some, total = sample_in_order(iter(pages), most=200, seed=3)
+    assert len(some) == 200 and total == len(pages)
+    where = {page.title: n for n, (page, _) in enumerate(pages)}
+    assert [where[page.title] for page, _ in some] == sorted(where[page.title] for page, _ in some)
+    assert sample_in_order(iter(pages), 200, 3) == (some, total) and sample_in_order(iter(pages), 200, 4)[0] != some
+    # every item is as likely to be kept: not the first ones, not the last
+    seen = Counter(n for seed in range(3000) for n in sample_in_order(range(10), 3, seed)[0])
+    assert set(seen) == set(range(10)) and all(750 <= seen[n] <= 1050 for n in range(10)), seen

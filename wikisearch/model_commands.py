@@ -78,6 +78,12 @@ def model_info(name: str | None, index_dir: Path | None, as_json: bool, allow_un
         click.echo(f"{key.ljust(width)}  {value}")
 
 
+def _bounds(recipe: Any) -> str:
+    """The recipe's token and page bounds, where its manifest records them (0: an older one)."""
+    said = f" of {recipe.max_tokens} tokens" if recipe.max_tokens else ""
+    return said + (f" from at most {recipe.max_pages} pages" if recipe.max_pages else "")
+
+
 def _index_model(index_dir: Path, as_json: bool) -> None:
     """The model an index was embedded with; for an adapted one, what it was adapted from and how."""
     from index_format import MODEL, as_dict, existing_manifest
@@ -109,7 +115,7 @@ def _index_model(index_dir: Path, as_json: bool) -> None:
             (
                 "recipe",
                 f"{recipe.loss}; {recipe.epochs} epochs, lr {recipe.learning_rate}, batch {recipe.batch_size}, "
-                f"warm-up {recipe.warmup_share:.0%}, at most {recipe.max_pairs} pairs, "
+                f"warm-up {recipe.warmup_share:.0%}, at most {recipe.max_pairs} pairs{_bounds(recipe)}, "
                 f"{recipe.max_seq_length} tokens, seed {recipe.seed}",
             ),
             ("training", f"{made.steps} steps in {made.training_s:.0f} s, {made.adapted_at}"),
