@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import sqlite3
 import threading
@@ -37,6 +38,11 @@ def read_vectors(path: Path, info: VectorIndexInfo) -> Any:
     if info.k_factor and hasattr(vectors, "k_factor"):
         vectors.k_factor = info.k_factor
     return vectors
+
+
+def _json(values: Iterable[Any]) -> str:
+    """A list of values as one SQL parameter (read with ``json_each``): any number of them."""
+    return json.dumps(list(values))
 
 
 class NotAnIndex(IndexFormatError):
@@ -185,9 +191,14 @@ class Index:
         rows = self.db().execute("SELECT p.title, c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE c.ordinal = 0")
         return {str(title): int(cid) for title, cid in rows}
 
-    def aliases(self) -> Iterator[tuple[str, str]]:
-        """(redirect title, target page title) pairs."""
-        for alias, target in self.db().execute("SELECT title, target FROM aliases"):
+    def aliases(self, targets: Iterable[str] | None = None) -> Iterator[tuple[str, str]]:
+        """(redirect title, target page title) pairs; with ``targets``, only those to these pages."""
+        if targets is None:
+            rows = self.db().execute("SELECT title, target FROM aliases")
+        else:
+            among = "SELECT value FROM json_each(?)"
+            rows = self.db().execute(f"SELECT title, target FROM aliases WHERE target IN ({among})", (_json(targets),))
+        for alias, target in rows:
             yield str(alias), str(target)
 
     def alias_rows(self) -> Iterator[tuple[str, str]]:
@@ -195,16 +206,19 @@ class Index:
         for alias, target, anchor in self.db().execute("SELECT title, target, anchor FROM aliases ORDER BY title"):
             yield str(alias), f"{target}#{anchor}" if anchor else str(target)
 
-    def stored_pages(self) -> Iterator[tuple[Page, str, list[StoredChunk]]]:
-        """Every page with its source hash and chunks, to carry into a new version
-        unchanged (the page's ``text`` is not stored: it is empty here). One
-        query over pages and chunks in page order, not one per page."""
-        rows = self.db().execute(
+    def stored_pages(self, rows: Iterable[int] | None = None) -> Iterator[tuple[Page, str, list[StoredChunk]]]:
+        """Every page (or, with ``rows``, those of these page rows: ``page_rows``) with
+        its source hash and chunks, to carry into a new version unchanged (the page's
+        ``text`` is not stored: it is empty here). One query over pages and chunks
+        in page order, not one per page."""
+        among = "" if rows is None else "WHERE p.id IN (SELECT value FROM json_each(?)) "
+        found = self.db().execute(
             "SELECT p.id, p.page_id, p.title, p.namespace, p.rev_id, p.timestamp, p.url, p.code, p.code_language, "
             "p.action_url, p.text_hash, c.ordinal, c.section, c.anchor, c.text, c.hash "
-            "FROM pages p JOIN chunks c ON c.page = p.id ORDER BY p.id, c.ordinal"
+            f"FROM pages p JOIN chunks c ON c.page = p.id {among}ORDER BY p.id, c.ordinal",
+            () if rows is None else (_json(rows),),
         )
-        for _, grouped in itertools.groupby(rows, key=lambda row: row[0]):
+        for _, grouped in itertools.groupby(found, key=lambda row: row[0]):
             chunks = list(grouped)
             _, page_id, title, ns, rev_id, timestamp, url, code, language, action, source_hash = chunks[0][:11]
             page = Page(

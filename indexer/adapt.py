@@ -55,7 +55,7 @@ from .gate import (
     most_improved,
     mrr_at_10,
 )
-from .pairs import Pair, Wiki, held_back, mine, sample_in_order, split, within
+from .pairs import Pair, Wiki, held_back, mine, split, within
 from .reembed import reembed_index
 
 logger = logging.getLogger(__name__)
@@ -282,18 +282,18 @@ def _base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
     return resolve_model(name, settings.allow_unvetted_model)
 
 
-def _wiki(index_dir: Path, recipe: AdaptRecipe) -> Wiki:
+def read_wiki(index_dir: Path, recipe: AdaptRecipe) -> Wiki:
     """The index's pages with their stored chunks — all of them, or a seeded sample
-    of ``recipe.max_pages`` — and the redirects to them."""
+    of ``recipe.max_pages``, the only ones read — and the redirects to them."""
     index = Index.open(index_dir)
     try:
-        pages, total = sample_in_order(
-            ((page, chunks) for page, _, chunks in index.stored_pages()), recipe.max_pages, recipe.seed
-        )
-        if len(pages) < total:
-            logger.info("read a sample of %d of the index's %d pages", len(pages), total)
-        titles = {page.title for page, _ in pages}
-        return Wiki(pages, [(alias, target) for alias, target in index.aliases() if target in titles])
+        rows = [row for row, *_ in index.page_rows()]
+        if len(rows) <= recipe.max_pages:
+            return Wiki([(page, chunks) for page, _, chunks in index.stored_pages()], list(index.aliases()))
+        sample = sorted(random.Random(recipe.seed).sample(rows, recipe.max_pages))
+        logger.info("read a sample of %d of the index's %d pages", len(sample), len(rows))
+        pages = [(page, chunks) for page, _, chunks in index.stored_pages(sample)]
+        return Wiki(pages, list(index.aliases(page.title for page, _ in pages)))
     finally:
         index.close()
 
@@ -317,7 +317,7 @@ def adapt_index(
     base = _base_of(manifest, settings)
     recipe = recipe_from(settings)
     started = time.monotonic()
-    wiki = _wiki(index_dir, recipe)
+    wiki = read_wiki(index_dir, recipe)
     pairs = mine(wiki, recipe.pair_kinds)
     training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
     kept_back = random.Random(recipe.seed).sample(kept_back, min(len(kept_back), MAX_HELD_BACK))

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from core.documents import Page
 from core.lexical import camel_words, without_config_prefix
@@ -28,8 +27,6 @@ from .reembed import read_after_header
 MIN_PASSAGE_WORDS = 5
 #: Share of pages held back: their pairs score the model before and after, never train it.
 HELD_BACK_PERCENT = 10
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -137,22 +134,6 @@ def held_back(page: str) -> bool:
     """Whether a page's pairs are held back: by a hash of its title, so the split is
     the same on every run and every machine."""
     return int(hashlib.sha256(page.encode("utf-8")).hexdigest()[:8], 16) % 100 < HELD_BACK_PERCENT
-
-
-def sample_in_order(items: Iterable[T], most: int, seed: int) -> tuple[list[T], int]:
-    """(At most ``most`` of ``items``, a uniform sample seeded by ``seed``, kept in
-    their order — all of them if there are no more; how many there were). One
-    pass, holding only the sample: reading and mining a wiki's pages then cost
-    the same whatever its size."""
-    rng = random.Random(seed)
-    kept: list[tuple[int, T]] = []
-    total = 0
-    for total, item in enumerate(items, 1):
-        if len(kept) < most:
-            kept.append((total, item))
-        elif (slot := rng.randrange(total)) < most:
-            kept[slot] = (total, item)
-    return [item for _, item in sorted(kept, key=lambda k: k[0])], total
 
 
 def split(pairs: Sequence[Pair], max_pairs: int, seed: int) -> tuple[list[Pair], list[Pair]]:

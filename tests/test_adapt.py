@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,9 @@ import pytest
 from core.documents import Page
 from core.settings import Settings
 from index_format import MODEL, Index, StoredChunk
-from indexer.adapt import batches
+from indexer.adapt import batches, read_wiki, recipe_from
 from indexer.gate import gain_lower_bound, mrr_at_10
-from indexer.pairs import HELD_BACK_PERCENT, Pair, Wiki, held_back, mine, sample_in_order, split, within
+from indexer.pairs import HELD_BACK_PERCENT, Pair, Wiki, held_back, mine, split, within
 from indexer.sources import open_source
 from tests.conftest import DUMPS, copy_index, fake_build, kill_at, run_cli
 from tests.test_build import docs_xml
@@ -341,15 +342,15 @@ def test_a_token_budget_keeps_a_prefix_of_the_sample(wiki: Wiki) -> None:
     assert [p.page for p in pairs[:5]] != sorted(p.page for p in pairs[:5])  # a random sample, not page order
 
 
-def test_a_large_wiki_is_read_as_a_seeded_sample_of_its_pages_in_their_order(wiki: Wiki) -> None:
-    pages = list(wiki.pages)
-    every, total = sample_in_order(iter(pages), most=len(pages), seed=3)
-    assert every == pages and total == len(pages)  # a wiki within the bound is read whole, as it is
-    some, total = sample_in_order(iter(pages), most=200, seed=3)
-    assert len(some) == 200 and total == len(pages)
-    where = {page.title: n for n, (page, _) in enumerate(pages)}
-    assert [where[page.title] for page, _ in some] == sorted(where[page.title] for page, _ in some)
-    assert sample_in_order(iter(pages), 200, 3) == (some, total) and sample_in_order(iter(pages), 200, 4)[0] != some
-    # every item is as likely to be kept: not the first ones, not the last
-    seen = Counter(n for seed in range(3000) for n in sample_in_order(range(10), 3, seed)[0])
-    assert set(seen) == set(range(10)) and all(750 <= seen[n] <= 1050 for n in range(10)), seen
+def test_a_large_wiki_is_read_as_a_seeded_sample_of_its_pages(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    fake_build(open_source("dump", DUMPS / "enwiki-sample.xml.bz2"), index)
+    recipe = recipe_from(Settings())
+    whole = read_wiki(index, recipe)
+    assert read_wiki(index, replace(recipe, max_pages=len(whole.pages))) == whole  # within the bound: all of it
+    some = read_wiki(index, replace(recipe, max_pages=40))
+    picked = {page.title for page, _ in some.pages}
+    assert len(picked) == 40 and list(some.pages) == [(p, c) for p, c in whole.pages if p.title in picked]
+    assert some.aliases and list(some.aliases) == [(a, t) for a, t in whole.aliases if t in picked]
+    assert read_wiki(index, replace(recipe, max_pages=40)) == some  # seeded: the same sample on every run
+    assert read_wiki(index, replace(recipe, max_pages=40, seed=1)) != some
