@@ -208,18 +208,24 @@ class Embedder(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]: ...
 
 
+def offline_and_quiet() -> None:
+    """Before loading a model with transformers: never reach for a hub, and keep its own
+    progress bars ("Loading weights", "Writing model shards") and notices off our output."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
 class SentenceTransformerEmbedder:
     """A verified model loaded with sentence-transformers, fully offline, on the CPU."""
 
     def __init__(self, model: ResolvedModel, threads: int = 0):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        offline_and_quiet()
         import torch
-        import transformers
         from sentence_transformers import SentenceTransformer
-
-        transformers.utils.logging.disable_progress_bar()
-        transformers.utils.logging.set_verbosity_error()
 
         if threads:
             torch.set_num_threads(threads)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
-from .models import Embedder, ResolvedModel, Runtime, SentenceTransformerEmbedder, file_sha256
+from .models import Embedder, ResolvedModel, Runtime, SentenceTransformerEmbedder, file_sha256, offline_and_quiet
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,12 +57,9 @@ class ExportedEncoder:
 
 def export_onnx(model: ResolvedModel, out_dir: Path) -> EncoderInfo:
     """Export ``model`` (mean-pooled, normalised) to ``out_dir``; needs torch and onnx."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_and_quiet()
     import torch
-    import transformers
     from transformers import AutoModel
-
-    transformers.utils.logging.disable_progress_bar()
 
     try:
         import onnx  # noqa: F401  (the exporter needs it)

@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.errors import IndexFormatError, ModelError, WikisearchError
-from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256, resolve_model
+from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256, offline_and_quiet, resolve_model
 from core.onnx_encoder import cache_beside, embedder_for
 from core.settings import Settings
 from index_format import (
@@ -121,6 +121,7 @@ def _seed_everything(seed: int) -> None:
 
 
 def _sentence_transformer(path: Path, max_seq_length: int) -> Any:
+    offline_and_quiet()
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

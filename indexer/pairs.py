@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,9 @@ from .reembed import read_after_header
 
 #: Fewest words a passage keeps (a cloze passage is what is left of its chunk).
 MIN_PASSAGE_WORDS = 5
+#: Most pages one title may name once qualifiers are dropped (``Mercury (planet)``, ``Mercury
+#: (element)``): the crawled SPARQL queries title 4,484 pages "TODO" and 98 "SPARQL query".
+MAX_PAGES_A_TITLE_NAMES = 3
 #: Share of pages held back: their pairs score the model before and after, never train it.
 HELD_BACK_PERCENT = 10
 
@@ -66,11 +71,18 @@ def lead(page: Page, chunks: Sequence[StoredChunk]) -> str:
     return read_after_header(page, chunks[0].text) if chunks else ""
 
 
+def _name(title: str) -> str:
+    """What a title names, without a parenthesised qualifier: ``Mercury (planet)`` → ``mercury``."""
+    return re.sub(r"\s*\([^()]*\)$", "", title_words(title)).lower()
+
+
 def title_pairs(wiki: Wiki) -> Iterator[Pair]:
-    """The title, as words → the page's lead (its first chunk; a query's description and comments)."""
+    """The title, as words → the page's lead (its first chunk; a query's description and comments).
+    Not a title more than ``MAX_PAGES_A_TITLE_NAMES`` pages share: that is boilerplate, not a name."""
+    shared = Counter(_name(page.title) for page, _ in wiki.pages)
     for page, chunks in wiki.pages:
         text = lead(page, chunks)
-        if _words(text) >= MIN_PASSAGE_WORDS:
+        if _words(text) >= MIN_PASSAGE_WORDS and shared[_name(page.title)] <= MAX_PAGES_A_TITLE_NAMES:
             yield Pair("title", page.title, title_words(page.title), text)
 
 
@@ -126,8 +138,9 @@ PAIR_RULES: dict[str, Callable[[Wiki], Iterator[Pair]]] = {
 
 
 def mine(wiki: Wiki, kinds: Sequence[str] = tuple(PAIR_RULES)) -> list[Pair]:
-    """Every pair the rules in ``kinds`` find in ``wiki``, kind by kind."""
-    return [pair for kind in kinds for pair in PAIR_RULES[kind](wiki)]
+    """Every pair the rules in ``kinds`` find in ``wiki``, kind by kind; a query says at
+    least one word (not ``".``, not ``???``)."""
+    return [pair for kind in kinds for pair in PAIR_RULES[kind](wiki) if _words(pair.query)]
 
 
 def held_back(page: str) -> bool:
