@@ -79,10 +79,11 @@ def _name(title: str) -> str:
 def title_pairs(wiki: Wiki) -> Iterator[Pair]:
     """The title, as words → the page's lead (its first chunk; a query's description and comments).
     Not a title more than ``MAX_PAGES_A_TITLE_NAMES`` pages share: that is boilerplate, not a name."""
-    shared = Counter(_name(page.title) for page, _ in wiki.pages)
-    for page, chunks in wiki.pages:
+    names = [_name(page.title) for page, _ in wiki.pages]
+    shared = Counter(names)
+    for (page, chunks), name in zip(wiki.pages, names, strict=True):
         text = lead(page, chunks)
-        if _words(text) >= MIN_PASSAGE_WORDS and shared[_name(page.title)] <= MAX_PAGES_A_TITLE_NAMES:
+        if _words(text) >= MIN_PASSAGE_WORDS and shared[name] <= MAX_PAGES_A_TITLE_NAMES:
             yield Pair("title", page.title, title_words(page.title), text)
 
 

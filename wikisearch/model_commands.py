@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,9 @@ from core.settings import Settings
 
 from .adapt_commands import held_back_text
 from .common import handle_errors
+
+if TYPE_CHECKING:
+    from index_format import AdaptRecipe
 
 
 @click.group()
@@ -78,7 +81,7 @@ def model_info(name: str | None, index_dir: Path | None, as_json: bool, allow_un
         click.echo(f"{key.ljust(width)}  {value}")
 
 
-def _bounds(recipe: Any) -> str:
+def _bounds(recipe: AdaptRecipe) -> str:
     """The recipe's token and page bounds, where its manifest records them (0: an older one)."""
     said = f" of {recipe.max_tokens} tokens" if recipe.max_tokens else ""
     return said + (f" from at most {recipe.max_pages} pages" if recipe.max_pages else "")
