@@ -83,10 +83,10 @@ def paired(before: dict[str, float], after: dict[str, float], seed: int = 0) -> 
 
 
 def adapt(index: Path, seed: int, force: bool, kinds: str | None, extra: list[str]) -> tuple[bool, str, float]:
-    env = {**os.environ, "WIKISEARCH_ADAPT_SEED": str(seed)}
+    env = {**os.environ, variable("adapt_seed"): str(seed)}
     env |= {variable(name): value for name, _, value in (e.partition("=") for e in extra)}
     if kinds:
-        env["WIKISEARCH_ADAPT_PAIR_KINDS"] = kinds
+        env[variable("adapt_pair_kinds")] = kinds
     args = [sys.executable, "-m", "wikisearch", "adapt", "--index", str(index)]
     if force:
         args += ["--force"]
@@ -138,7 +138,8 @@ def main() -> int:
                 if args.keep:
                     shutil.rmtree(Path(args.keep) / copy.parent.name, ignore_errors=True)
                     shutil.move(copy.parent, Path(args.keep) / copy.parent.name)
-                shutil.rmtree(copy.parent, ignore_errors=True)
+                else:
+                    shutil.rmtree(copy.parent, ignore_errors=True)
                 print_row(row)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -31,6 +31,15 @@ ENGINES = ("serial", "spark")
 #: The kinds of training pairs ``adapt`` can mine (``indexer.pairs.PAIR_RULES``).
 PAIR_KINDS = ("title", "heading", "cloze", "redirect")
 ADAPT_LOSSES = ("mnrl", "gist", "gist-matryoshka")
+#: The ``adapt`` settings that must be above zero (one list for the check and its message).
+ADAPT_POSITIVE = (
+    "adapt_max_pages",
+    "adapt_max_pairs",
+    "adapt_max_tokens",
+    "adapt_epochs",
+    "adapt_batch_size",
+    "adapt_learning_rate",
+)
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -161,21 +170,8 @@ class Settings:
         unknown = set(self.adapt_pair_kinds.split(",")) - set(PAIR_KINDS)
         if unknown or not self.adapt_pair_kinds:
             raise SettingsError(f"adapt_pair_kinds: each must be one of {', '.join(PAIR_KINDS)}")
-        if (
-            min(
-                self.adapt_max_pages,
-                self.adapt_max_pairs,
-                self.adapt_max_tokens,
-                self.adapt_epochs,
-                self.adapt_batch_size,
-            )
-            < 1
-            or self.adapt_learning_rate <= 0
-        ):
-            raise SettingsError(
-                "adapt_max_pages, adapt_max_pairs, adapt_max_tokens, adapt_epochs, adapt_batch_size and "
-                "adapt_learning_rate must be positive"
-            )
+        if any(getattr(self, name) <= 0 for name in ADAPT_POSITIVE):
+            raise SettingsError(f"{', '.join(ADAPT_POSITIVE[:-1])} and {ADAPT_POSITIVE[-1]} must be positive")
         if self.spark_task_mb <= 0:
             raise SettingsError("spark_task_mb must be positive")
         if self.flat_max_chunks < 0:
