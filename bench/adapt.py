@@ -1,16 +1,17 @@
 """What adapting the model to each wiki does to retrieval, measured in one run.
 
     python bench/adapt.py [--corpus NAME ...] [--seeds 0 1 2] [--force] [--kinds title,heading,cloze]
-                          [--set adapt_loss=gist ...] [--keep DIR]
+                          [--set adapt_loss=gist ...] [--keep DIR] [--index DIR]
 
 For each sample corpus: a copy of its index (``make indexes``) is adapted with
 ``wikisearch adapt`` (the product's own command and gate), for each seed.
 Then the stock index (the baseline, measured in the same run) and the adapted
 one are scored — dense, lexical and hybrid nDCG@10 on the shared dev
-judgements and on ours — with a paired test per query (Wilcoxon signed-rank,
-and a bootstrap 95 % interval of the mean difference). ``--force`` keeps the
-adapted model even where the gate would not (to measure what the gate
-refused). Prints a table, writes bench/results/adapt.json.
+judgements and on ours (on the 23k crawled queries, ``--corpus
+wikidata-queries-23k``: those bench/crawl_qrels.py carried over to it) — with
+a paired test per query (Wilcoxon signed-rank, and a bootstrap 95 % interval
+of the mean difference). ``--force`` keeps the adapted model even where the
+gate would not (to measure what the gate refused). Prints a table, writes bench/results/adapt.json.
 """
 
 from __future__ import annotations
@@ -35,8 +36,13 @@ from query.evaluate import evaluate, load_qrels
 from query.ranking import Ranking
 
 ROOT = Path(__file__).resolve().parent.parent
-QRELS = {"dev": ROOT.parent / "shared/data/eval/dev.jsonl", "team": ROOT / "bench/qrels-team.jsonl"}
-CORPORA = {name: ROOT / "data/indexes" / name for name in ("mediawiki-docs", "wikidata-examples", "enwiki-sample")}
+QRELS = {
+    "dev": ROOT.parent / "shared/data/eval/dev.jsonl",
+    "team": ROOT / "bench/qrels-team.jsonl",
+    "carried": ROOT / "bench/qrels-crawl.jsonl",
+}
+SAMPLES = ("mediawiki-docs", "wikidata-examples", "enwiki-sample")
+CORPORA = {name: ROOT / "data/indexes" / name for name in (*SAMPLES, "wikidata-queries-23k")}
 MODES = ("dense", "lexical", "hybrid")
 
 
@@ -48,7 +54,7 @@ def per_query(path: Path, corpus: str) -> dict[str, dict[str, dict[str, float]]]
     out: dict[str, dict[str, dict[str, float]]] = {}
     try:
         for name, qrels in QRELS.items():
-            judgements = load_qrels(qrels, corpus)
+            judgements = [j for j in load_qrels(qrels) if j.corpus == corpus]
             if not judgements:
                 continue
             out[name] = {}
@@ -100,14 +106,19 @@ def adapt(index: Path, seed: int, force: bool, kinds: str | None, extra: list[st
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--corpus", nargs="+", default=list(CORPORA), choices=list(CORPORA))
+    parser.add_argument("--corpus", nargs="+", default=list(SAMPLES), choices=list(CORPORA))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--force", action="store_true", help="keep the adapted model even where the gate refuses")
     parser.add_argument("--kinds", help="pair kinds (WIKISEARCH_ADAPT_PAIR_KINDS)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another WIKISEARCH_ setting")
     parser.add_argument("--keep", metavar="DIR", help="keep each adapted index in DIR/CORPUS-SEED (to query it after)")
+    parser.add_argument("--index", metavar="DIR", help="the one --corpus's stock index (default data/indexes/CORPUS)")
     parser.add_argument("--out", default=str(ROOT / "bench/results/adapt.json"))
     args = parser.parse_args()
+    if args.index:
+        if len(args.corpus) != 1:
+            parser.error("--index needs exactly one --corpus")
+        CORPORA[args.corpus[0]] = Path(args.index)
     work = Path(tempfile.mkdtemp(prefix="wikisearch-adapt-bench-"))
     results = []
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,6 +224,19 @@ def test_eval_metrics_match_a_hand_computed_run() -> None:
 def test_qrels_titles_compare_as_displayed() -> None:
     assert doc_id("Extension:SyntaxHighlight_GeSHi") == "Extension:SyntaxHighlight GeSHi"
     assert doc_id("Metro stations of {{Q|Q13224}} in Paris") == "Metro stations of Q13224 in Paris"
+
+
+def test_judgements_carried_to_the_crawl_are_derived_from_the_data_as_committed(tmp_path: Path) -> None:
+    """bench/qrels-crawl.jsonl names crawled queries by the titles the records source gives them today:
+    if a title rule or the data changes, the judgements would silently point at nothing."""
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "carried.jsonl"
+    subprocess.run(
+        [sys.executable, "bench/crawl_qrels.py", "--out", str(out)], cwd=root, check=True, capture_output=True
+    )
+    carried = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert out.read_text("utf-8") == (root / "bench" / "qrels-crawl.jsonl").read_text("utf-8")
+    assert len(carried) >= 20 and all(row["relevant"] for row in carried)
 
 
 @pytest.mark.model
