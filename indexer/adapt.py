@@ -283,6 +283,22 @@ def _base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
     return resolve_model(name, settings.allow_unvetted_model)
 
 
+def unadapt_index(index_dir: Path, settings: Settings) -> tuple[str, BuildReport]:
+    """Back to the model an adapted index was adapted from: the index re-embedded
+    with it, its adapted model dropped. Atomic, and it reads only the index, as
+    ``adapt_index`` does. Returns the model's name and the re-embedding's report."""
+    manifest = existing_manifest(index_dir)
+    if manifest is None:
+        raise IndexFormatError(f"{index_dir}: no index here (build one first)", "no_index")
+    if manifest.adaptation is None:
+        raise AdaptError(
+            f"{index_dir}: its model, {manifest.model.name}, is not adapted: nothing to undo", "not_adapted"
+        )
+    base = _base_of(manifest, settings)
+    embedder, encoder = embedder_for(base, index_dir, settings)
+    return base.name, reembed_index(index_dir, embedder, base.info(), settings, encoder=encoder)
+
+
 def read_wiki(index_dir: Path, recipe: AdaptRecipe) -> Wiki:
     """The index's pages with their stored chunks — all of them, or a seeded sample
     of ``recipe.max_pages``, the only ones read — and the redirects to them."""

@@ -273,6 +273,24 @@ def test_an_adapted_model_serves_through_onnx_and_survives_a_rebuild(small: Path
     assert "chunks: 0 embedded" in again.stdout, again.stdout
     assert Index.open(index).manifest.adaptation == made
 
+    # --undo: back to the stock model, its vectors and answers, without the source; once is enough.
+    (small.parent / "docs-150.xml.bz2").rename(tmp_path / "away.xml.bz2")
+    try:
+        undone = run_cli("adapt", "--index", str(index), "--undo", env=TINY)
+    finally:
+        (tmp_path / "away.xml.bz2").rename(small.parent / "docs-150.xml.bz2")
+    assert undone.returncode == 0 and "back to all-MiniLM-L6-v2" in undone.stdout, undone.stderr
+    stock = Index.open(small).manifest
+    manifest = Index.open(index).manifest
+    assert manifest.adaptation is None and not (index / MODEL).exists()
+    assert (manifest.model.name, manifest.model.sha256) == (stock.model.name, stock.model.sha256)
+    for query in queries:
+        ours = json.loads(run_cli("query", "--index", str(index), "--json", query).stdout)["results"]
+        theirs = json.loads(run_cli("query", "--index", str(small), "--json", query).stdout)["results"]
+        assert [h["title"] for h in ours] == [h["title"] for h in theirs]
+    twice = run_cli("adapt", "--index", str(index), "--undo")
+    assert twice.returncode == 2 and "is not adapted: nothing to undo" in twice.stderr, twice.stderr
+
 
 @pytest.mark.model
 def test_with_judgements_it_switches_only_if_they_score_at_least_as_well(tmp_path: Path) -> None:
@@ -332,6 +350,11 @@ def test_adapt_says_clearly_what_it_cannot_do(tmp_path: Path) -> None:
     unknown = run_cli("adapt", "--index", str(index))
     assert unknown.returncode == 2 and "fake-hash-64" in unknown.stderr, unknown.stderr
     assert "Traceback" not in unknown.stderr and not list(tmp_path.glob(".wikisearch-cache/adapt-*"))
+    before = version(index)
+    undo = run_cli("adapt", "--index", str(index), "--undo")
+    assert undo.returncode == 2 and "is not adapted: nothing to undo" in undo.stderr, undo.stderr
+    mixed = run_cli("adapt", "--index", str(index), "--undo", "--force")
+    assert mixed.returncode == 2 and "no --eval or --force" in mixed.stderr and version(index) == before
 
 
 def test_a_token_budget_keeps_a_prefix_of_the_sample(wiki: Wiki) -> None:

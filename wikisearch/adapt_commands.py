@@ -92,6 +92,11 @@ def run_adaptation(
     "--min-gain", type=float, help=f"Held-back MRR@10 rise needed to switch, at 95 % {default_of('adapt_min_gain')}."
 )
 @click.option("--force", is_flag=True, help="Switch whatever the held-back pages say (--eval judgements still decide).")
+@click.option(
+    "--undo",
+    is_flag=True,
+    help="Go back to the model the index was adapted from: re-embed the index with it and drop the adapted model.",
+)
 @click.option("--allow-unvetted-model", is_flag=True, default=None, help="Adapt a model outside the registry.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary.")
 @click.pass_context
@@ -106,6 +111,7 @@ def adapt(
     seed: int | None,
     min_gain: float | None,
     force: bool,
+    undo: bool,
     allow_unvetted_model: bool | None,
     quiet: bool | None,
 ) -> None:
@@ -115,6 +121,7 @@ def adapt(
 
     It reads the index, not the source it was built from: any index can be
     adapted, a synced one too. The index is replaced atomically, or not at all.
+    --undo goes back to the stock model the same way.
     """
     settings = Settings.load(
         {
@@ -127,4 +134,14 @@ def adapt(
         }
     )
     setup_logging(ctx.obj["verbose"], settings.quiet)
+    if undo:
+        if qrels or force:
+            raise click.UsageError("--undo re-embeds with the model the index was adapted from: no --eval or --force")
+        from indexer.adapt import unadapt_index
+
+        name, report = unadapt_index(index_dir, settings)
+        if not settings.quiet:
+            click.echo(f"back to {name}: the index is re-embedded with it, and its adapted model is gone")
+            print_summary(report, index_dir)
+        return
     run_adaptation(index_dir, settings, qrels, corpus, force)
