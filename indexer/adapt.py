@@ -283,13 +283,18 @@ def _base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
     return resolve_model(name, settings.allow_unvetted_model)
 
 
+def _manifest_of(index_dir: Path) -> Manifest:
+    manifest = existing_manifest(index_dir)
+    if manifest is None:
+        raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
+    return manifest
+
+
 def unadapt_index(index_dir: Path, settings: Settings) -> tuple[str, BuildReport]:
     """Back to the model an adapted index was adapted from: the index re-embedded
     with it, its adapted model dropped. Atomic, and it reads only the index, as
     ``adapt_index`` does. Returns the model's name and the re-embedding's report."""
-    manifest = existing_manifest(index_dir)
-    if manifest is None:
-        raise IndexFormatError(f"{index_dir}: no index here (build one first)", "no_index")
+    manifest = _manifest_of(index_dir)
     if manifest.adaptation is None:
         raise AdaptError(
             f"{index_dir}: its model, {manifest.model.name}, is not adapted: nothing to undo", "not_adapted"
@@ -328,9 +333,7 @@ def adapt_index(
     ``judge(index dir)`` is their nDCG@10). ``force`` switches whatever
     the held-back pages say (``judge`` still decides). The index is replaced
     atomically, or not at all. Only the index is read, not its source."""
-    manifest = existing_manifest(index_dir)
-    if manifest is None:
-        raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
+    manifest = _manifest_of(index_dir)
     base = _base_of(manifest, settings)
     recipe = recipe_from(settings)
     started = time.monotonic()
