@@ -274,6 +274,10 @@ def test_an_adapted_model_serves_through_onnx_and_survives_a_rebuild(small: Path
     assert Index.open(index).manifest.adaptation == made
 
     # --undo: back to the stock model, its vectors and answers, without the source; once is enough.
+    # Killed while it re-embeds, it leaves the adapted index as it was.
+    adapted_version = version(index)
+    kill_at("embed", ["adapt", "--index", str(index), "--undo"], tmp_path, TINY)
+    assert version(index) == adapted_version and (index / MODEL).exists()
     (small.parent / "docs-150.xml.bz2").rename(tmp_path / "away.xml.bz2")
     try:
         undone = run_cli("adapt", "--index", str(index), "--undo", env=TINY)
