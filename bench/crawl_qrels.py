@@ -64,12 +64,9 @@ def on_examples_page() -> set[str]:
 def carried(example: Page, candidates: list[tuple[Page, set[str]]]) -> str | None:
     """The crawled copy of ``example``: the title of the best candidate that is it, or None."""
     mine = words(example.code)
-    scored = [
-        (jaccard(mine, theirs), page.title)
-        for page, theirs in candidates
-        if page.title.casefold() == example.title.casefold() or jaccard(mine, theirs) >= SAME_QUERY
-    ]
-    return max(scored)[1] if scored else None
+    scored = ((jaccard(mine, theirs), page.title) for page, theirs in candidates)
+    same = [(j, title) for j, title in scored if j >= SAME_QUERY or title.casefold() == example.title.casefold()]
+    return max(same)[1] if same else None
 
 
 def main() -> int:
