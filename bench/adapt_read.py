@@ -23,16 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 #: One measurement, in a fresh process: the pages read, the pairs mined, seconds, peak RSS.
 PROBE = """
 import json, resource, sys, time
-from dataclasses import replace
 from pathlib import Path
 from core.settings import Settings
-from indexer.adapt import read_wiki, recipe_from
-from indexer.pairs import mine
+from indexer.adapt import recipe_from
+from indexer.pairs import mine, read_wiki
 recipe = recipe_from(Settings.load())
-if sys.argv[2] == "every page":
-    recipe = replace(recipe, max_pages=sys.maxsize)
+max_pages = sys.maxsize if sys.argv[2] == "every page" else recipe.max_pages
 started = time.monotonic()
-wiki = read_wiki(Path(sys.argv[1]), recipe)
+wiki = read_wiki(Path(sys.argv[1]), max_pages, recipe.seed)
 read = time.monotonic() - started
 pairs = mine(wiki, recipe.pair_kinds)
 print(json.dumps({"pages": len(wiki.pages), "pairs": len(pairs), "read_s": read,

@@ -35,7 +35,6 @@ from index_format import (
     Adaptation,
     AdaptRecipe,
     BuildReport,
-    Index,
     Manifest,
     existing_manifest,
     publish_version,
@@ -55,7 +54,7 @@ from .gate import (
     most_improved,
     mrr_at_10,
 )
-from .pairs import Pair, Wiki, held_back, mine, split, within
+from .pairs import Pair, held_back, mine, read_wiki, split, within
 from .reembed import reembed_index
 
 logger = logging.getLogger(__name__)
@@ -304,22 +303,6 @@ def unadapt_index(index_dir: Path, settings: Settings) -> tuple[str, BuildReport
     return base.name, reembed_index(index_dir, embedder, base.info(), settings, encoder=encoder)
 
 
-def read_wiki(index_dir: Path, recipe: AdaptRecipe) -> Wiki:
-    """The index's pages with their stored chunks — all of them, or a seeded sample
-    of ``recipe.max_pages``, the only ones read — and the redirects to them."""
-    index = Index.open(index_dir)
-    try:
-        rows = [row for row, *_ in index.page_rows()]
-        if len(rows) <= recipe.max_pages:
-            return Wiki([(page, chunks) for page, _, chunks in index.stored_pages()], list(index.aliases()))
-        sample = sorted(random.Random(recipe.seed).sample(rows, recipe.max_pages))
-        logger.info("read a sample of %d of the index's %d pages", len(sample), len(rows))
-        pages = [(page, chunks) for page, _, chunks in index.stored_pages(sample)]
-        return Wiki(pages, list(index.aliases(page.title for page, _ in pages)))
-    finally:
-        index.close()
-
-
 def adapt_index(
     index_dir: Path,
     settings: Settings,
@@ -337,7 +320,7 @@ def adapt_index(
     base = _base_of(manifest, settings)
     recipe = recipe_from(settings)
     started = time.monotonic()
-    wiki = read_wiki(index_dir, recipe)
+    wiki = read_wiki(index_dir, recipe.max_pages, recipe.seed)
     pairs = mine(wiki, recipe.pair_kinds)
     training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
     kept_back = random.Random(recipe.seed).sample(kept_back, min(len(kept_back), MAX_HELD_BACK))

@@ -6,8 +6,8 @@ import bz2
 import hashlib
 import json
 import re
+import sqlite3
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +16,9 @@ import pytest
 from core.documents import Page
 from core.settings import Settings
 from index_format import MODEL, Index, StoredChunk
-from indexer.adapt import batches, read_wiki, recipe_from
+from indexer.adapt import batches
 from indexer.gate import gain_lower_bound, mrr_at_10
-from indexer.pairs import HELD_BACK_PERCENT, Pair, Wiki, held_back, mine, split, within
+from indexer.pairs import HELD_BACK_PERCENT, Pair, Wiki, held_back, mine, read_wiki, split, within
 from indexer.sources import open_source
 from tests.conftest import DUMPS, copy_index, fake_build, kill_at, run_cli, shared
 from tests.test_build import docs_xml
@@ -373,15 +373,33 @@ def test_a_token_budget_keeps_a_prefix_of_the_sample(wiki: Wiki) -> None:
 def test_a_large_wiki_is_read_as_a_seeded_sample_of_its_pages(tmp_path: Path) -> None:
     index = tmp_path / "index"
     fake_build(open_source("dump", DUMPS / "enwiki-sample.xml.bz2"), index)
-    recipe = recipe_from(Settings())
-    whole = read_wiki(index, recipe)
-    assert read_wiki(index, replace(recipe, max_pages=len(whole.pages))) == whole  # within the bound: all of it
-    some = read_wiki(index, replace(recipe, max_pages=40))
+    whole = read_wiki(index, 10**6, seed=0)
+    assert read_wiki(index, len(whole.pages), seed=0) == whole  # within the bound: all of it
+    some = read_wiki(index, 40, seed=0)
     picked = {page.title for page, _ in some.pages}
     assert len(picked) == 40 and list(some.pages) == [(p, c) for p, c in whole.pages if p.title in picked]
     assert some.aliases and list(some.aliases) == [(a, t) for a, t in whole.aliases if t in picked]
-    assert read_wiki(index, replace(recipe, max_pages=40)) == some  # seeded: the same sample on every run
-    assert read_wiki(index, replace(recipe, max_pages=40, seed=1)) != some
+    assert read_wiki(index, 40, seed=0) == some  # seeded: the same sample on every run
+    assert read_wiki(index, 40, seed=1) != some
+
+
+def test_a_sample_is_drawn_among_the_pages_there_are_when_rows_have_gaps(tmp_path: Path) -> None:
+    """Page rows are drawn by number, not listed. Rows numbered with gaps (no writer
+    here leaves them, but a store is a file) still give a sample of real pages."""
+    index = tmp_path / "index"
+    fake_build(open_source("dump", DUMPS / "enwiki-sample.xml.bz2"), index)
+    whole = read_wiki(index, 10**6, seed=0)
+    with sqlite3.connect(index / "store.sqlite") as db:  # rows 2, 4, 6, …: half the numbers are gaps
+        for sql in ("UPDATE pages SET id = -id", "UPDATE pages SET id = -2 * id"):
+            db.execute(sql)
+        db.execute("UPDATE chunks SET page = 2 * page")
+    assert read_wiki(index, 10**6, seed=0) == whole
+    for size in (40, len(whole.pages) - 1):
+        some = read_wiki(index, size, seed=0)
+        assert len({page.title for page, _ in some.pages}) == size
+        assert list(some.pages) == [(p, c) for p, c in whole.pages if p.title in {q.title for q, _ in some.pages}]
+        assert read_wiki(index, size, seed=0) == some
+    assert read_wiki(index, len(whole.pages), seed=0) == whole  # as many pages as the bound: all of them
 
 
 def test_boilerplate_titles_and_wordless_queries_teach_nothing(tmp_path: Path) -> None:
@@ -389,7 +407,7 @@ def test_boilerplate_titles_and_wordless_queries_teach_nothing(tmp_path: Path) -
     "SPARQL query"; a title a few pages share after its qualifier still names them."""
     crawl = shared("sparql/wikidata-queries-23k.jsonl.gz")
     fake_build(open_source("records", crawl, preset="sparql", max_pages=3000), tmp_path / "index")
-    wiki = read_wiki(tmp_path / "index", recipe_from(Settings()))
+    wiki = read_wiki(tmp_path / "index", Settings().adapt_max_pages, Settings().adapt_seed)
 
     def named(title: str) -> str:
         return re.sub(r"\s*\([^()]*\)$", "", title)
