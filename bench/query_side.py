@@ -1,0 +1,154 @@
+"""An experiment, not a product path: adapt only the model that reads queries.
+
+    python bench/query_side.py [--seed 0] [--lr 1e-4] [--scale 20] [--negatives bank|batch]
+
+``wikisearch adapt`` trains the whole model, so every chunk must be embedded again
+(a build's cost, which grows with the wiki). Here the chunks keep the stock vectors
+the index holds, and a copy of the model learns to put the wiki's own queries
+near them: the same pairs as ``adapt`` (mined, split, budgeted alike; the
+held-back pages are left out), each passage replaced by its chunk as the index
+embedded it (header included), encoded once by the stock model with no gradient.
+The loss is cross-entropy over those fixed vectors — the batch's, or every
+training chunk (``bank``) — with GISTEmbed's rule (a negative the stock model
+puts above the positive is no negative) and no negative of the query's own page.
+Then the stock mediawiki-docs index is searched with the stock model and with the
+adapted one reading queries, on the shared dev judgements and ours, paired per
+query as bench/adapt.py does. Writes bench/results/query-side.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from adapt import CORPORA, QRELS, paired  # bench/adapt.py, beside this script
+from transformers import get_linear_schedule_with_warmup
+
+from core.models import Runtime, resolve_model
+from core.settings import Settings
+from index_format import Index
+from indexer.adapt import _seed_everything, _sentence_transformer, _token_counts, batches, recipe_from
+from indexer.chunk import header_of
+from indexer.pairs import Pair, mine, read_wiki, split, within
+from indexer.reembed import read_after_header
+from query.evaluate import evaluate, load_qrels
+from query.ranking import Ranking
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = "mediawiki-docs"
+
+
+class QueryReader:
+    """A sentence-transformers model as the pipeline's Embedder, to read the judged queries."""
+
+    dimensions = 384
+    runtime = Runtime("sentence-transformers")
+
+    def __init__(self, model: Any):
+        self.model = model
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(self.model.tokenizer(text)["input_ids"]) for text in texts]
+
+
+def judged(index: Index, reader: QueryReader) -> dict[str, dict[str, dict[str, float]]]:
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name in ("dev", "team"):
+        judgements = [j for j in load_qrels(QRELS[name]) if j.corpus == CORPUS]
+        out[name] = {}
+        for mode in ("dense", "hybrid"):
+            rows = evaluate(index, reader, judgements, Ranking(mode=mode), queries=True)
+            out[name][mode] = {r["id"]: r["ndcg@10"] for r in rows["per_query"]}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--scale", type=float, default=20.0, help="similarity scale (1 / temperature)")
+    parser.add_argument("--negatives", choices=("bank", "batch"), default="bank")
+    parser.add_argument("--out", default=str(ROOT / "bench/results/query-side.json"))
+    args = parser.parse_args()
+    settings = Settings.load()
+    recipe = recipe_from(settings)
+    base = resolve_model(settings.model, settings.allow_unvetted_model)
+    started = time.monotonic()
+    wiki = read_wiki(CORPORA[CORPUS], recipe.max_pages, args.seed)
+    training, _ = split(mine(wiki, recipe.pair_kinds), recipe.max_pairs, args.seed)
+    training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
+    pages = {page.title: (page, chunks) for page, chunks in wiki.pages}
+
+    def as_indexed(pair: Pair) -> str:
+        """The chunk the pair's passage comes from, as the index embedded it."""
+        page, chunks = pages[pair.page]
+        chunk = next((c for c in chunks if pair.passage in read_after_header(page, c.text)), chunks[0])
+        return header_of(chunk.section, page.title) + read_after_header(page, chunk.text)
+
+    stock = _sentence_transformer(base.path, recipe.max_seq_length)
+    targets = [as_indexed(p) for p in training]
+    texts = sorted(set(targets))
+    where = {text: i for i, text in enumerate(texts)}
+    fixed = torch.tensor(stock.encode(texts, batch_size=32, normalize_embeddings=True))
+    of_page = np.array([""] * len(texts), dtype=object)
+    for pair, text in zip(training, targets, strict=True):
+        of_page[where[text]] = pair.page
+    queries = [p.query for p in training]
+    guide = dict(zip(queries, stock.encode(queries, normalize_embeddings=True), strict=True))
+    prepared = time.monotonic() - started
+
+    started = time.monotonic()  # as indexer.adapt.train does, but for the loss
+    _seed_everything(args.seed)
+    model = _sentence_transformer(base.path, recipe.max_seq_length)
+    plan = [b for epoch in range(recipe.epochs) for b in batches(training, recipe.batch_size, args.seed + epoch)]
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    schedule = get_linear_schedule_with_warmup(optimiser, int(len(plan) * recipe.warmup_share), len(plan))
+    features_of = getattr(model, "preprocess", None) or model.tokenize  # tokenize: sentence-transformers 5
+    model.train()
+    for batch in plan:
+        positive = torch.tensor([where[as_indexed(p)] for p in batch])
+        among = torch.arange(len(texts)) if args.negatives == "bank" else positive
+        target = torch.tensor([int((among == i).nonzero()[0]) for i in positive])
+        rows = torch.arange(len(batch))
+        read = torch.nn.functional.normalize(model(features_of([p.query for p in batch]))["sentence_embedding"])
+        guided = torch.tensor(np.stack([guide[p.query] for p in batch])) @ fixed[among].T
+        excluded = guided > guided[rows, target].unsqueeze(1)
+        excluded |= torch.tensor(of_page[among.numpy()][None, :] == np.array([p.page for p in batch])[:, None])
+        excluded[rows, target] = False
+        logits = (args.scale * read @ fixed[among].T).masked_fill(excluded, -1e4)
+        torch.nn.functional.cross_entropy(logits, target).backward()
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+    trained = time.monotonic() - started
+
+    model.eval()
+    index = Index.open(CORPORA[CORPUS])
+    before, after = judged(index, QueryReader(stock)), judged(index, QueryReader(model))
+    result: dict[str, Any] = {"args": vars(args), "pairs": len(training), "steps": len(plan)}
+    result |= {"prepare_s": round(prepared, 1), "training_s": round(trained, 1)}
+    print(f"query side, seed {args.seed}: {len(training)} pairs, {len(plan)} steps, training {trained:.0f} s")
+    for name, modes in before.items():
+        for mode, scores in modes.items():
+            r = paired(scores, after[name][mode])
+            result[f"{name} {mode}"] = r
+            print(
+                f"  {name:<5} {mode:<7} {r['queries']:>4} q  {r['before']:.4f} → {r['after']:.4f}  "
+                f"diff {r['diff']:+.4f} [{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]  p {r['wilcoxon_p']:.3f}  "
+                f"+{r['better']}/-{r['worse']}"
+            )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
