@@ -11,7 +11,8 @@ embedded it (header included), encoded once by the stock model with no gradient.
 The loss is cross-entropy over those fixed vectors — the batch's, or every
 training chunk (``bank``) — with GISTEmbed's rule (a negative the stock model
 puts above the positive is no negative) and no negative of the query's own page.
-Then the stock mediawiki-docs index is searched with the stock model and with the
+It also scores adapt's held-back pairs against the stock chunk vectors (what the gate
+would see). Then the stock mediawiki-docs index is searched with the stock model and with the
 adapted one reading queries, on the shared dev judgements and ours, paired per
 query as bench/adapt.py does. Writes bench/results/query-side.json.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -29,12 +31,14 @@ import torch
 from adapt import CORPORA, QRELS, paired  # bench/adapt.py, beside this script
 from transformers import get_linear_schedule_with_warmup
 
+from core.documents import Page
 from core.models import Runtime, resolve_model
 from core.settings import Settings
-from index_format import Index
+from index_format import Index, StoredChunk
 from indexer.adapt import _seed_everything, _sentence_transformer, _token_counts, batches, recipe_from
 from indexer.chunk import header_of
-from indexer.pairs import Pair, mine, read_wiki, split, within
+from indexer.gate import DISTRACTORS, MAX_HELD_BACK, gain_lower_bound, mrr_at_10
+from indexer.pairs import Pair, held_back, mine, read_wiki, split, within
 from indexer.reembed import read_after_header
 from query.evaluate import evaluate, load_qrels
 from query.ranking import Ranking
@@ -84,15 +88,18 @@ def main() -> None:
     base = resolve_model(settings.model, settings.allow_unvetted_model)
     started = time.monotonic()
     wiki = read_wiki(CORPORA[CORPUS], recipe.max_pages, args.seed)
-    training, _ = split(mine(wiki, recipe.pair_kinds), recipe.max_pairs, args.seed)
+    training, kept_back = split(mine(wiki, recipe.pair_kinds), recipe.max_pairs, args.seed)
+    kept_back = random.Random(args.seed).sample(kept_back, min(len(kept_back), MAX_HELD_BACK))
     training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
     pages = {page.title: (page, chunks) for page, chunks in wiki.pages}
+
+    def indexed(page: Page, chunk: StoredChunk) -> str:
+        return header_of(chunk.section, page.title) + read_after_header(page, chunk.text)
 
     def as_indexed(pair: Pair) -> str:
         """The chunk the pair's passage comes from, as the index embedded it."""
         page, chunks = pages[pair.page]
-        chunk = next((c for c in chunks if pair.passage in read_after_header(page, c.text)), chunks[0])
-        return header_of(chunk.section, page.title) + read_after_header(page, chunk.text)
+        return indexed(page, next((c for c in chunks if pair.passage in read_after_header(page, c.text)), chunks[0]))
 
     stock = _sentence_transformer(base.path, recipe.max_seq_length)
     targets = [as_indexed(p) for p in training]
@@ -104,6 +111,18 @@ def main() -> None:
         of_page[where[text]] = pair.page
     queries = [p.query for p in training]
     guide = dict(zip(queries, stock.encode(queries, normalize_embeddings=True), strict=True))
+    # The gate's held-back pages, as adapt scores them, but against the stock chunk vectors.
+    trained_on = [indexed(page, c) for page, chunks in wiki.pages if not held_back(page.title) for c in chunks]
+    distractors = random.Random(args.seed).sample(trained_on, min(len(trained_on), DISTRACTORS))
+    candidates = list(dict.fromkeys([*(as_indexed(p) for p in kept_back), *distractors]))
+    candidate_vectors = stock.encode(candidates, batch_size=32, normalize_embeddings=True)
+
+    def held_back_ranks(reader: Any) -> list[int]:
+        scores = reader.encode([p.query for p in kept_back], normalize_embeddings=True) @ candidate_vectors.T
+        own = [candidates.index(as_indexed(p)) for p in kept_back]
+        return [int((scores[n] > scores[n, own[n]]).sum()) + 1 for n in range(len(kept_back))]
+
+    ranks_before = held_back_ranks(stock)
     prepared = time.monotonic() - started
 
     started = time.monotonic()  # as indexer.adapt.train does, but for the loss
@@ -132,11 +151,23 @@ def main() -> None:
     trained = time.monotonic() - started
 
     model.eval()
+    ranks_after = held_back_ranks(model)
+    held = {
+        "pairs": len(kept_back),
+        "before": mrr_at_10(ranks_before),
+        "after": mrr_at_10(ranks_after),
+        "gain_low": gain_lower_bound(kept_back, ranks_before, ranks_after, args.seed),
+    }
     index = Index.open(CORPORA[CORPUS])
     before, after = judged(index, QueryReader(stock)), judged(index, QueryReader(model))
     result: dict[str, Any] = {"args": vars(args), "pairs": len(training), "steps": len(plan)}
     result |= {"prepare_s": round(prepared, 1), "training_s": round(trained, 1)}
+    result["held_back"] = held
     print(f"query side, seed {args.seed}: {len(training)} pairs, {len(plan)} steps, training {trained:.0f} s")
+    print(
+        f"  held-back MRR@10 ({held['pairs']} pairs, against the stock chunk vectors) {held['before']:.4f} → "
+        f"{held['after']:.4f} (gain ≥ {held['gain_low']:+.4f} at 95 %)"
+    )
     for name, modes in before.items():
         for mode, scores in modes.items():
             r = paired(scores, after[name][mode])
