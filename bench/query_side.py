@@ -36,10 +36,9 @@ from core.models import Runtime, resolve_model
 from core.settings import Settings
 from index_format import Index, StoredChunk
 from indexer.adapt import _seed_everything, _sentence_transformer, _token_counts, batches, recipe_from
-from indexer.chunk import header_of
 from indexer.gate import DISTRACTORS, MAX_HELD_BACK, gain_lower_bound, mrr_at_10
 from indexer.pairs import Pair, held_back, mine, read_wiki, split, within
-from indexer.reembed import read_after_header
+from indexer.reembed import read_after_header, restored
 from query.evaluate import evaluate, load_qrels
 from query.ranking import Ranking
 
@@ -94,7 +93,7 @@ def main() -> None:
     pages = {page.title: (page, chunks) for page, chunks in wiki.pages}
 
     def indexed(page: Page, chunk: StoredChunk) -> str:
-        return header_of(chunk.section, page.title) + read_after_header(page, chunk.text)
+        return restored(page, chunk).embed_text
 
     def as_indexed(pair: Pair) -> str:
         """The chunk the pair's passage comes from, as the index embedded it."""
@@ -107,19 +106,21 @@ def main() -> None:
     where = {text: i for i, text in enumerate(texts)}
     fixed = torch.tensor(stock.encode(texts, batch_size=32, normalize_embeddings=True))
     of_page = np.array([""] * len(texts), dtype=object)
-    for pair, text in zip(training, targets, strict=True):
-        of_page[where[text]] = pair.page
+    row_of = {pair: where[text] for pair, text in zip(training, targets, strict=True)}
+    for pair, row in row_of.items():
+        of_page[row] = pair.page
     queries = [p.query for p in training]
     guide = dict(zip(queries, stock.encode(queries, normalize_embeddings=True), strict=True))
     # The gate's held-back pages, as adapt scores them, but against the stock chunk vectors.
     trained_on = [indexed(page, c) for page, chunks in wiki.pages if not held_back(page.title) for c in chunks]
     distractors = random.Random(args.seed).sample(trained_on, min(len(trained_on), DISTRACTORS))
-    candidates = list(dict.fromkeys([*(as_indexed(p) for p in kept_back), *distractors]))
+    own_texts = [as_indexed(p) for p in kept_back]
+    candidates = list(dict.fromkeys([*own_texts, *distractors]))
+    own = [candidates.index(text) for text in own_texts]
     candidate_vectors = stock.encode(candidates, batch_size=32, normalize_embeddings=True)
 
     def held_back_ranks(reader: Any) -> list[int]:
         scores = reader.encode([p.query for p in kept_back], normalize_embeddings=True) @ candidate_vectors.T
-        own = [candidates.index(as_indexed(p)) for p in kept_back]
         return [int((scores[n] > scores[n, own[n]]).sum()) + 1 for n in range(len(kept_back))]
 
     ranks_before = held_back_ranks(stock)
@@ -134,7 +135,7 @@ def main() -> None:
     features_of = getattr(model, "preprocess", None) or model.tokenize  # tokenize: sentence-transformers 5
     model.train()
     for batch in plan:
-        positive = torch.tensor([where[as_indexed(p)] for p in batch])
+        positive = torch.tensor([row_of[p] for p in batch])
         among = torch.arange(len(texts)) if args.negatives == "bank" else positive
         target = torch.tensor([int((among == i).nonzero()[0]) for i in positive])
         rows = torch.arange(len(batch))
