@@ -101,7 +101,7 @@ def adapt(index: Path, seed: int, force: bool, kinds: str | None, extra: list[st
     seconds = time.perf_counter() - started
     if done.returncode != 0:  # it could not adapt (too few pairs, say): what it said is the result
         return False, done.stderr.strip().splitlines()[-1], seconds
-    return "switched to the adapted model" in done.stdout, done.stdout.strip(), seconds
+    return "\nswitched" in "\n" + done.stdout, done.stdout.strip(), seconds  # either side
 
 
 def main() -> int:
@@ -163,7 +163,7 @@ def main() -> int:
 def print_row(row: dict) -> None:
     verdict = "switched" if row["kept"] else "kept the stock model"
     lines = row["said"].splitlines()
-    why = next((line for line in lines if line.startswith(("switched to", "kept the model"))), lines[-1])
+    why = next((line for line in lines if line.startswith(("switched", "kept the model"))), lines[-1])
     print(f"{row['corpus']} seed {row['seed']}: {verdict} ({row['seconds']} s): {why}")
     for label, m in row.get("ndcg", {}).items():
         print(

@@ -237,6 +237,13 @@ def quantized(encoder: ExportedEncoder) -> ExportedEncoder:
     return _cached(source.with_name(source.name + "-int8"), make)
 
 
+def query_encoder(model: ResolvedModel, cache: Path, runtime: str = "onnx") -> ExportedEncoder | None:
+    """The exported encoder an index built with ``runtime`` stores to read queries:
+    with onnx-int8, its int8 quantisation (as the chunks were encoded)."""
+    encoder = prepare_encoder(model, cache)
+    return quantized(encoder) if runtime == "onnx-int8" and encoder is not None else encoder
+
+
 def build_embedder(
     model: ResolvedModel, cache: Path, runtime: str = "onnx", threads: int = 0
 ) -> tuple[Embedder, ExportedEncoder | None]:
@@ -244,9 +251,7 @@ def build_embedder(
     with the index. ``runtime`` onnx uses the export (torch is imported only to
     export it once per model); onnx-int8 its int8 quantisation, which then also
     encodes the queries; torch, or a failed export, uses sentence-transformers."""
-    encoder = prepare_encoder(model, cache)
-    if runtime == "onnx-int8" and encoder is not None:
-        encoder = quantized(encoder)
+    encoder = query_encoder(model, cache, runtime)
     if runtime in ("onnx", "onnx-int8") and encoder is not None:
         dims = model.card.dimensions if model.card else None
         embedder = OnnxEncoder(encoder.directory, encoder.info, model.max_seq_length, dims, threads)

@@ -31,6 +31,8 @@ ENGINES = ("serial", "spark")
 #: The kinds of training pairs ``adapt`` can mine (``indexer.pairs.PAIR_RULES``).
 PAIR_KINDS = ("title", "heading", "cloze", "redirect")
 ADAPT_LOSSES = ("mnrl", "gist", "gist-matryoshka")
+#: What ``adapt`` trains: the whole model (chunks re-embedded) or the side that reads queries.
+ADAPT_SIDES = ("model", "query")
 #: The ``adapt`` settings that must be above zero (one list for the check and its message).
 ADAPT_POSITIVE = (
     "adapt_max_pages",
@@ -39,6 +41,7 @@ ADAPT_POSITIVE = (
     "adapt_epochs",
     "adapt_batch_size",
     "adapt_learning_rate",
+    "adapt_query_learning_rate",
 )
 
 
@@ -93,6 +96,8 @@ class Settings:
     adapt_epochs: int = 2
     #: ``adapt``: peak learning rate (linear warm-up over the first 10 % of steps, then linear decay).
     adapt_learning_rate: float = 5e-5
+    #: ``adapt``: peak learning rate when only the side that reads queries learns (``adapt_side`` query).
+    adapt_query_learning_rate: float = 1e-4
     #: ``adapt``: pairs per step; the other pairs of a batch are each pair's negatives.
     adapt_batch_size: int = 32
     #: ``adapt``: seed of the pair sample, the batches and the model's dropout.
@@ -103,9 +108,14 @@ class Settings:
     adapt_loss: str = "gist"
     #: ``adapt``: keep the word-embedding layer as it is (only the transformer layers learn).
     adapt_freeze_embeddings: bool = False
+    #: ``adapt``: what learns: model (the whole model; every chunk is embedded again) or query
+    #: (a copy that reads queries, towards the chunks' stock vectors: nothing is re-embedded).
+    adapt_side: str = "model"
     #: ``adapt``: how much the held-back pairs' MRR@10 must surely rise (the 5th percentile over
     #: resamples of the held-back pages) for the adapted model to be worth a switch and a re-embed.
     adapt_min_gain: float = 0.02
+    #: ``adapt``: the same, for a model that reads only queries (a switch that re-embeds nothing).
+    adapt_query_min_gain: float = 0.0
     #: CPU threads for the model (0: let torch decide).
     threads: int = 0
     #: Hide progress bars (for jobs and cron).
@@ -167,6 +177,7 @@ class Settings:
         _check_choice("build_runtime", self.build_runtime, BUILD_RUNTIMES)
         _check_choice("vector_index", self.vector_index, VECTOR_INDEXES)
         _check_choice("adapt_loss", self.adapt_loss, ADAPT_LOSSES)
+        _check_choice("adapt_side", self.adapt_side, ADAPT_SIDES)
         unknown = set(self.adapt_pair_kinds.split(",")) - set(PAIR_KINDS)
         if unknown or not self.adapt_pair_kinds:
             raise SettingsError(f"adapt_pair_kinds: each must be one of {', '.join(PAIR_KINDS)}")

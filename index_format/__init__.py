@@ -10,7 +10,8 @@ An index is a directory (a symlink to its current version, see ``versions``)::
     store.sqlite    pages, chunks, aliases, sentences, FTS5 tables (``schema``)
     sentences.f16   the answer line's sentence vectors (float16; row = sentences.id)
     lexical.tantivy/  a large index's lexical leg (``lexical``); FTS5 below that
-    encoder.onnx, tokenizer.json   the query encoder (optional)
+    encoder.onnx, tokenizer.json   the query encoder (optional; in an index adapted on
+                    the query side, the adapted model's export)
     model/          the adapted model, in an index ``wikisearch adapt`` adapted
 
 ``reader`` opens one, ``writer`` writes a new version and swaps it in.
@@ -34,7 +35,7 @@ from .manifest import (
 )
 from .reader import Index, NotAnIndex, existing_manifest, open_index
 from .schema import ChunkRow, StoredChunk
-from .writer import IndexWriter, publish_version, rewrite_manifest
+from .writer import IndexWriter, publish_version, relabel_version, rewrite_manifest
 
 __all__ = [
     "FORMAT_VERSION",
@@ -55,6 +56,7 @@ __all__ = [
     "SyncState",
     "as_dict",
     "publish_version",
+    "relabel_version",
     "rewrite_manifest",
     "from_dict",
     "existing_manifest",

@@ -140,11 +140,14 @@ class AdaptRecipe:
     freeze_embeddings: bool = False
     max_tokens: int = 0
     max_pages: int = 0  # 0: not recorded (adapted before pages were sampled)
+    #: model: the whole model (chunks and queries); query: only the side that reads queries.
+    side: str = "model"
 
 
 @dataclass(frozen=True)
 class Adaptation:
-    """The index's model is ``base`` adapted to this wiki; its weights are in ``MODEL``."""
+    """``base`` adapted to this wiki, its weights in ``MODEL``: the index's model, or
+    with ``recipe.side`` query only what reads the queries (``Manifest.queries_adapted``)."""
 
     base: ModelInfo
     weights_sha256: str
@@ -184,6 +187,12 @@ class Manifest:
     encoder: EncoderInfo | None = None
     sync: SyncState | None = None
     adaptation: Adaptation | None = None
+
+    @property
+    def queries_adapted(self) -> bool:
+        """Only the side that reads queries is adapted: the chunks keep the vectors of
+        ``model`` (the base), and ``encoder``, the adapted model's export, reads queries."""
+        return self.adaptation is not None and self.adaptation.recipe.side == "query"
 
     def to_json(self) -> str:
         return json.dumps(as_dict(self), indent=2, ensure_ascii=False)

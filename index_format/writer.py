@@ -131,6 +131,48 @@ def _link(source: Path, dest: Path) -> None:
         shutil.copyfile(source, dest)
 
 
+def _link_tree(source: Path, dest: Path) -> None:
+    for path in sorted(source.rglob("*")):
+        to = dest / path.relative_to(source)
+        if path.is_dir():
+            to.mkdir(parents=True, exist_ok=True)
+        else:
+            to.parent.mkdir(parents=True, exist_ok=True)
+            _link(path, to)
+
+
+def relabel_version(
+    target: Path, manifest: Manifest, encoder: Path | None, model: Path | None, publish: bool = True
+) -> Path:
+    """A new version of ``target`` that shares the current one's store and vectors (hard
+    links: a version's files never change) under another ``manifest``, with the query
+    encoder's files from ``encoder`` and the adapted model from ``model``: what changes
+    only how queries are read, in the time of a link, however large the index."""
+    current = target.resolve()
+    clean_stale_builds(target)
+    building = new_version_dir(target)
+    try:
+        building.mkdir()
+        for name in (STORE, VECTORS, SENTENCES):
+            _link(current / name, building / name)
+        if (current / LEXICAL).is_dir():
+            _link_tree(current / LEXICAL, building / LEXICAL)
+        if encoder is not None and manifest.encoder is not None:
+            for name in (manifest.encoder.onnx, manifest.encoder.tokenizer):
+                _link(encoder / name, building / name)
+        if model is not None:
+            _link_tree(model, building / MODEL)
+        write_durably(building / MANIFEST, manifest.to_json())
+        final = finished_name(building)
+        building.rename(final)
+    except OSError as exc:
+        shutil.rmtree(building, ignore_errors=True)
+        raise write_failed(target, exc) from None
+    if publish:
+        publish_version(target, final)
+    return final
+
+
 def publish_version(target: Path, version: Path) -> None:
     """Make a finished version the one ``target`` names; the one it replaces is kept
     (for rollback and for readers that have it open), older ones removed."""
@@ -258,13 +300,7 @@ class IndexWriter:
 
     def add_model(self, directory: Path, adaptation: Adaptation) -> None:
         """Store an adapted model's files with this version: the next build embeds with them."""
-        for source in sorted(directory.rglob("*")):
-            dest = self.version_dir / MODEL / source.relative_to(directory)
-            if source.is_dir():
-                dest.mkdir(parents=True, exist_ok=True)
-            else:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                _link(source, dest)
+        _link_tree(directory, self.version_dir / MODEL)
         self.adaptation = adaptation
 
     def commit(self, manifest: Manifest, settings: Settings, publish: bool = True) -> Path:

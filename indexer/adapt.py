@@ -7,7 +7,8 @@ would be each other's false negatives), and batches are cut from pairs sorted
 by length so that little is padded. Pages held back from training score the
 model before and after; the adapted model is kept only if it is surely better
 there (over resamples of those pages, by a stated margin), and the index is
-then re-embedded from what it stores.
+then re-embedded from what it stores — or, when only the side that reads
+queries learnt (``indexer.query_side``), nothing is re-embedded.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from core.errors import IndexFormatError, ModelError, WikisearchError
-from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256, offline_and_quiet, resolve_model
+from core.models import MAX_SEQ_LENGTH, ResolvedModel, file_sha256, offline_and_quiet
 from core.onnx_encoder import cache_beside, embedder_for
 from core.settings import Settings
 from index_format import (
@@ -35,13 +35,14 @@ from index_format import (
     Adaptation,
     AdaptRecipe,
     BuildReport,
-    Manifest,
-    existing_manifest,
     publish_version,
     read_manifest,
+    relabel_version,
     rewrite_manifest,
 )
 
+from . import query_side
+from .adapted import AdaptError, adapted_model, adapted_name, base_of, manifest_of, reading_queries
 from .build import crash_point
 from .chunk import approximate_tokens
 from .gate import (
@@ -55,7 +56,8 @@ from .gate import (
     mrr_at_10,
 )
 from .pairs import Pair, held_back, mine, read_wiki, split, within
-from .reembed import reembed_index
+from .query_side import FixedPassages
+from .reembed import reembed_index, restored
 
 logger = logging.getLogger(__name__)
 
@@ -74,19 +76,21 @@ LOSSES = {
 
 def recipe_from(settings: Settings) -> AdaptRecipe:
     """The recipe the settings ask for (``WIKISEARCH_ADAPT_*``)."""
+    queries = settings.adapt_side == "query"
     return AdaptRecipe(
         pair_kinds=settings.adapt_pair_kinds.split(","),
         max_pairs=settings.adapt_max_pairs,
         epochs=settings.adapt_epochs,
-        learning_rate=settings.adapt_learning_rate,
+        learning_rate=settings.adapt_query_learning_rate if queries else settings.adapt_learning_rate,
         batch_size=settings.adapt_batch_size,
         seed=settings.adapt_seed,
         warmup_share=WARMUP_SHARE,
         max_seq_length=MAX_SEQ_LENGTH,
-        loss=LOSSES[settings.adapt_loss],
+        loss=query_side.LOSS if queries else LOSSES[settings.adapt_loss],
         freeze_embeddings=settings.adapt_freeze_embeddings,
         max_tokens=settings.adapt_max_tokens,
         max_pages=settings.adapt_max_pages,
+        side=settings.adapt_side,
     )
 
 
@@ -158,28 +162,40 @@ def train(
     out: Path,
     guide: Any,
     on_step: Callable[[int, int, float], None] | None = None,
+    fixed: FixedPassages | None = None,
 ) -> Trained:
     """Fine-tune ``base`` on ``pairs`` and save it (sentence-transformers layout) in ``out``;
     ``guide`` is the loaded base model (GISTEmbed's guide: it is not trained);
-    ``on_step(step, steps, loss)`` reports progress."""
+    ``on_step(step, steps, loss)`` reports progress. With ``fixed`` (the query side),
+    the queries learn to find those vectors, and the passages are not read."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     started = time.monotonic()
     _seed_everything(recipe.seed)
     model = _sentence_transformer(base.path, recipe.max_seq_length)
-    loss = _loss(model, recipe, guide)
+    features_of = getattr(model, "preprocess", None) or model.tokenize  # tokenize: sentence-transformers 5
+    batch_loss: Callable[[list[Pair]], Any]
+    if fixed is None:
+        loss = _loss(model, recipe, guide)
+
+        def batch_loss(batch: list[Pair]) -> Any:
+            return loss([features_of([p.query for p in batch]), features_of([p.passage for p in batch])], None)
+    else:
+        reads = fixed  # the query side
+
+        def batch_loss(batch: list[Pair]) -> Any:
+            return reads.loss(model(features_of([p.query for p in batch]))["sentence_embedding"], batch)
+
     if recipe.freeze_embeddings:
         for parameter in model[0].auto_model.embeddings.parameters():
             parameter.requires_grad = False
     plan = [b for epoch in range(recipe.epochs) for b in batches(pairs, recipe.batch_size, recipe.seed + epoch)]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(len(plan) * recipe.warmup_share), max(len(plan), 1))
-    features_of = getattr(model, "preprocess", None) or model.tokenize  # tokenize: sentence-transformers 5
     model.train()
     for step, batch in enumerate(plan, 1):
-        features = [features_of([p.query for p in batch]), features_of([p.passage for p in batch])]
-        value = loss(features, None)
+        value = batch_loss(batch)
         value.backward()
         optimizer.step()
         schedule.step()
@@ -197,18 +213,9 @@ def train(
     )
 
 
-class AdaptError(WikisearchError):
-    """The index cannot be adapted (too few pairs, no encoder for the result)."""
-
-
 #: What ``adapt`` says of the data it learnt from, in the manifest and on /about.
 ADAPTATION_DATA = (
     "pairs mined by wikisearch from this wiki's own pages (the text stored in the index), under the wiki's licence"
-)
-#: And of the provenance of the result.
-ADAPTED_OSAID = (
-    "; adapted to this wiki by wikisearch adapt: open adaptation code (wikisearch, GPL-3.0-or-later) "
-    "and open adaptation data (the wiki's own pages)"
 )
 
 
@@ -222,31 +229,6 @@ class Outcome:
     report: BuildReport | None = None
     #: Held-back queries whose own passage rose most: (query, rank before, rank after).
     learnt: list[tuple[str, int, int]] = field(default_factory=list)
-
-
-def model_for(index_dir: Path, settings: Settings, replace: bool = False) -> tuple[ResolvedModel, Adaptation | None]:
-    """The model a build of ``index_dir`` embeds with: the index's adapted model when it
-    was adapted from the configured one (weights verified), else the configured model.
-    ``replace`` rebuilds from scratch, with the configured model."""
-    base = resolve_model(settings.model, settings.allow_unvetted_model)
-    manifest = None if replace else existing_manifest(index_dir)
-    adaptation = manifest.adaptation if manifest is not None else None
-    if manifest is None or adaptation is None or adaptation.base.sha256 != base.sha256:
-        return base, None
-    return _adapted(base, index_dir / MODEL, adaptation.weights_sha256, manifest.model.name), adaptation
-
-
-def _adapted(base: ResolvedModel, directory: Path, sha256: str, name: str) -> ResolvedModel:
-    weights = directory / "model.safetensors"
-    actual = file_sha256(weights) if weights.is_file() else "missing"
-    if actual != sha256:
-        raise ModelError(
-            f"{directory}: the adapted weights do not verify (sha256 {actual[:16]}…, expected {sha256[:16]}…)"
-        )
-    card = base.card
-    if card is not None:
-        card = replace(card, name=name, sha256=sha256, osaid_reason=card.osaid_reason + ADAPTED_OSAID)
-    return ResolvedModel(name, directory, sha256, True, base.vetted, card)
 
 
 def _token_counts(base: ResolvedModel, pairs: Sequence[Pair], max_seq_length: int) -> list[int]:
@@ -276,33 +258,6 @@ def _remove_stale(cache: Path, prefix: str) -> None:
             pass  # another user's live process
 
 
-def _base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
-    """The registry model an index's model is, or was adapted from: adapting starts from it again."""
-    name = manifest.adaptation.base.name if manifest.adaptation else manifest.model.name
-    return resolve_model(name, settings.allow_unvetted_model)
-
-
-def _manifest_of(index_dir: Path) -> Manifest:
-    manifest = existing_manifest(index_dir)
-    if manifest is None:
-        raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
-    return manifest
-
-
-def unadapt_index(index_dir: Path, settings: Settings) -> tuple[str, BuildReport]:
-    """Back to the model an adapted index was adapted from: the index re-embedded
-    with it, its adapted model dropped. Atomic, and it reads only the index, as
-    ``adapt_index`` does. Returns the model's name and the re-embedding's report."""
-    manifest = _manifest_of(index_dir)
-    if manifest.adaptation is None:
-        raise AdaptError(
-            f"{index_dir}: its model, {manifest.model.name}, is not adapted: nothing to undo", "not_adapted"
-        )
-    base = _base_of(manifest, settings)
-    embedder, encoder = embedder_for(base, index_dir, settings)
-    return base.name, reembed_index(index_dir, embedder, base.info(), settings, encoder=encoder)
-
-
 def adapt_index(
     index_dir: Path,
     settings: Settings,
@@ -310,22 +265,30 @@ def adapt_index(
     judge: Callable[[Path], float] | None = None,
     force: bool = False,
 ) -> Outcome:
-    """Adapt the model of the index at ``index_dir`` to its pages, and re-embed the
-    index with the adapted model if it is surely better on held-back pages, by
-    ``adapt_min_gain`` (and, with ``judge``, no worse on judged queries:
-    ``judge(index dir)`` is their nDCG@10). ``force`` switches whatever
-    the held-back pages say (``judge`` still decides). The index is replaced
-    atomically, or not at all. Only the index is read, not its source."""
-    manifest = _manifest_of(index_dir)
-    base = _base_of(manifest, settings)
+    """Adapt the model of the index at ``index_dir`` to its pages, and switch to it if it
+    is surely better on held-back pages, by ``adapt_min_gain`` (``adapt_query_min_gain``
+    for the query side) — and, with ``judge``, no worse on judged queries:
+    ``judge(index dir)`` is their nDCG@10. The whole model re-embeds the index; the
+    query side only changes what reads queries. ``force`` switches whatever the
+    held-back pages say (``judge`` still decides). The index is replaced atomically,
+    or not at all. Only the index is read, not its source."""
+    manifest = manifest_of(index_dir)
+    base = base_of(manifest, settings)
     recipe = recipe_from(settings)
+    queries_only = recipe.side == "query"
+    if queries_only and manifest.adaptation is not None and not manifest.queries_adapted:
+        raise AdaptError(
+            f"{index_dir}: its chunks are embedded by an adapted model, and the query side learns towards the "
+            "stock model's vectors: go back first (wikisearch adapt --undo)",
+            "adapted_chunks",
+        )
     started = time.monotonic()
     wiki = read_wiki(index_dir, recipe.max_pages, recipe.seed)
     pairs = mine(wiki, recipe.pair_kinds)
     training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
     kept_back = random.Random(recipe.seed).sample(kept_back, min(len(kept_back), MAX_HELD_BACK))
-    trained_on = [c.text for page, chunks in wiki.pages if not held_back(page.title) for c in chunks]
-    distractors = random.Random(recipe.seed).sample(trained_on, min(len(trained_on), DISTRACTORS))
+    trained_on = [(page, c) for page, chunks in wiki.pages if not held_back(page.title) for c in chunks]
+    sampled = random.Random(recipe.seed).sample(trained_on, min(len(trained_on), DISTRACTORS))
     training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
     logger.info(
         "mined %d pairs from %d pages in %.1f s: %d to train on, %d held back",
@@ -340,6 +303,10 @@ def adapt_index(
             f"{index_dir}: {len(training)} training pairs and {len(kept_back)} held back: too few to adapt on",
             "too_few_pairs",
         )
+    # The query side scores against the chunks as the index embedded them; the whole model as it reads them.
+    indexed = query_side.as_indexed(wiki)
+    own = [indexed(p) for p in kept_back] if queries_only else []
+    distractors = [restored(page, c).embed_text if queries_only else c.text for page, c in sampled]
     cache = cache_beside(index_dir)
     _remove_stale(cache, f"adapt-{index_dir.name}-")
     scratch = cache / f"adapt-{index_dir.name}-{os.getpid()}"
@@ -353,16 +320,18 @@ def adapt_index(
     try:
         stock = _sentence_transformer(base.path, recipe.max_seq_length)
         scoring = time.monotonic()
-        ranks_before = held_back_ranks(stock, kept_back, distractors)
+        ranks_before = held_back_ranks(stock, kept_back, distractors, own)
+        fixed = FixedPassages.encode(stock, training, [indexed(p) for p in training]) if queries_only else None
         logger.info("scored the held-back pairs with %s in %.1f s", base.name, time.monotonic() - scoring)
-        trained = train(base, training, recipe, scratch / MODEL, stock, on_step=step)
-        del stock
+        trained = train(base, training, recipe, scratch / MODEL, stock, on_step=step, fixed=fixed)
+        writer = stock if queries_only else None  # the query side reads the stock vectors
+        del stock, fixed
         progress.close()
-        adapted_model = _sentence_transformer(trained.directory, recipe.max_seq_length)
+        reader = _sentence_transformer(trained.directory, recipe.max_seq_length)
         scoring = time.monotonic()
-        ranks_after = held_back_ranks(adapted_model, kept_back, distractors)
+        ranks_after = held_back_ranks(reader, kept_back, distractors, own, writer)
         logger.info("scored them with the adapted model in %.1f s", time.monotonic() - scoring)
-        del adapted_model
+        del reader, writer
         before, after = mrr_at_10(ranks_before), mrr_at_10(ranks_after)
         low = gain_lower_bound(kept_back, ranks_before, ranks_after, recipe.seed)
         pages = len({p.page for p in kept_back})
@@ -386,25 +355,33 @@ def adapt_index(
             data=ADAPTATION_DATA,
         )
         logger.info("held-back %s: %.4f with %s, %.4f adapted", HELD_BACK_METRIC, before, base.name, after)
-        if low <= settings.adapt_min_gain and not force:
-            return Outcome(False, f"{said}: not surely better by {settings.adapt_min_gain}", adaptation, None, learnt)
-        site = manifest.source.siteinfo.dbname or manifest.source.siteinfo.sitename or index_dir.name
-        adapted = _adapted(base, trained.directory, trained.weights_sha256, f"{base.name} adapted to {site}")
-        embedder, encoder = embedder_for(adapted, index_dir, settings)
-        if encoder is None:
-            raise AdaptError(f"{adapted.name}: no ONNX encoder could be exported to serve it", "no_encoder")
-        report = reembed_index(
-            index_dir,
-            embedder,
-            adapted.info(),
-            settings,
-            encoder=encoder,
-            adapted=(trained.directory, adaptation),
-            publish=judge is None,
+        needed = settings.adapt_query_min_gain if queries_only else settings.adapt_min_gain
+        if low <= needed and not force:
+            return Outcome(False, f"{said}: not surely better by {needed}", adaptation, None, learnt)
+        adapted = adapted_model(
+            base, trained.directory, trained.weights_sha256, adapted_name(base, manifest, index_dir)
         )
+        report = None
+        if queries_only:
+            reads = reading_queries(adapted, index_dir, settings)
+            relabelled = manifest.replace(model=base.info(), encoder=reads.info, adaptation=adaptation)
+            version = relabel_version(index_dir, relabelled, reads.directory, trained.directory, judge is None)
+        else:
+            embedder, encoder = embedder_for(adapted, index_dir, settings)
+            if encoder is None:
+                raise AdaptError(f"{adapted.name}: no ONNX encoder could be exported to serve it", "no_encoder")
+            report = reembed_index(
+                index_dir,
+                embedder,
+                adapted.info(),
+                settings,
+                encoder=encoder,
+                adapted=(trained.directory, adaptation),
+                publish=judge is None,
+            )
+            version = index_dir.absolute().parent / report.version
         if judge is None:
             return Outcome(True, said, adaptation, report, learnt)
-        version = index_dir.absolute().parent / report.version
         judged = replace(adaptation, eval_before=judge(index_dir), eval_after=judge(version))
         verdict = f"judged nDCG@10 {judged.eval_before:.4f} → {judged.eval_after:.4f}"
         if (judged.eval_after or 0.0) < (judged.eval_before or 0.0):

@@ -26,15 +26,19 @@ MAX_HELD_BACK = 600
 BOOTSTRAP = 2000
 
 
-def held_back_ranks(model: Any, pairs: Sequence[Pair], distractors: Sequence[str]) -> list[int]:
-    """The rank of each held-back query's own passage among all held-back passages and
-    ``distractors``, by a loaded sentence-transformers ``model``."""
-    passages = list(dict.fromkeys([*(p.passage for p in pairs), *distractors]))
+def held_back_ranks(
+    model: Any, pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str] = (), writer: Any = None
+) -> list[int]:
+    """The rank of each held-back query's own passage (``own``, else the pair's passage)
+    among all held-back passages and ``distractors``; the queries read by a loaded
+    sentence-transformers ``model``, the passages by ``writer`` (else the same model)."""
+    own = own or [p.passage for p in pairs]
+    passages = list(dict.fromkeys([*own, *distractors]))
     where = {text: n for n, text in enumerate(passages)}
     encode: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     queries = model.encode([p.query for p in pairs], show_progress_bar=False, **encode)
-    scores = queries @ model.encode(passages, show_progress_bar=False, **encode).T
-    return [int((scores[row] > scores[row, where[pair.passage]]).sum()) + 1 for row, pair in enumerate(pairs)]
+    scores = queries @ (writer or model).encode(passages, show_progress_bar=False, **encode).T
+    return [int((scores[row] > scores[row, where[text]]).sum()) + 1 for row, text in enumerate(own)]
 
 
 def _reciprocal_rank_at_10(rank: int) -> float:

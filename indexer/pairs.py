@@ -44,6 +44,7 @@ class Pair:
     page: str  # pairs of one page never share a batch, and a page is held back whole
     query: str
     passage: str
+    chunk: int = 0  # the passage's chunk, by its place among the page's chunks (a lead: the first)
 
 
 def title_words(title: str) -> str:
@@ -142,24 +143,24 @@ def _per_page(rule: Callable[[str, Sequence[StoredChunk]], Iterator[Pair]]) -> C
 def heading_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
     """Title words > heading → the first chunk of that section."""
     seen: set[str] = set()
-    for chunk in chunks:
+    for n, chunk in enumerate(chunks):
         path = chunk.section.split(" > ")[1:] if chunk.section.startswith(title + " > ") else []
         if path and chunk.section not in seen and _words(chunk.text) >= MIN_PASSAGE_WORDS:
             seen.add(chunk.section)
-            yield Pair("heading", title, f"{title_words(title)} > {path[-1]}", chunk.text)
+            yield Pair("heading", title, f"{title_words(title)} > {path[-1]}", chunk.text, n)
 
 
 def cloze_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
     """Inverse cloze: a chunk's first prose sentence → the chunk without it. A
     sentence that starts in lower case is the tail of one cut by a window, not a first."""
-    for chunk in chunks:
+    for n, chunk in enumerate(chunks):
         text = " ".join(chunk.text.split())
         first = next((s for s in sentences(chunk.text, title) if s[:1].isupper() and s in text), None)
         if first is None:
             continue  # no prose sentence: code, a list, facts only
         rest = " ".join(text.replace(first, " ").split())  # every time it is said
         if _words(rest) >= MIN_PASSAGE_WORDS:
-            yield Pair("cloze", title, first, rest)
+            yield Pair("cloze", title, first, rest, n)
 
 
 #: The pair kinds, by name (``core.settings.PAIR_KINDS``): the recipe names the ones it uses.

@@ -125,8 +125,11 @@ class Catalog:
 
     def _embedder_for(self, index: Index) -> Embedder:
         model, encoder = index.manifest.model, index.manifest.encoder
+        if index.manifest.queries_adapted and encoder is None:
+            raise IndexFormatError(f"{index.path}: adapted to read queries, but no encoder for them is stored")
         with self._lock:
-            if encoder and model.name not in self._embedders:
+            # An index adapted on the query side reads queries with its encoder, never with its model.
+            if encoder and (model.name not in self._embedders or index.manifest.queries_adapted):
                 # Queries through the ONNX export stored with the index: no torch in this process.
                 key = f"onnx:{encoder.onnx_sha256}"
                 if key not in self._embedders:

@@ -266,6 +266,9 @@ def test_an_adapted_model_serves_through_onnx_and_survives_a_rebuild(small: Path
     assert float(np.min(np.sum(ours * theirs, axis=1))) >= 0.999
     hits = run_cli("query", "--index", str(index), "--json", "how long do login cookies last")
     assert hits.returncode == 0 and '"title": "Manual:' in hits.stdout
+    # Only the side that reads queries cannot learn on top: it learns towards the stock vectors.
+    on_top = run_cli("adapt", "--index", str(index), "--side", "query")
+    assert on_top.returncode == 2 and "adapt --undo" in on_top.stderr and "Traceback" not in on_top.stderr
 
     # A rebuild keeps the adapted model and reuses its vectors; adapting again starts from the base.
     again = run_cli("build", str(small.parent / "docs-150.xml.bz2"), "--index", str(index), env=TINY)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from core.settings import Settings
+from core.settings import ADAPT_SIDES, Settings
 
 from .common import default_of, handle_errors, print_summary, setup_logging
 
@@ -67,7 +67,9 @@ def run_adaptation(
     )
     for query, old, new in outcome.learnt:
         click.echo(f"  learnt: {query[:70]!r}: its passage from rank {old} to {new}")
-    if outcome.kept:
+    if outcome.kept and made.recipe.side == "query":
+        click.echo(f"switched: the adapted model reads the queries, the chunks keep their vectors: {outcome.reason}")
+    elif outcome.kept:
         click.echo(f"switched to the adapted model: {outcome.reason}")
         if outcome.report is not None:
             print_summary(outcome.report, index_dir)
@@ -89,7 +91,16 @@ def run_adaptation(
 @click.option("--epochs", type=click.IntRange(min=1), help=f"Passes over the pairs {default_of('adapt_epochs')}.")
 @click.option("--seed", type=int, help=f"Seed of the sample, batches and dropout {default_of('adapt_seed')}.")
 @click.option(
-    "--min-gain", type=float, help=f"Held-back MRR@10 rise needed to switch, at 95 % {default_of('adapt_min_gain')}."
+    "--min-gain",
+    type=float,
+    help=f"Held-back MRR@10 rise needed to switch, at 95 % {default_of('adapt_min_gain')}; "
+    f"with --side query {default_of('adapt_query_min_gain')}.",
+)
+@click.option(
+    "--side",
+    type=click.Choice(ADAPT_SIDES),
+    help="What learns: the whole model (every chunk is embedded again) or the model that reads queries "
+    f"(nothing is re-embedded) {default_of('adapt_side')}.",
 )
 @click.option("--force", is_flag=True, help="Switch whatever the held-back pages say (--eval judgements still decide).")
 @click.option(
@@ -110,6 +121,7 @@ def adapt(
     epochs: int | None,
     seed: int | None,
     min_gain: float | None,
+    side: str | None,
     force: bool,
     undo: bool,
     allow_unvetted_model: bool | None,
@@ -117,7 +129,9 @@ def adapt(
 ) -> None:
     """Adapt the embedding model to the wiki in --index, from its own pages, and
     re-embed the index with it if it is surely better on held-back pages (by
-    --min-gain).
+    --min-gain). With --side query, only the model that reads queries learns,
+    towards the vectors the chunks have: nothing is re-embedded, so the time
+    does not grow with the wiki.
 
     It reads the index, not the source it was built from: any index can be
     adapted, a synced one too. The index is replaced atomically, or not at all.
@@ -129,6 +143,8 @@ def adapt(
             "adapt_epochs": epochs,
             "adapt_seed": seed,
             "adapt_min_gain": min_gain,
+            "adapt_query_min_gain": min_gain,
+            "adapt_side": side,
             "allow_unvetted_model": allow_unvetted_model,
             "quiet": quiet,
         }
@@ -137,10 +153,14 @@ def adapt(
     if undo:
         if qrels or force:
             raise click.UsageError("--undo re-embeds with the model the index was adapted from: no --eval or --force")
-        from indexer.adapt import unadapt_index
+        from indexer.adapted import unadapt_index
 
         name, report = unadapt_index(index_dir, settings)
-        if not settings.quiet:
+        if settings.quiet:
+            return
+        if report is None:
+            click.echo(f"back to {name}: it reads the queries again (nothing to re-embed), and the adapted one is gone")
+        else:
             click.echo(f"back to {name}: the index is re-embedded with it, and its adapted model is gone")
             print_summary(report, index_dir)
         return

@@ -179,9 +179,8 @@ def build(
     if index_dir is None:
         raise click.BadParameter("--index is required", param_hint="--index")
     dump = dumps[0]
-    from core.onnx_encoder import embedder_for
     from index_format import existing_manifest
-    from indexer.adapt import model_for
+    from indexer.adapted import build_models
     from indexer.build import build_index
     from indexer.sources import open_source
 
@@ -196,11 +195,16 @@ def build(
     )
     if not replace:
         existing_manifest(index_dir)  # refuse a non-index directory before loading the model
-    resolved, adaptation = model_for(index_dir, settings, replace)
-    embedder, encoder = embedder_for(resolved, index_dir, settings)
-    adapted = (resolved.path, adaptation) if adaptation else None
+    models = build_models(index_dir, settings, replace)
     report = build_index(
-        source, index_dir, embedder, resolved.info(), settings, replace=replace, encoder=encoder, adapted=adapted
+        source,
+        index_dir,
+        models.embedder,
+        models.model,
+        settings,
+        replace=replace,
+        encoder=models.encoder,
+        adapted=models.adapted,
     )
     if not settings.quiet:
         print_summary(report, index_dir)
@@ -244,28 +248,26 @@ def sync(
     """
     settings = Settings.load({"user_agent": user_agent, "quiet": quiet})
     setup_logging(ctx.obj["verbose"], settings.quiet)
-    from core.onnx_encoder import embedder_for
-    from indexer.adapt import model_for
+    from indexer.adapted import build_models
     from indexer.sources.wiki_api import ApiPolicy, WikiApi
     from indexer.sync import sync_index
 
     api = WikiApi(api_url, settings.user_agent, ApiPolicy.from_settings(settings))
     if settings.bot_user and settings.bot_password:
         api.login(settings.bot_user, settings.bot_password)
-    resolved, adaptation = model_for(index_dir, settings, full)
-    embedder, encoder = embedder_for(resolved, index_dir, settings)
+    models = build_models(index_dir, settings, full)
     signal.signal(signal.SIGTERM, _interrupt)
     while True:
         report = sync_index(
             api,
             index_dir,
-            embedder,
-            resolved.info(),
+            models.embedder,
+            models.model,
             settings,
             namespaces=parse_namespaces(namespaces),
             full=full,
-            encoder=encoder,
-            adapted=(resolved.path, adaptation) if adaptation else None,
+            encoder=models.encoder,
+            adapted=models.adapted,
         )
         full = False
         try:  # the version is committed: from here on, a stop is a clean one

@@ -113,6 +113,12 @@ def _index_model(index_dir: Path, as_json: bool) -> None:
         lines += [
             ("adapted from", f"{made.base.name}, sha256 {made.base.sha256} (verified: {made.base.verified})"),
             ("weights", f"{index_dir / MODEL / 'model.safetensors'}, sha256 {made.weights_sha256}"),
+            (
+                "side",
+                "queries only: the adapted model reads them, the chunks keep the base model's vectors"
+                if manifest.queries_adapted
+                else "the whole model: it embeds the chunks and reads the queries",
+            ),
             ("data", made.data),
             ("pairs", ", ".join(f"{n} {kind}" for kind, n in sorted(made.pairs.items()))),
             (

@@ -1,0 +1,121 @@
+"""The adapted model an index carries, and going back to its base.
+
+An adapted index stores its adapted model (``index_format.MODEL``): builds
+and syncs embed with it — or, adapted on the query side only, embed with the
+base model and store the adapted one's export to read queries — and
+``adapt --undo`` returns to the base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core.errors import IndexFormatError, ModelError, WikisearchError
+from core.models import Embedder, ModelInfo, ResolvedModel, file_sha256, resolve_model
+from core.onnx_encoder import ExportedEncoder, embedder_for, encoder_cache, query_encoder
+from core.settings import Settings
+from index_format import MODEL, Adaptation, BuildReport, Manifest, existing_manifest, relabel_version
+
+from .reembed import reembed_index
+
+
+class AdaptError(WikisearchError):
+    """The index cannot be adapted (too few pairs, no encoder for the result)."""
+
+
+#: And of the provenance of the result.
+ADAPTED_OSAID = (
+    "; adapted to this wiki by wikisearch adapt: open adaptation code (wikisearch, GPL-3.0-or-later) "
+    "and open adaptation data (the wiki's own pages)"
+)
+
+
+@dataclass(frozen=True)
+class BuildModels:
+    """What a build of an index embeds its chunks with, and what it stores with each version."""
+
+    embedder: Embedder
+    model: ModelInfo  # the chunks' vectors' model, as the manifest records it
+    encoder: ExportedEncoder | None  # what reads queries
+    adapted: tuple[Path, Adaptation] | None  # the adapted model, carried to each new version
+
+
+def build_models(index_dir: Path, settings: Settings, replace: bool = False) -> BuildModels:
+    """What a build of ``index_dir`` embeds with: the index's adapted model when it was
+    adapted from the configured one (weights verified) — with the configured one when only
+    the side that reads queries was adapted — else the configured model.
+    ``replace`` rebuilds from scratch, with the configured model."""
+    base = resolve_model(settings.model, settings.allow_unvetted_model)
+    manifest = None if replace else existing_manifest(index_dir)
+    adaptation = manifest.adaptation if manifest is not None else None
+    if manifest is None or adaptation is None or adaptation.base.sha256 != base.sha256:
+        embedder, encoder = embedder_for(base, index_dir, settings)
+        return BuildModels(embedder, base.info(), encoder, None)
+    adapted = adapted_model(base, index_dir / MODEL, adaptation.weights_sha256, adapted_name(base, manifest, index_dir))
+    if not manifest.queries_adapted:
+        embedder, encoder = embedder_for(adapted, index_dir, settings)
+        return BuildModels(embedder, adapted.info(), encoder, (adapted.path, adaptation))
+    embedder, _ = embedder_for(base, index_dir, settings)
+    return BuildModels(embedder, base.info(), reading_queries(adapted, index_dir, settings), (adapted.path, adaptation))
+
+
+def adapted_name(base: ResolvedModel, manifest: Manifest, index_dir: Path) -> str:
+    site = manifest.source.siteinfo.dbname or manifest.source.siteinfo.sitename or index_dir.name
+    return f"{base.name} adapted to {site}"
+
+
+def reading_queries(model: ResolvedModel, index_dir: Path, settings: Settings) -> ExportedEncoder:
+    """The ONNX export that reads an index's queries: without one, the server would read
+    them with the model the manifest names, the base, and miss what was adapted."""
+    encoder = query_encoder(model, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime)
+    if encoder is None:
+        raise AdaptError(f"{model.name}: no ONNX encoder could be exported to serve it", "no_encoder")
+    return encoder
+
+
+def adapted_model(base: ResolvedModel, directory: Path, sha256: str, name: str) -> ResolvedModel:
+    weights = directory / "model.safetensors"
+    actual = file_sha256(weights) if weights.is_file() else "missing"
+    if actual != sha256:
+        raise ModelError(
+            f"{directory}: the adapted weights do not verify (sha256 {actual[:16]}…, expected {sha256[:16]}…)"
+        )
+    card = base.card
+    if card is not None:
+        card = replace(card, name=name, sha256=sha256, osaid_reason=card.osaid_reason + ADAPTED_OSAID)
+    return ResolvedModel(name, directory, sha256, True, base.vetted, card)
+
+
+def base_of(manifest: Manifest, settings: Settings) -> ResolvedModel:
+    """The registry model an index's model is, or was adapted from: adapting starts from it again."""
+    name = manifest.adaptation.base.name if manifest.adaptation else manifest.model.name
+    return resolve_model(name, settings.allow_unvetted_model)
+
+
+def manifest_of(index_dir: Path) -> Manifest:
+    manifest = existing_manifest(index_dir)
+    if manifest is None:
+        raise IndexFormatError(f"{index_dir}: no index here to adapt (build one first)", "no_index")
+    return manifest
+
+
+def unadapt_index(index_dir: Path, settings: Settings) -> tuple[str, BuildReport | None]:
+    """Back to the model an adapted index was adapted from, its adapted model dropped:
+    the index re-embedded with it — or, adapted on the query side only, its queries
+    read by it again, with nothing to re-embed (no report then). Atomic, and it reads
+    only the index, as ``adapt_index`` does. Returns the model's name and the report."""
+    manifest = manifest_of(index_dir)
+    if manifest.adaptation is None:
+        raise AdaptError(
+            f"{index_dir}: its model, {manifest.model.name}, is not adapted: nothing to undo", "not_adapted"
+        )
+    base = base_of(manifest, settings)
+    if manifest.queries_adapted:
+        cache = encoder_cache(index_dir, settings.encoder_cache)
+        encoder = query_encoder(base, cache, settings.build_runtime)
+        unadapted = manifest.replace(adaptation=None, encoder=encoder.info if encoder else None)
+        relabel_version(index_dir, unadapted, encoder.directory if encoder else None, None)
+        return base.name, None
+    embedder, encoder = embedder_for(base, index_dir, settings)
+    return base.name, reembed_index(index_dir, embedder, base.info(), settings, encoder=encoder)
