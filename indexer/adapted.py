@@ -52,12 +52,30 @@ def build_models(index_dir: Path, settings: Settings, replace: bool = False) -> 
     if manifest is None or adaptation is None or adaptation.base.sha256 != base.sha256:
         embedder, encoder = embedder_for(base, index_dir, settings)
         return BuildModels(embedder, base.info(), encoder, None)
+    if manifest.queries_adapted:
+        kept = kept_reader(index_dir, base.sha256)
+        if kept is None:
+            raise AdaptError(f"{index_dir}: adapted to read queries, but no encoder for them is stored", "no_encoder")
+        embedder, _ = embedder_for(base, index_dir, settings)
+        return BuildModels(embedder, base.info(), *kept)
     adapted = adapted_model(base, index_dir / MODEL, adaptation.weights_sha256, adapted_name(base, manifest, index_dir))
-    if not manifest.queries_adapted:
-        embedder, encoder = embedder_for(adapted, index_dir, settings)
-        return BuildModels(embedder, adapted.info(), encoder, (adapted.path, adaptation))
-    embedder, _ = embedder_for(base, index_dir, settings)
-    return BuildModels(embedder, base.info(), reading_queries(adapted, index_dir, settings), (adapted.path, adaptation))
+    embedder, encoder = embedder_for(adapted, index_dir, settings)
+    return BuildModels(embedder, adapted.info(), encoder, (adapted.path, adaptation))
+
+
+def kept_reader(index_dir: Path, base_sha256: str) -> tuple[ExportedEncoder, tuple[Path, Adaptation]] | None:
+    """What reads the queries of an index adapted on the query side from the model
+    ``base_sha256`` — its stored export, and its adapted model (weights verified) — for
+    a new version of it to keep; None for any other index. Its chunks are the base
+    model's, so a build from any source (Spark shards too) keeps it."""
+    manifest = existing_manifest(index_dir)
+    made = manifest.adaptation if manifest is not None else None
+    if manifest is None or made is None or not manifest.queries_adapted or manifest.encoder is None:
+        return None
+    if made.base.sha256 != base_sha256:
+        return None
+    _verify(index_dir / MODEL, made.weights_sha256)
+    return ExportedEncoder(index_dir.resolve(), manifest.encoder), (index_dir / MODEL, made)
 
 
 def adapted_name(base: ResolvedModel, manifest: Manifest, index_dir: Path) -> str:
@@ -74,13 +92,17 @@ def reading_queries(model: ResolvedModel, index_dir: Path, settings: Settings) -
     return encoder
 
 
-def adapted_model(base: ResolvedModel, directory: Path, sha256: str, name: str) -> ResolvedModel:
+def _verify(directory: Path, sha256: str) -> None:
     weights = directory / "model.safetensors"
     actual = file_sha256(weights) if weights.is_file() else "missing"
     if actual != sha256:
         raise ModelError(
             f"{directory}: the adapted weights do not verify (sha256 {actual[:16]}…, expected {sha256[:16]}…)"
         )
+
+
+def adapted_model(base: ResolvedModel, directory: Path, sha256: str, name: str) -> ResolvedModel:
+    _verify(directory, sha256)
     card = base.card
     if card is not None:
         card = replace(card, name=name, sha256=sha256, osaid_reason=card.osaid_reason + ADAPTED_OSAID)

@@ -23,6 +23,7 @@ from core.settings import Settings
 from index_format import BuildReport, Index, IndexWriter, StoredChunk, existing_manifest
 
 from . import shards
+from .adapted import kept_reader
 from .build import count_change, new_manifest
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def assemble_index(
     made = shards.read_manifest(version)
     report = made.build
     old_pages = _old_pages(target, made.model.sha256, replace)
+    kept = None if replace else kept_reader(target, made.model.sha256)
     dims = made.model.dimensions or 0
     writer = IndexWriter(target, dims)
     seen: set[str] = set()
@@ -75,7 +77,10 @@ def assemble_index(
         report.sentences = writer.sentences
         report.duration_s = round(report.duration_s + time.monotonic() - started, 3)  # the Spark run's, and ours
         manifest = new_manifest(made.source, made.model, made.embedded_with, made.chunking, report)
-        if encoder is not None:
+        if kept is not None:  # adapted on the query side: it keeps what reads its queries
+            writer.add_encoder(kept[0].directory, kept[0].info)
+            writer.add_model(*kept[1])
+        elif encoder is not None:
             writer.add_encoder(encoder.directory, encoder.info)
         final = writer.commit(manifest, settings)
         report.version = final.name

@@ -19,6 +19,7 @@ from index_format import Index
 from indexer.shards import CURRENT, current
 from indexer.sources.dump import DumpSource
 from tests.conftest import fake_build, kill_at, run_cli, shared, write_multistream
+from tests.test_adapt import TINY
 from tests.test_build import docs_xml
 
 pytestmark = [
@@ -180,6 +181,14 @@ def test_shards_are_reused_by_the_next_run_and_assemble_to_a_served_index(
     assert result.returncode == 0, result.stderr
     hits = run_cli("query", "--index", str(assembled), "--json", "let users upload files")
     assert '"title": "Manual:$wgEnableUploads"' in hits.stdout
+    # Adapted on the query side, it keeps what reads its queries when shards are assembled into it again.
+    adapted = run_cli("adapt", "--index", str(assembled), "--side", "query", "--force", env=TINY)
+    assert adapted.returncode == 0, adapted.stderr
+    reader = Index.open(assembled).manifest
+    assert run_cli("assemble", str(shards), "--index", str(assembled), "-q").returncode == 0
+    kept = Index.open(assembled).manifest
+    assert kept.queries_adapted and (kept.encoder, kept.adaptation) == (reader.encoder, reader.adaptation)
+    assert (assembled / "model" / "model.safetensors").is_file()
     assert len(list(shards.glob("v-*"))) == 2  # the published version and the one it replaced
     other = tmp_path / "other"  # an index of another model is replaced only when asked
     fake_build(DumpSource(split["a"]), other)
