@@ -20,6 +20,7 @@ from core.documents import Chunk, Page
 from core.errors import IndexFormatError, write_failed
 from core.hashing import text_hash
 from core.lexical import expand_identifiers
+from core.onnx_encoder import ExportedEncoder
 from core.settings import VECTOR_INDEXES, Settings
 
 from .lexical import choose_lexical_engine, write_tantivy
@@ -142,12 +143,14 @@ def _link_tree(source: Path, dest: Path) -> None:
 
 
 def relabel_version(
-    target: Path, manifest: Manifest, encoder: Path | None, model: Path | None, publish: bool = True
+    target: Path, manifest: Manifest, encoder: ExportedEncoder | None, model: Path | None, publish: bool = True
 ) -> Path:
     """A new version of ``target`` that shares the current one's store and vectors (hard
-    links: a version's files never change) under another ``manifest``, with the query
-    encoder's files from ``encoder`` and the adapted model from ``model``: what changes
-    only how queries are read, in the time of a link, however large the index."""
+    links: a version's files never change) under another ``manifest``, with ``encoder``
+    to read queries (none: the model ``manifest`` names reads them) and the adapted
+    model's files from ``model``: what changes only how queries are read, in the time
+    of a link, however large the index."""
+    manifest = manifest.replace(encoder=encoder.info if encoder is not None else None)
     current = target.resolve()
     clean_stale_builds(target)
     building = new_version_dir(target)
@@ -157,9 +160,9 @@ def relabel_version(
             _link(current / name, building / name)
         if (current / LEXICAL).is_dir():
             _link_tree(current / LEXICAL, building / LEXICAL)
-        if encoder is not None and manifest.encoder is not None:
-            for name in (manifest.encoder.onnx, manifest.encoder.tokenizer):
-                _link(encoder / name, building / name)
+        if encoder is not None:
+            for name in (encoder.info.onnx, encoder.info.tokenizer):
+                _link(encoder.directory / name, building / name)
         if model is not None:
             _link_tree(model, building / MODEL)
         write_durably(building / MANIFEST, manifest.to_json())

@@ -364,8 +364,8 @@ def adapt_index(
         report = None
         if queries_only:
             reads = reading_queries(adapted, index_dir, settings)
-            relabelled = manifest.replace(model=base.info(), encoder=reads.info, adaptation=adaptation)
-            version = relabel_version(index_dir, relabelled, reads.directory, trained.directory, judge is None)
+            relabelled = manifest.replace(adaptation=adaptation)
+            version = relabel_version(index_dir, relabelled, reads, trained.directory, judge is None)
         else:
             embedder, encoder = embedder_for(adapted, index_dir, settings)
             if encoder is None:

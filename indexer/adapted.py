@@ -21,10 +21,11 @@ from .reembed import reembed_index
 
 
 class AdaptError(WikisearchError):
-    """The index cannot be adapted (too few pairs, no encoder for the result)."""
+    """The index cannot be adapted (too few pairs, no encoder for the result, a side
+    that cannot learn on top of the other) or undone (nothing adapted)."""
 
 
-#: And of the provenance of the result.
+#: What an adapted model's provenance adds to its base's (``model info``, ``/about``).
 ADAPTED_OSAID = (
     "; adapted to this wiki by wikisearch adapt: open adaptation code (wikisearch, GPL-3.0-or-later) "
     "and open adaptation data (the wiki's own pages)"
@@ -134,10 +135,8 @@ def unadapt_index(index_dir: Path, settings: Settings) -> tuple[str, BuildReport
         )
     base = base_of(manifest, settings)
     if manifest.queries_adapted:
-        cache = encoder_cache(index_dir, settings.encoder_cache)
-        encoder = query_encoder(base, cache, settings.build_runtime)
-        unadapted = manifest.replace(adaptation=None, encoder=encoder.info if encoder else None)
-        relabel_version(index_dir, unadapted, encoder.directory if encoder else None, None)
+        stock = query_encoder(base, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime)
+        relabel_version(index_dir, manifest.replace(adaptation=None), stock, None)
         return base.name, None
     embedder, encoder = embedder_for(base, index_dir, settings)
     return base.name, reembed_index(index_dir, embedder, base.info(), settings, encoder=encoder)
