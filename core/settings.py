@@ -31,8 +31,9 @@ ENGINES = ("serial", "spark")
 #: The kinds of training pairs ``adapt`` can mine (``indexer.pairs.PAIR_RULES``).
 PAIR_KINDS = ("title", "heading", "cloze", "redirect")
 ADAPT_LOSSES = ("mnrl", "gist", "gist-matryoshka")
-#: What ``adapt`` trains: the whole model (chunks re-embedded) or the side that reads queries.
-ADAPT_SIDES = ("model", "query")
+#: What ``adapt`` trains: the whole model (chunks re-embedded), the side that reads queries,
+#: or (auto) the whole model while the index is small enough to re-embed in the time bound.
+ADAPT_SIDES = ("auto", "model", "query")
 #: The ``adapt`` settings that must be above zero (one list for the check and its message).
 ADAPT_POSITIVE = (
     "adapt_max_pages",
@@ -42,6 +43,7 @@ ADAPT_POSITIVE = (
     "adapt_batch_size",
     "adapt_learning_rate",
     "adapt_query_learning_rate",
+    "adapt_model_max_chunks",
 )
 
 
@@ -108,9 +110,13 @@ class Settings:
     adapt_loss: str = "gist"
     #: ``adapt``: keep the word-embedding layer as it is (only the transformer layers learn).
     adapt_freeze_embeddings: bool = False
-    #: ``adapt``: what learns: model (the whole model; every chunk is embedded again) or query
-    #: (a copy that reads queries, towards the chunks' stock vectors: nothing is re-embedded).
-    adapt_side: str = "model"
+    #: ``adapt``: what learns: model (the whole model; every chunk is embedded again), query
+    #: (a copy that reads queries, towards the chunks' stock vectors: nothing is re-embedded), or
+    #: auto: model up to ``adapt_model_max_chunks`` chunks, query above.
+    adapt_side: str = "auto"
+    #: ``adapt``: most chunks an index has for auto to adapt the whole model: re-embedding them
+    #: after training stays within the 15 minutes (docs/adapt.md says how it was measured).
+    adapt_model_max_chunks: int = 2_000
     #: ``adapt``: how much the held-back pairs' MRR@10 must surely rise (the 5th percentile over
     #: resamples of the held-back pages) for the adapted model to be worth a switch and a re-embed.
     adapt_min_gain: float = 0.02

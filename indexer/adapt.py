@@ -35,6 +35,7 @@ from index_format import (
     Adaptation,
     AdaptRecipe,
     BuildReport,
+    Manifest,
     publish_version,
     read_manifest,
     relabel_version,
@@ -74,9 +75,19 @@ LOSSES = {
 }
 
 
-def recipe_from(settings: Settings) -> AdaptRecipe:
-    """The recipe the settings ask for (``WIKISEARCH_ADAPT_*``)."""
-    queries = settings.adapt_side == "query"
+def side_for(settings: Settings, manifest: Manifest) -> str:
+    """What learns: as the settings say, or with auto the whole model while the index
+    has at most ``adapt_model_max_chunks`` chunks (re-embedding them stays within the
+    time bound) or its whole model is adapted already, the side that reads queries above."""
+    if settings.adapt_side != "auto":
+        return settings.adapt_side
+    whole = manifest.adaptation is not None and not manifest.queries_adapted
+    return "model" if whole or manifest.counts.chunks <= settings.adapt_model_max_chunks else "query"
+
+
+def recipe_from(settings: Settings, side: str = "model") -> AdaptRecipe:
+    """The recipe the settings ask for (``WIKISEARCH_ADAPT_*``), for ``side`` (``side_for``)."""
+    queries = side == "query"
     return AdaptRecipe(
         pair_kinds=settings.adapt_pair_kinds.split(","),
         max_pairs=settings.adapt_max_pairs,
@@ -90,7 +101,7 @@ def recipe_from(settings: Settings) -> AdaptRecipe:
         freeze_embeddings=settings.adapt_freeze_embeddings,
         max_tokens=settings.adapt_max_tokens,
         max_pages=settings.adapt_max_pages,
-        side=settings.adapt_side,
+        side=side,
     )
 
 
@@ -274,7 +285,7 @@ def adapt_index(
     or not at all. Only the index is read, not its source."""
     manifest = manifest_of(index_dir)
     base = base_of(manifest, settings)
-    recipe = recipe_from(settings)
+    recipe = recipe_from(settings, side_for(settings, manifest))
     queries_only = recipe.side == "query"
     if queries_only and manifest.adaptation is not None and not manifest.queries_adapted:
         raise AdaptError(

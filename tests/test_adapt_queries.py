@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from core.models import ModelInfo
 from core.onnx_encoder import OnnxEncoder
 from core.settings import Settings
-from index_format import MODEL, Index
+from index_format import MODEL, Adaptation, AdaptRecipe, Counts, Index, Manifest
+from indexer.adapt import side_for
 from indexer.pairs import Pair
 from indexer.query_side import SCALE, FixedPassages
 from indexer.reembed import restored
@@ -60,9 +62,35 @@ def test_the_query_side_loss_leaves_out_what_is_no_negative(case: str, guide: li
     assert float(fixed.loss(read, [pair])) == pytest.approx(float(expected), rel=1e-5), case
 
 
+def manifest_of(chunks: int, adapted: str | None = None) -> Manifest:
+    model = ModelInfo("all-MiniLM-L6-v2", "53aa5117")
+    recipe = AdaptRecipe(["title"], 3000, 2, 5e-5, 32, 0, 0.1, 256, "gist", side=adapted or "model")
+    made = Adaptation(model, "00d0ca0f", recipe, {"title": 64}, 10, 0.5, 0.6, "MRR@10", 4, 1.0, "2026-11-29")
+    return Manifest(model, counts=Counts(chunks=chunks), adaptation=made if adapted else None)
+
+
+# (WIKISEARCH_ADAPT_SIDE, the index's chunks, how it is adapted already) → what learns
+SIDE_CASES = [
+    ("auto", 1_367, None, "model"),  # mediawiki-docs
+    ("auto", 2_000, None, "model"),
+    ("auto", 2_001, None, "query"),
+    ("auto", 23_033, "query", "query"),
+    ("auto", 23_033, "model", "model"),  # its chunks are the adapted model's: the whole model again
+    ("model", 23_033, None, "model"),
+    ("query", 1_367, None, "query"),
+]
+
+
+@pytest.mark.parametrize(("setting", "chunks", "adapted", "side"), SIDE_CASES)
+def test_auto_adapts_the_whole_model_while_the_index_is_small_enough_to_re_embed(
+    setting: str, chunks: int, adapted: str | None, side: str
+) -> None:
+    assert side_for(Settings.load({"adapt_side": setting}), manifest_of(chunks, adapted)) == side
+
+
 def test_a_side_that_is_not_one_is_refused(tmp_path: Path) -> None:
     refused = run_cli("adapt", "--index", str(tmp_path), env={"WIKISEARCH_ADAPT_SIDE": "both"})
-    assert refused.returncode == 2 and "adapt_side must be model or query, not 'both'" in refused.stderr
+    assert refused.returncode == 2 and "adapt_side must be auto, model or query, not 'both'" in refused.stderr
     assert "Traceback" not in refused.stderr
 
 
@@ -80,8 +108,10 @@ def test_adapting_the_query_side_keeps_every_vector_and_reads_queries_with_the_a
     kill_at("adapt", ["adapt", "--index", str(index), "--side", "query", "--force"], tmp_path, TINY)
     assert version(index) == unchanged
 
-    done = run_cli("adapt", "--index", str(index), "--side", "query", "--force", env=TINY)
+    # The default side, auto, adapts only what reads queries on an index of more chunks than it re-embeds.
+    done = run_cli("adapt", "--index", str(index), "--force", env=TINY | {"WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS": "100"})
     assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("adapted what reads queries of all-MiniLM-L6-v2 on 64 pairs"), done.stdout
     assert "switched: the adapted model reads the queries, the chunks keep their vectors" in done.stdout, done.stdout
     assert "re-embedded" not in done.stdout
     manifest = Index.open(index).manifest

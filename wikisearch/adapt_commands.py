@@ -62,7 +62,8 @@ def run_adaptation(
     made = outcome.adaptation
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(made.pairs.items()))
     click.echo(
-        f"adapted {made.base.name} on {sum(made.pairs.values())} pairs ({kinds}) in {made.steps} steps, "
+        f"adapted {'what reads queries of ' if made.recipe.side == 'query' else ''}{made.base.name} "
+        f"on {sum(made.pairs.values())} pairs ({kinds}) in {made.steps} steps, "
         f"{made.training_s:.0f} s; held back (other pages): {held_back_text(made)}"
     )
     for query, old, new in outcome.learnt:
@@ -99,8 +100,9 @@ def run_adaptation(
 @click.option(
     "--side",
     type=click.Choice(ADAPT_SIDES),
-    help="What learns: the whole model (every chunk is embedded again) or the model that reads queries "
-    f"(nothing is re-embedded) {default_of('adapt_side')}.",
+    help="What learns: the whole model (every chunk is embedded again), the model that reads queries "
+    "(nothing is re-embedded), or auto: the whole model up to WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS chunks "
+    f"{default_of('adapt_side')}.",
 )
 @click.option("--force", is_flag=True, help="Switch whatever the held-back pages say (--eval judgements still decide).")
 @click.option(
