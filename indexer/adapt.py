@@ -287,6 +287,13 @@ def adapt_index(
     base = base_of(manifest, settings)
     recipe = recipe_from(settings, side_for(settings, manifest))
     queries_only = recipe.side == "query"
+    if settings.adapt_side == "auto":
+        logger.info(
+            "side auto (%d chunks; the whole model up to %d): %s",
+            manifest.counts.chunks,
+            settings.adapt_model_max_chunks,
+            "only what reads queries learns" if queries_only else "the whole model learns",
+        )
     if queries_only and manifest.adaptation is not None and not manifest.queries_adapted:
         raise AdaptError(
             f"{index_dir}: its chunks are embedded by an adapted model, and the query side learns towards the "
@@ -332,8 +339,12 @@ def adapt_index(
         stock = _sentence_transformer(base.path, recipe.max_seq_length)
         scoring = time.monotonic()
         ranks_before = held_back_ranks(stock, kept_back, distractors, own)
-        fixed = FixedPassages.encode(stock, training, [indexed(p) for p in training]) if queries_only else None
         logger.info("scored the held-back pairs with %s in %.1f s", base.name, time.monotonic() - scoring)
+        fixed = None
+        if queries_only:
+            scoring = time.monotonic()
+            fixed = FixedPassages.encode(stock, training, [indexed(p) for p in training])
+            logger.info("encoded the training chunks as indexed in %.1f s", time.monotonic() - scoring)
         trained = train(base, training, recipe, scratch / MODEL, stock, on_step=step, fixed=fixed)
         writer = stock if queries_only else None  # the query side reads the stock vectors
         del stock, fixed

@@ -26,7 +26,6 @@ from tests.conftest import copy_index, kill_at, run_cli
 from tests.test_adapt import TINY, small, version  # noqa: F401 (small: the fixture, 150 real docs pages)
 from webapp import create_app
 
-QUERY_SIDE = TINY | {"WIKISEARCH_ADAPT_SIDE": "query"}
 #: A version's files that hold what was embedded: the query side must leave every byte as it was.
 EMBEDDED = ("store.sqlite", "vectors.faiss", "sentences.f16")
 
@@ -40,7 +39,7 @@ def unit(*values: float) -> list[float]:
     return [v / norm for v in values]
 
 
-# (what the query reads as, the stock query vector) → the chunks the loss may use as negatives.
+# (case, the query as the stock model reads it) → the chunks the loss scores: the positive and its negatives.
 # Chunks 0 and 1 are of page A (the query's own), chunk 2 of page B; the positive is chunk 0.
 MASK_CASES = [
     ("a chunk of the query's own page is never a negative", unit(1, 0, 0), {0, 2}),
