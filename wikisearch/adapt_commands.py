@@ -133,7 +133,8 @@ def adapt(
     re-embed the index with it if it is surely better on held-back pages (by
     --min-gain). With --side query, only the model that reads queries learns,
     towards the vectors the chunks have: nothing is re-embedded, so the time
-    does not grow with the wiki.
+    does not grow with the wiki. The default, --side auto, does so on an index
+    of more than WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS chunks.
 
     It reads the index, not the source it was built from: any index can be
     adapted, a synced one too. The index is replaced atomically, or not at all.
