@@ -51,6 +51,7 @@ from .gate import (
     HELD_BACK_METRIC,
     MAX_HELD_BACK,
     by_kind,
+    candidate_vectors,
     gain_lower_bound,
     held_back_ranks,
     most_improved,
@@ -338,7 +339,9 @@ def adapt_index(
     try:
         stock = _sentence_transformer(base.path, recipe.max_seq_length)
         scoring = time.monotonic()
-        ranks_before = held_back_ranks(stock, kept_back, distractors, own)
+        # The query side reads the stock vectors the index holds: encoded once, for before and after.
+        vectors = candidate_vectors(stock, kept_back, distractors, own) if queries_only else None
+        ranks_before = held_back_ranks(stock, kept_back, distractors, own, vectors)
         logger.info("scored the held-back pairs with %s in %.1f s", base.name, time.monotonic() - scoring)
         fixed = None
         if queries_only:
@@ -346,14 +349,13 @@ def adapt_index(
             fixed = FixedPassages.encode(stock, training, [indexed(p) for p in training])
             logger.info("encoded the training chunks as indexed in %.1f s", time.monotonic() - scoring)
         trained = train(base, training, recipe, scratch / MODEL, stock, on_step=step, fixed=fixed)
-        writer = stock if queries_only else None  # the query side reads the stock vectors
         del stock, fixed
         progress.close()
         reader = _sentence_transformer(trained.directory, recipe.max_seq_length)
         scoring = time.monotonic()
-        ranks_after = held_back_ranks(reader, kept_back, distractors, own, writer)
+        ranks_after = held_back_ranks(reader, kept_back, distractors, own, vectors)
         logger.info("scored them with the adapted model in %.1f s", time.monotonic() - scoring)
-        del reader, writer
+        del reader, vectors
         before, after = mrr_at_10(ranks_before), mrr_at_10(ranks_after)
         low = gain_lower_bound(kept_back, ranks_before, ranks_after, recipe.seed)
         pages = len({p.page for p in kept_back})

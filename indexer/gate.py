@@ -26,18 +26,30 @@ MAX_HELD_BACK = 600
 BOOTSTRAP = 2000
 
 
+_ENCODE: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+
+
+def _candidates(pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*(own or [p.passage for p in pairs]), *distractors]))
+
+
+def candidate_vectors(model: Any, pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str] = ()) -> Any:
+    """The held-back candidates (``held_back_ranks``) as a loaded ``model`` encodes them:
+    once, where one model writes the passages that several read queries against."""
+    return model.encode(_candidates(pairs, distractors, own), **_ENCODE)
+
+
 def held_back_ranks(
-    model: Any, pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str] = (), writer: Any = None
+    model: Any, pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str] = (), vectors: Any = None
 ) -> list[int]:
     """The rank of each held-back query's own passage (``own``, else the pair's passage)
     among all held-back passages and ``distractors``; the queries read by a loaded
-    sentence-transformers ``model``, the passages by ``writer`` (else the same model)."""
+    sentence-transformers ``model``, the passages too, unless their ``vectors``
+    (``candidate_vectors``) are given."""
     own = own or [p.passage for p in pairs]
-    passages = list(dict.fromkeys([*own, *distractors]))
-    where = {text: n for n, text in enumerate(passages)}
-    encode: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-    queries = model.encode([p.query for p in pairs], show_progress_bar=False, **encode)
-    scores = queries @ (writer or model).encode(passages, show_progress_bar=False, **encode).T
+    where = {text: n for n, text in enumerate(_candidates(pairs, distractors, own))}
+    written = candidate_vectors(model, pairs, distractors, own) if vectors is None else vectors
+    scores = model.encode([p.query for p in pairs], **_ENCODE) @ written.T
     return [int((scores[row] > scores[row, where[text]]).sum()) + 1 for row, text in enumerate(own)]
 
 
