@@ -43,7 +43,7 @@ from index_format import (
 )
 
 from . import query_side
-from .adapted import AdaptError, adapted_model, adapted_name, base_of, manifest_of, reading_queries
+from .adapted import AdaptError, adapted_model, adapted_name, base_of, manifest_of, reading_queries, serving
 from .build import crash_point
 from .chunk import approximate_tokens
 from .gate import (
@@ -392,14 +392,12 @@ def adapt_index(
             version = relabel_version(index_dir, relabelled, reads, trained.directory, judge is None)
         else:
             embedder, encoder = embedder_for(adapted, index_dir, settings)
-            if encoder is None:
-                raise AdaptError(f"{adapted.name}: no ONNX encoder could be exported to serve it", "no_encoder")
             report = reembed_index(
                 index_dir,
                 embedder,
                 adapted.info(),
                 settings,
-                encoder=encoder,
+                encoder=serving(adapted, encoder),
                 adapted=(trained.directory, adaptation),
                 publish=judge is None,
             )

@@ -87,7 +87,12 @@ def adapted_name(base: ResolvedModel, manifest: Manifest, index_dir: Path) -> st
 def reading_queries(model: ResolvedModel, index_dir: Path, settings: Settings) -> ExportedEncoder:
     """The ONNX export that reads an index's queries: without one, the server would read
     them with the model the manifest names, the base, and miss what was adapted."""
-    encoder = query_encoder(model, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime)
+    cache = encoder_cache(index_dir, settings.encoder_cache)
+    return serving(model, query_encoder(model, cache, settings.build_runtime))
+
+
+def serving(model: ResolvedModel, encoder: ExportedEncoder | None) -> ExportedEncoder:
+    """An adapted model's export, which the index must store: the server has no other way to it."""
     if encoder is None:
         raise AdaptError(f"{model.name}: no ONNX encoder could be exported to serve it", "no_encoder")
     return encoder
