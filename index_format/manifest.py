@@ -194,6 +194,11 @@ class Manifest:
         ``model`` (the base), and ``encoder``, the adapted model's export, reads queries."""
         return self.adaptation is not None and self.adaptation.recipe.side == "query"
 
+    @property
+    def chunks_adapted(self) -> bool:
+        """The whole model is adapted: the chunks' vectors are the adapted model's, not the base's."""
+        return self.adaptation is not None and not self.queries_adapted
+
     def to_json(self) -> str:
         return json.dumps(as_dict(self), indent=2, ensure_ascii=False)
 

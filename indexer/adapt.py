@@ -82,8 +82,8 @@ def side_for(settings: Settings, manifest: Manifest) -> str:
     time bound) or its whole model is adapted already, the side that reads queries above."""
     if settings.adapt_side != "auto":
         return settings.adapt_side
-    whole = manifest.adaptation is not None and not manifest.queries_adapted
-    return "model" if whole or manifest.counts.chunks <= settings.adapt_model_max_chunks else "query"
+    small = manifest.counts.chunks <= settings.adapt_model_max_chunks
+    return "model" if manifest.chunks_adapted or small else "query"
 
 
 def recipe_from(settings: Settings, side: str = "model") -> AdaptRecipe:
@@ -295,7 +295,7 @@ def adapt_index(
             settings.adapt_model_max_chunks,
             "only what reads queries learns" if queries_only else "the whole model learns",
         )
-    if queries_only and manifest.adaptation is not None and not manifest.queries_adapted:
+    if queries_only and manifest.chunks_adapted:
         raise AdaptError(
             f"{index_dir}: its chunks are embedded by an adapted model, and the query side learns towards the "
             "stock model's vectors: go back first (wikisearch adapt --undo)",
