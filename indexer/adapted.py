@@ -54,7 +54,7 @@ def build_models(index_dir: Path, settings: Settings, replace: bool = False) -> 
         embedder, encoder = embedder_for(base, index_dir, settings)
         return BuildModels(embedder, base.info(), encoder, None)
     if manifest.queries_adapted:
-        kept = kept_reader(index_dir, base.sha256)
+        kept = kept_reader(index_dir, manifest, base.sha256)
         if kept is None:
             raise AdaptError(f"{index_dir}: adapted to read queries, but no encoder for them is stored", "no_encoder")
         embedder, _ = embedder_for(base, index_dir, settings)
@@ -64,12 +64,13 @@ def build_models(index_dir: Path, settings: Settings, replace: bool = False) -> 
     return BuildModels(embedder, adapted.info(), encoder, (adapted.path, adaptation))
 
 
-def kept_reader(index_dir: Path, base_sha256: str) -> tuple[ExportedEncoder, tuple[Path, Adaptation]] | None:
-    """What reads the queries of an index adapted on the query side from the model
-    ``base_sha256`` — its stored export, and its adapted model (weights verified) — for
-    a new version of it to keep; None for any other index. Its chunks are the base
-    model's, so a build from any source (Spark shards too) keeps it."""
-    manifest = existing_manifest(index_dir)
+def kept_reader(
+    index_dir: Path, manifest: Manifest | None, base_sha256: str
+) -> tuple[ExportedEncoder, tuple[Path, Adaptation]] | None:
+    """What reads the queries of an index (``manifest``: its own, as already read) adapted
+    on the query side from the model ``base_sha256`` — its stored export, and its adapted
+    model (weights verified) — for a new version of it to keep; None for any other index.
+    Its chunks are the base model's, so a build from any source (Spark shards too) keeps it."""
     made = manifest.adaptation if manifest is not None else None
     if manifest is None or made is None or not manifest.queries_adapted or manifest.encoder is None:
         return None

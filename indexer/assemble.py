@@ -20,7 +20,7 @@ from core.documents import Page
 from core.errors import IndexFormatError, write_failed
 from core.onnx_encoder import ExportedEncoder
 from core.settings import Settings
-from index_format import BuildReport, Index, IndexWriter, StoredChunk, existing_manifest
+from index_format import BuildReport, Index, IndexWriter, Manifest, StoredChunk, existing_manifest
 
 from . import shards
 from .adapted import kept_reader
@@ -40,8 +40,9 @@ def assemble_index(
         raise IndexFormatError(f"{root}: no published shards here (a build writes them with --shards-out)", "no_shards")
     made = shards.read_manifest(version)
     report = made.build
-    old_pages = _old_pages(target, made.model.sha256, replace)
-    kept = None if replace else kept_reader(target, made.model.sha256)
+    previous = existing_manifest(target)
+    old_pages = _old_pages(target, previous, made.model.sha256, replace)
+    kept = None if replace else kept_reader(target, previous, made.model.sha256)
     dims = made.model.dimensions or 0
     writer = IndexWriter(target, dims)
     seen: set[str] = set()
@@ -108,9 +109,10 @@ def _page(row: dict[str, Any]) -> Page:
     )
 
 
-def _old_pages(target: Path, model_sha256: str, replace: bool) -> dict[str, tuple[int, tuple[str, ...]]]:
-    """The index being replaced, page by page: to report what changed."""
-    manifest = existing_manifest(target)
+def _old_pages(
+    target: Path, manifest: Manifest | None, model_sha256: str, replace: bool
+) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """The index being replaced (``manifest``: its own), page by page: to report what changed."""
     if manifest is None:
         return {}
     if manifest.model.sha256 != model_sha256:
