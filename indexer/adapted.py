@@ -1,9 +1,9 @@
 """The adapted model an index carries, and going back to its base.
 
-An adapted index stores its adapted model (``index_format.MODEL``): builds
-and syncs embed with it — or, adapted on the query side only, embed with the
-base model and store the adapted one's export to read queries — and
-``adapt --undo`` returns to the base.
+An adapted index stores its adapted model (``index_format.MODEL``): builds,
+syncs and Spark builds embed with it — or, adapted on the query side only,
+embed with the base model and store the adapted one's export to read
+queries — and ``adapt --undo`` returns to the base.
 """
 
 from __future__ import annotations
@@ -43,41 +43,54 @@ class BuildModels:
 
 
 def build_models(index_dir: Path, settings: Settings, replace: bool = False) -> BuildModels:
-    """What a build of ``index_dir`` embeds with: the index's adapted model when it was
-    adapted from the configured one (weights verified) — with the configured one when only
-    the side that reads queries was adapted — else the configured model.
-    ``replace`` rebuilds from scratch, with the configured model."""
+    """What a build of ``index_dir`` embeds with (``chunk_model``), and what of the index's
+    adaptation each new version keeps (``kept_adaptation``). ``replace`` rebuilds from
+    scratch, with the configured model."""
+    model, manifest = chunk_model(index_dir, settings, replace)
+    embedder, encoder = embedder_for(model, index_dir, settings)
+    kept = kept_adaptation(index_dir, manifest, model.sha256)
+    if kept is None:
+        return BuildModels(embedder, model.info(), encoder, None)
+    return BuildModels(embedder, model.info(), kept[0] or encoder, kept[1])
+
+
+def chunk_model(index_dir: Path, settings: Settings, replace: bool = False) -> tuple[ResolvedModel, Manifest | None]:
+    """The model a build of ``index_dir`` embeds its chunks with — its whole adapted model
+    (weights verified) when it was adapted from the configured one, else the configured
+    model (also when only the side that reads queries was adapted) — and the index's
+    manifest, as read (None with ``replace``, or with no index there)."""
     base = resolve_model(settings.model, settings.allow_unvetted_model)
     manifest = None if replace else existing_manifest(index_dir)
-    adaptation = manifest.adaptation if manifest is not None else None
-    if manifest is None or adaptation is None or adaptation.base.sha256 != base.sha256:
-        embedder, encoder = embedder_for(base, index_dir, settings)
-        return BuildModels(embedder, base.info(), encoder, None)
-    if manifest.queries_adapted:
-        kept = kept_reader(index_dir, manifest, base.sha256)
-        if kept is None:
-            raise AdaptError(f"{index_dir}: adapted to read queries, but no encoder for them is stored", "no_encoder")
-        embedder, _ = embedder_for(base, index_dir, settings)
-        return BuildModels(embedder, base.info(), *kept)
-    adapted = adapted_model(base, index_dir / MODEL, adaptation.weights_sha256, adapted_name(base, manifest, index_dir))
-    embedder, encoder = embedder_for(adapted, index_dir, settings)
-    return BuildModels(embedder, adapted.info(), encoder, (adapted.path, adaptation))
-
-
-def kept_reader(
-    index_dir: Path, manifest: Manifest | None, base_sha256: str
-) -> tuple[ExportedEncoder, tuple[Path, Adaptation]] | None:
-    """What reads the queries of an index (``manifest``: its own, as already read) adapted
-    on the query side from the model ``base_sha256`` — its stored export, and its adapted
-    model (weights verified) — for a new version of it to keep; None for any other index.
-    Its chunks are the base model's, so a build from any source (Spark shards too) keeps it."""
     made = manifest.adaptation if manifest is not None else None
-    if manifest is None or made is None or not manifest.queries_adapted or manifest.encoder is None:
+    if manifest is None or made is None or made.base.sha256 != base.sha256 or manifest.queries_adapted:
+        return base, manifest
+    adapted = adapted_model(base, index_dir / MODEL, made.weights_sha256, adapted_name(base, manifest, index_dir))
+    return adapted, manifest
+
+
+def kept_adaptation(
+    index_dir: Path, manifest: Manifest | None, model_sha256: str
+) -> tuple[ExportedEncoder | None, tuple[Path, Adaptation]] | None:
+    """What a new version of ``index_dir`` (``manifest``: its own, as already read) whose
+    chunks the model ``model_sha256`` embedded keeps of its adaptation: its adapted model
+    (weights verified) and, adapted on the query side, the stored export that reads its
+    queries (else None: the chunks' model reads them). None when nothing is kept: the
+    index is not adapted, or the chunks are another model's. So a build from any source,
+    Spark shards too, keeps what was adapted."""
+    made = manifest.adaptation if manifest is not None else None
+    if manifest is None or made is None:
         return None
-    if made.base.sha256 != base_sha256:
+    if manifest.queries_adapted:
+        if made.base.sha256 != model_sha256:
+            return None
+        if manifest.encoder is None:
+            raise AdaptError(f"{index_dir}: adapted to read queries, but no encoder for them is stored", "no_encoder")
+        _verify(index_dir / MODEL, made.weights_sha256)
+        return ExportedEncoder(index_dir.resolve(), manifest.encoder), (index_dir / MODEL, made)
+    if manifest.model.sha256 != model_sha256:
         return None
     _verify(index_dir / MODEL, made.weights_sha256)
-    return ExportedEncoder(index_dir.resolve(), manifest.encoder), (index_dir / MODEL, made)
+    return None, (index_dir / MODEL, made)
 
 
 def adapted_name(base: ResolvedModel, manifest: Manifest, index_dir: Path) -> str:

@@ -23,7 +23,7 @@ from core.settings import Settings
 from index_format import BuildReport, Index, IndexWriter, Manifest, StoredChunk, existing_manifest
 
 from . import shards
-from .adapted import kept_reader
+from .adapted import kept_adaptation
 from .build import count_change, new_manifest
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def assemble_index(
     report = made.build
     previous = existing_manifest(target)
     old_pages = _old_pages(target, previous, made.model.sha256, replace)
-    kept = None if replace else kept_reader(target, previous, made.model.sha256)
+    kept = None if replace else kept_adaptation(target, previous, made.model.sha256)
     dims = made.model.dimensions or 0
     writer = IndexWriter(target, dims)
     seen: set[str] = set()
@@ -78,11 +78,11 @@ def assemble_index(
         report.sentences = writer.sentences
         report.duration_s = round(report.duration_s + time.monotonic() - started, 3)  # the Spark run's, and ours
         manifest = new_manifest(made.source, made.model, made.embedded_with, made.chunking, report)
-        if kept is not None:  # adapted on the query side: it keeps what reads its queries
-            writer.add_encoder(kept[0].directory, kept[0].info)
+        reader = kept[0] if kept is not None and kept[0] is not None else encoder
+        if reader is not None:
+            writer.add_encoder(reader.directory, reader.info)
+        if kept is not None:  # adapted: the new version keeps its adapted model
             writer.add_model(*kept[1])
-        elif encoder is not None:
-            writer.add_encoder(encoder.directory, encoder.info)
         final = writer.commit(manifest, settings)
         report.version = final.name
     except OSError as exc:

@@ -156,6 +156,16 @@ def test_records_build_on_spark_as_they_do_serially(tmp_path: Path) -> None:
     assert b.manifest.source.type == "records" and b.manifest.source.preset == "sparql"
 
 
+def edited_dump(dump: Path, folder: Path) -> Path:
+    """``dump`` with one sentence of one page edited."""
+    xml = bz2.decompress(dump.read_bytes()).decode()
+    edited = xml.replace("Allow users to upload files.", "Allow users to upload files (edited).", 1)
+    assert edited != xml
+    newer = folder / "newer.xml.bz2"
+    newer.write_bytes(bz2.compress(edited.encode()))
+    return newer
+
+
 def test_shards_are_reused_by_the_next_run_and_assemble_to_a_served_index(
     split: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -163,11 +173,7 @@ def test_shards_are_reused_by_the_next_run_and_assemble_to_a_served_index(
     first = run_cli("build", str(split["a"]), "--engine", "spark", "--shards-out", str(shards), env=QUICK)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "published shards" in first.stdout and current(shards) is not None
-    xml = bz2.decompress(split["a"].read_bytes()).decode()
-    edited = xml.replace("Allow users to upload files.", "Allow users to upload files (edited).", 1)
-    assert edited != xml
-    newer = tmp_path / "newer.xml.bz2"
-    newer.write_bytes(bz2.compress(edited.encode()))
+    newer = edited_dump(split["a"], tmp_path)
     index = tmp_path / "index"
     again = run_cli(
         "build", str(newer), "--engine", "spark", "--shards-out", str(shards), "--index", str(index), env=QUICK
@@ -236,3 +242,40 @@ def test_clear_errors_without_java_or_with_bad_options(split: dict[str, Path], t
     nothing = run_cli("assemble", str(tmp_path / "empty"), "--index", str(tmp_path / "k"))
     assert nothing.returncode == 2 and "no published shards" in nothing.stderr
     assert not (tmp_path / "i").exists() and not (tmp_path / "k").exists()
+
+
+def test_an_adapted_index_is_built_on_spark_with_its_adapted_model(split: dict[str, Path], tmp_path: Path) -> None:
+    """As a serial build does: the adapted model embeds what changed, the rest is reused,
+    and the new version keeps the adapted model; shards another model made are not reused."""
+    index = tmp_path / "index"
+    assert run_cli("build", str(split["a"]), "--index", str(index), "-q", env=NO_ANSWERS).returncode == 0
+    adapted = run_cli("adapt", "--index", str(index), "--side", "model", "--force", env=TINY)
+    assert adapted.returncode == 0 and "switched to the adapted model" in adapted.stdout, adapted.stderr
+    before = Index.open(index).manifest
+    newer = edited_dump(split["a"], tmp_path)
+    serial = tmp_path / "serial"
+    shutil.copytree(index, serial, symlinks=True)
+    assert run_cli("build", str(newer), "--index", str(serial), "-q", env=NO_ANSWERS).returncode == 0
+    stock_shards = tmp_path / "shards"  # the stock model's, from an earlier run
+    stock = run_cli("build", str(split["a"]), "--engine", "spark", "--shards-out", str(stock_shards), env=QUICK)
+    assert stock.returncode == 0, stock.stderr[-2000:]
+    result = run_cli(
+        "build", str(newer), "--engine", "spark", "--shards-out", str(stock_shards), "--index", str(index), env=QUICK
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    embedded = int(re.search(r"chunks: (\d+) embedded", result.stdout)[1])
+    reused = int(re.search(r"embedded, (\d+) reused", result.stdout)[1])
+    assert 1 <= embedded <= 2 and reused > 100, result.stdout  # the index's own vectors, not the stock shards'
+    after = Index.open(index).manifest
+    assert after.adaptation == before.adaptation and after.model.sha256 == before.model.sha256
+    assert after.encoder is not None and (index / "model" / "model.safetensors").is_file()
+    ours, theirs = chunk_vectors(Index.open(index)), chunk_vectors(Index.open(serial))
+    assert set(ours) == set(theirs)
+    assert min(float(ours[k] @ theirs[k]) for k in ours) > 0.9999  # the adapted model's vectors, as serially
+    for query in ("uploading files", "how long do login cookies last"):
+        one = run_cli("query", "--index", str(serial), "--json", query).stdout
+        two = run_cli("query", "--index", str(index), "--json", query).stdout
+        assert re.findall(r'"title": "([^"]+)"', one) == re.findall(r'"title": "([^"]+)"', two), query
+    # Its shards assemble into it again, keeping the adapted model.
+    assert run_cli("assemble", str(stock_shards), "--index", str(index), "-q").returncode == 0
+    assert Index.open(index).manifest.adaptation == before.adaptation

@@ -33,41 +33,42 @@ def spark_build(
     preset: str | None = None,
     fields: dict[str, str] | None = None,
 ) -> BuildReport | None:
-    """Run the build on Spark. With --shards-out the shards stay there (and a
-    later run reuses their vectors); otherwise they go to a scratch directory
-    beside the index, which is assembled from them and the scratch removed."""
+    """Run the build on Spark, with the model a serial build of --index would embed with.
+    With --shards-out the shards stay there (and a later run of the same model reuses
+    their vectors, else the index's); otherwise they go to a scratch directory beside
+    the index, which is assembled from them and the scratch removed."""
     from core.models import resolve_model
     from core.onnx_encoder import cache_beside, encoder_cache, prepare_encoder
-    from index_format import existing_manifest
+    from indexer.adapted import chunk_model
     from indexer.assemble import assemble_index, previous_vectors
-    from indexer.shards import CHUNKS, SENTENCES, current
+    from indexer.shards import CHUNKS, SENTENCES, current, read_manifest
     from indexer.spark_build import Previous, build_shards
 
     if index_dir is None and shards_out is None:
         raise click.BadParameter("give --index, --shards-out or both", param_hint="--index")
     if settings.build_runtime != "onnx":
         raise click.BadParameter("the spark engine encodes with ONNX Runtime (fp32): --runtime onnx")
-    if index_dir is not None and not replace_index:
-        existing_manifest(index_dir)  # refuse a non-index directory before starting Spark
-    resolved = resolve_model(settings.model, settings.allow_unvetted_model)
+    if index_dir is not None:  # a non-index directory is refused before Spark starts
+        resolved, _ = chunk_model(index_dir, settings, replace_index)  # an adapted index's own model
+    else:
+        resolved = resolve_model(settings.model, settings.allow_unvetted_model)
     home = (index_dir or shards_out or Path(".")).absolute()
     encoder = prepare_encoder(resolved, encoder_cache(home, settings.encoder_cache))
     if encoder is None:
         raise ModelError(f"{resolved.info().name}: no ONNX encoder could be exported; the spark engine needs one")
     model = replace(resolved.info(), dimensions=resolved.card.dimensions if resolved.card else 0)
-    scratch = None
+    scratch = None if index_dir is None else cache_beside(index_dir) / f"spark-{index_dir.name}-{os.getpid()}"
+    previous = Previous()
     if shards_out is not None:
         root = shards_out
         last = current(root)
-        previous = Previous(
-            str(last / CHUNKS) if last else None, str(last / SENTENCES) if last and settings.answer_sentences else None
-        )
+        if last is not None and read_manifest(last).model.sha256 == model.sha256:  # not another model's vectors
+            previous = Previous(str(last / CHUNKS), str(last / SENTENCES) if settings.answer_sentences else None)
     else:
-        assert index_dir is not None
-        scratch = cache_beside(index_dir) / f"spark-{index_dir.name}-{os.getpid()}"
+        assert scratch is not None
         root = scratch / "shards"
-        chunks, sentences = previous_vectors(index_dir, scratch / "previous", model.sha256)
-        previous = Previous(chunks, sentences)
+    if previous.chunks is None and index_dir is not None and scratch is not None:
+        previous = Previous(*previous_vectors(index_dir, scratch / "previous", model.sha256))
     try:
         build_shards(
             dumps,
@@ -120,6 +121,7 @@ def assemble(
     setup_logging(ctx.obj["verbose"], settings.quiet)
     from core.models import resolve_model
     from core.onnx_encoder import encoder_cache, prepare_encoder
+    from indexer.adapted import chunk_model
     from indexer.assemble import assemble_index
     from indexer.shards import current, read_manifest
 
@@ -127,7 +129,9 @@ def assemble(
     encoder = None
     if version is not None:
         made = read_manifest(version)
-        resolved = resolve_model(made.model.name, settings.allow_unvetted_model)
+        resolved, _ = chunk_model(index_dir, settings, replace)  # an adapted index's own model
+        if resolved.sha256 != made.model.sha256:
+            resolved = resolve_model(made.model.name, settings.allow_unvetted_model)
         encoder = prepare_encoder(resolved, encoder_cache(index_dir, settings.encoder_cache))
     report = assemble_index(shards, index_dir, settings, encoder, replace)
     if not settings.quiet:
