@@ -279,3 +279,6 @@ def test_an_adapted_index_is_built_on_spark_with_its_adapted_model(split: dict[s
     # Its shards assemble into it again, keeping the adapted model.
     assert run_cli("assemble", str(stock_shards), "--index", str(index), "-q").returncode == 0
     assert Index.open(index).manifest.adaptation == before.adaptation
+    elsewhere = run_cli("assemble", str(stock_shards), "--index", str(tmp_path / "fresh"))
+    assert elsewhere.returncode == 2 and "only into the index adapted to it" in elsewhere.stderr, elsewhere.stderr
+    assert "Traceback" not in elsewhere.stderr and not (tmp_path / "fresh" / "manifest.json").exists()

@@ -131,7 +131,13 @@ def assemble(
         made = read_manifest(version)
         resolved, _ = chunk_model(index_dir, settings, replace)  # an adapted index's own model
         if resolved.sha256 != made.model.sha256:
-            resolved = resolve_model(made.model.name, settings.allow_unvetted_model)
+            try:
+                resolved = resolve_model(made.model.name, settings.allow_unvetted_model)
+            except ModelError as exc:
+                raise ModelError(
+                    f"{shards}: not embedded with --index's model ({exc}); shards of an adapted model "
+                    "assemble only into the index adapted to it"
+                ) from None
         encoder = prepare_encoder(resolved, encoder_cache(index_dir, settings.encoder_cache))
     report = assemble_index(shards, index_dir, settings, encoder, replace)
     if not settings.quiet:
