@@ -349,6 +349,21 @@ def test_a_killed_or_refused_adaptation_leaves_the_index_as_it_was(small: Path, 
     assert not list((tmp_path / ".wikisearch-cache").glob("adapt-*"))
 
 
+@pytest.mark.model
+def test_build_adapt_builds_then_adapts_in_one_go(small: Path, tmp_path: Path) -> None:
+    """Past a gate lowered below any loss (a few steps teach little), on the cheaper side."""
+    index, dump = tmp_path / "index", small.parent / "docs-150.xml.bz2"
+    env = TINY | {"WIKISEARCH_ADAPT_SIDE": "query", "WIKISEARCH_ADAPT_QUERY_MIN_GAIN": "-1"}
+    done = run_cli("build", str(dump), "--index", str(index), "--adapt", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "pages: 150 added" in done.stdout and "on 64 pairs" in done.stdout, done.stdout
+    assert "switched: the adapted model reads the queries" in done.stdout, done.stdout
+    assert Index.open(index).manifest.queries_adapted
+    nowhere = run_cli("build", str(dump), "--engine", "spark", "--shards-out", str(tmp_path / "shards"), "--adapt")
+    assert nowhere.returncode == 2 and "--adapt adapts the index at --index" in nowhere.stderr, nowhere.stderr
+    assert not (tmp_path / "shards").exists()
+
+
 def test_adapt_says_clearly_what_it_cannot_do(tmp_path: Path) -> None:
     missing = run_cli("adapt", "--index", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "no index here" in missing.stderr and "Traceback" not in missing.stderr

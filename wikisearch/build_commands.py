@@ -155,6 +155,8 @@ def build(
         if not sep or not name:
             raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
         overrides[role.strip()] = name.strip()
+    if adapt and index_dir is None:
+        raise click.BadParameter("--adapt adapts the index at --index: give one", param_hint="--adapt")
     if engine == "spark":
         from .spark_commands import spark_build
 
@@ -173,6 +175,10 @@ def build(
         )
         if report is not None and not settings.quiet:
             print_summary(report, index_dir)
+        if adapt and index_dir is not None:
+            from .adapt_commands import run_adaptation
+
+            run_adaptation(index_dir, settings, None, None)
         return
     if len(dumps) > 1 or shards_out:
         raise click.BadParameter("several dumps and --shards-out need --engine spark")
