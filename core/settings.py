@@ -110,9 +110,6 @@ class Settings:
     adapt_loss: str = "gist"
     #: ``adapt``: keep the word-embedding layer as it is (only the transformer layers learn).
     adapt_freeze_embeddings: bool = False
-    #: ``adapt``: the trained weights' share in a weighted average with the base model's
-    #: (WiSE-FT); 1.0 keeps the weights as trained.
-    adapt_weight_share: float = 1.0
     #: ``adapt``: what learns: model (the whole model; every chunk is embedded again), query
     #: (a copy that reads queries, towards the chunks' stock vectors: nothing is re-embedded), or
     #: auto: model up to ``adapt_model_max_chunks`` chunks, query above.
@@ -192,8 +189,6 @@ class Settings:
             raise SettingsError(f"adapt_pair_kinds: each must be one of {', '.join(PAIR_KINDS)}")
         if any(getattr(self, name) <= 0 for name in ADAPT_POSITIVE):
             raise SettingsError(f"{', '.join(ADAPT_POSITIVE[:-1])} and {ADAPT_POSITIVE[-1]} must be positive")
-        if not 0 < self.adapt_weight_share <= 1:
-            raise SettingsError("adapt_weight_share must be above 0 and at most 1")
         if self.spark_task_mb <= 0:
             raise SettingsError("spark_task_mb must be positive")
         if self.flat_max_chunks < 0:

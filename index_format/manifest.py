@@ -142,8 +142,6 @@ class AdaptRecipe:
     max_pages: int = 0  # 0: not recorded (adapted before pages were sampled)
     #: model: the whole model (chunks and queries); query: only the side that reads queries.
     side: str = "model"
-    #: The trained weights' share in their average with the base's (1.0: as trained).
-    weight_share: float = 1.0
 
 
 @dataclass(frozen=True)

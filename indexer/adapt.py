@@ -103,7 +103,6 @@ def recipe_from(settings: Settings, side: str = "model") -> AdaptRecipe:
         max_tokens=settings.adapt_max_tokens,
         max_pages=settings.adapt_max_pages,
         side=side,
-        weight_share=settings.adapt_weight_share,
     )
 
 
@@ -217,8 +216,6 @@ def train(
             on_step(step, len(plan), float(value.detach()))
         crash_point("adapt")
     model.eval()
-    if recipe.weight_share < 1:
-        _average(model, guide, recipe.weight_share)
     if out.exists():
         shutil.rmtree(out)
     model.save(str(out), create_model_card=False)
@@ -226,18 +223,6 @@ def train(
     return Trained(
         out, len(plan), round(time.monotonic() - started, 1), file_sha256(weights), dict(Counter(p.kind for p in pairs))
     )
-
-
-def _average(model: Any, base: Any, share: float) -> None:
-    """WiSE-FT (Wortsman et al., 2022): the trained weights averaged with the base's,
-    ``share`` of the trained ones: what was learnt, with less of what was forgotten."""
-    import torch
-
-    theirs = base.state_dict()
-    with torch.no_grad():
-        for name, value in model.state_dict().items():
-            if value.is_floating_point():
-                value.copy_(torch.lerp(theirs[name], value, share))
 
 
 #: What ``adapt`` says of the data it learnt from, in the manifest and on /about.

@@ -87,11 +87,6 @@ def _bounds(recipe: AdaptRecipe) -> str:
     return said + (f" from at most {recipe.max_pages} pages" if recipe.max_pages else "")
 
 
-def _averaged(recipe: AdaptRecipe) -> str:
-    share = recipe.weight_share
-    return f"; weights {share:.0%} trained, {1 - share:.0%} base (WiSE-FT)" if share < 1 else ""
-
-
 def _index_model(index_dir: Path, as_json: bool) -> None:
     """The model an index was embedded with; for an adapted one, what it was adapted from and how."""
     from index_format import MODEL, as_dict, existing_manifest
@@ -130,7 +125,7 @@ def _index_model(index_dir: Path, as_json: bool) -> None:
                 "recipe",
                 f"{recipe.loss}; {recipe.epochs} epochs, lr {recipe.learning_rate}, batch {recipe.batch_size}, "
                 f"warm-up {recipe.warmup_share:.0%}, at most {recipe.max_pairs} pairs{_bounds(recipe)}, "
-                f"{recipe.max_seq_length} tokens, seed {recipe.seed}{_averaged(recipe)}",
+                f"{recipe.max_seq_length} tokens, seed {recipe.seed}",
             ),
             ("training", f"{made.steps} steps in {made.training_s:.0f} s, {made.adapted_at}"),
             ("held back", held_back_text(made)),
