@@ -43,6 +43,7 @@ ADAPT_POSITIVE = (
     "adapt_batch_size",
     "adapt_learning_rate",
     "adapt_query_learning_rate",
+    "adapt_query_epochs",
     "adapt_model_max_chunks",
 )
 
@@ -100,6 +101,8 @@ class Settings:
     adapt_learning_rate: float = 5e-5
     #: ``adapt``: peak learning rate when only the side that reads queries learns (``adapt_side`` query).
     adapt_query_learning_rate: float = 1e-4
+    #: ``adapt``: passes over the training pairs when only the side that reads queries learns.
+    adapt_query_epochs: int = 3
     #: ``adapt``: pairs per step; the other pairs of a batch are each pair's negatives.
     adapt_batch_size: int = 32
     #: ``adapt``: seed of the pair sample, the batches and the model's dropout.

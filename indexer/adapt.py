@@ -92,7 +92,7 @@ def recipe_from(settings: Settings, side: str = "model") -> AdaptRecipe:
     return AdaptRecipe(
         pair_kinds=settings.adapt_pair_kinds.split(","),
         max_pairs=settings.adapt_max_pairs,
-        epochs=settings.adapt_epochs,
+        epochs=settings.adapt_query_epochs if queries else settings.adapt_epochs,
         learning_rate=settings.adapt_query_learning_rate if queries else settings.adapt_learning_rate,
         batch_size=settings.adapt_batch_size,
         seed=settings.adapt_seed,

@@ -203,6 +203,7 @@ TINY = {  # a few steps: what is tested is the machinery, not the gain (bench/ad
     "WIKISEARCH_ADAPT_MAX_PAIRS": "64",
     "WIKISEARCH_ADAPT_BATCH_SIZE": "16",
     "WIKISEARCH_ADAPT_EPOCHS": "1",
+    "WIKISEARCH_ADAPT_QUERY_EPOCHS": "1",
     "WIKISEARCH_ANSWER_SENTENCES": "false",
 }
 

@@ -17,7 +17,7 @@ from core.models import ModelInfo
 from core.onnx_encoder import OnnxEncoder
 from core.settings import Settings
 from index_format import MODEL, Adaptation, AdaptRecipe, Counts, Index, Manifest
-from indexer.adapt import side_for
+from indexer.adapt import recipe_from, side_for
 from indexer.pairs import Pair
 from indexer.query_side import SCALE, FixedPassages
 from indexer.reembed import restored
@@ -87,6 +87,15 @@ def test_auto_adapts_the_whole_model_while_the_index_is_small_enough_to_re_embed
     assert side_for(Settings.load({"adapt_side": setting}), manifest_of(chunks, adapted)) == side
 
 
+def test_each_side_trains_with_its_own_epochs_and_learning_rate() -> None:
+    settings = Settings.load(
+        {"adapt_epochs": 5, "adapt_learning_rate": 1e-5, "adapt_query_epochs": 7, "adapt_query_learning_rate": 2e-5}
+    )
+    whole, queries = recipe_from(settings, "model"), recipe_from(settings, "query")
+    assert (whole.epochs, whole.learning_rate, whole.side) == (5, 1e-5, "model")
+    assert (queries.epochs, queries.learning_rate, queries.side) == (7, 2e-5, "query")
+
+
 def test_a_side_that_is_not_one_is_refused(tmp_path: Path) -> None:
     refused = run_cli("adapt", "--index", str(tmp_path), env={"WIKISEARCH_ADAPT_SIDE": "both"})
     assert refused.returncode == 2 and "adapt_side must be auto, model or query, not 'both'" in refused.stderr
@@ -108,7 +117,8 @@ def test_adapting_the_query_side_keeps_every_vector_and_reads_queries_with_the_a
     assert version(index) == unchanged
 
     # The default side, auto, adapts only what reads queries on an index of more chunks than it re-embeds.
-    done = run_cli("adapt", "--index", str(index), "--force", env=TINY | {"WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS": "100"})
+    auto = TINY | {"WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS": "100"}
+    done = run_cli("adapt", "--index", str(index), "--force", "--epochs", "2", env=auto)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("adapted what reads queries of all-MiniLM-L6-v2 on 64 pairs"), done.stdout
     assert "switched: the adapted model reads the queries, the chunks keep their vectors" in done.stdout, done.stdout
@@ -117,6 +127,7 @@ def test_adapting_the_query_side_keeps_every_vector_and_reads_queries_with_the_a
     made = manifest.adaptation
     assert made is not None and manifest.queries_adapted and made.recipe.side == "query"
     assert made.recipe.learning_rate == Settings().adapt_query_learning_rate
+    assert made.recipe.epochs == 2  # --epochs reaches the query side's own setting
     assert digests(index) == before  # nothing re-embedded: every stored vector and text as it was
     assert (manifest.model.name, manifest.model.sha256) == (stock.model.name, stock.model.sha256)
     assert manifest.encoder is not None and stock.encoder is not None

@@ -89,7 +89,11 @@ def run_adaptation(
 )
 @click.option("--corpus", help="The corpus of the index in --eval (default: the index directory's name).")
 @click.option("--max-pairs", type=click.IntRange(min=1), help=f"Most training pairs {default_of('adapt_max_pairs')}.")
-@click.option("--epochs", type=click.IntRange(min=1), help=f"Passes over the pairs {default_of('adapt_epochs')}.")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    help=f"Passes over the pairs {default_of('adapt_epochs')}; with --side query {default_of('adapt_query_epochs')}.",
+)
 @click.option("--seed", type=int, help=f"Seed of the sample, batches and dropout {default_of('adapt_seed')}.")
 @click.option(
     "--min-gain",
@@ -144,6 +148,7 @@ def adapt(
         {
             "adapt_max_pairs": max_pairs,
             "adapt_epochs": epochs,
+            "adapt_query_epochs": epochs,
             "adapt_seed": seed,
             "adapt_min_gain": min_gain,
             "adapt_query_min_gain": min_gain,
