@@ -48,10 +48,7 @@ def build_models(index_dir: Path, settings: Settings, replace: bool = False) -> 
     scratch, with the configured model."""
     model, manifest = chunk_model(index_dir, settings, replace)
     embedder, encoder = embedder_for(model, index_dir, settings)
-    kept = kept_adaptation(index_dir, manifest, model.sha256)
-    if kept is None:
-        return BuildModels(embedder, model.info(), encoder, None)
-    return BuildModels(embedder, model.info(), kept[0] or encoder, kept[1])
+    return BuildModels(embedder, model.info(), *kept_adaptation(index_dir, manifest, model.sha256, encoder))
 
 
 def chunk_model(index_dir: Path, settings: Settings, replace: bool = False) -> tuple[ResolvedModel, Manifest | None]:
@@ -69,28 +66,28 @@ def chunk_model(index_dir: Path, settings: Settings, replace: bool = False) -> t
 
 
 def kept_adaptation(
-    index_dir: Path, manifest: Manifest | None, model_sha256: str
-) -> tuple[ExportedEncoder | None, tuple[Path, Adaptation]] | None:
-    """What a new version of ``index_dir`` (``manifest``: its own, as already read) whose
-    chunks the model ``model_sha256`` embedded keeps of its adaptation: its adapted model
-    (weights verified) and, adapted on the query side, the stored export that reads its
-    queries (else None: the chunks' model reads them). None when nothing is kept: the
-    index is not adapted, or the chunks are another model's. So a build from any source,
-    Spark shards too, keeps what was adapted."""
+    index_dir: Path, manifest: Manifest | None, model_sha256: str, encoder: ExportedEncoder | None
+) -> tuple[ExportedEncoder | None, tuple[Path, Adaptation] | None]:
+    """What reads the queries of a new version of ``index_dir`` (``manifest``: its own, as
+    already read) whose chunks the model ``model_sha256`` embedded, and the adapted model
+    (weights verified) it keeps: adapted on the query side, the stored export that reads
+    them; else ``encoder``, the chunks' model's export. No adapted model is kept when the
+    index is not adapted, or when the chunks are another model's. So a build from any
+    source, Spark shards too, keeps what was adapted."""
     made = manifest.adaptation if manifest is not None else None
     if manifest is None or made is None:
-        return None
+        return encoder, None
     if manifest.queries_adapted:
         if made.base.sha256 != model_sha256:
-            return None
+            return encoder, None
         if manifest.encoder is None:
             raise AdaptError(f"{index_dir}: adapted to read queries, but no encoder for them is stored", "no_encoder")
         _verify(index_dir / MODEL, made.weights_sha256)
         return ExportedEncoder(index_dir.resolve(), manifest.encoder), (index_dir / MODEL, made)
     if manifest.model.sha256 != model_sha256:
-        return None
+        return encoder, None
     _verify(index_dir / MODEL, made.weights_sha256)
-    return None, (index_dir / MODEL, made)
+    return encoder, (index_dir / MODEL, made)
 
 
 def adapted_name(base: ResolvedModel, manifest: Manifest, index_dir: Path) -> str:

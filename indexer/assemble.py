@@ -42,7 +42,7 @@ def assemble_index(
     report = made.build
     previous = existing_manifest(target)
     old_pages = _old_pages(target, previous, made.model.sha256, replace)
-    kept = None if replace else kept_adaptation(target, previous, made.model.sha256)
+    reader, adapted = (encoder, None) if replace else kept_adaptation(target, previous, made.model.sha256, encoder)
     dims = made.model.dimensions or 0
     writer = IndexWriter(target, dims)
     seen: set[str] = set()
@@ -78,11 +78,10 @@ def assemble_index(
         report.sentences = writer.sentences
         report.duration_s = round(report.duration_s + time.monotonic() - started, 3)  # the Spark run's, and ours
         manifest = new_manifest(made.source, made.model, made.embedded_with, made.chunking, report)
-        reader = kept[0] if kept is not None and kept[0] is not None else encoder
         if reader is not None:
             writer.add_encoder(reader.directory, reader.info)
-        if kept is not None:  # adapted: the new version keeps its adapted model
-            writer.add_model(*kept[1])
+        if adapted is not None:  # adapted: the new version keeps its adapted model
+            writer.add_model(*adapted)
         final = writer.commit(manifest, settings)
         report.version = final.name
     except OSError as exc:
