@@ -29,14 +29,19 @@ BOOTSTRAP = 2000
 _ENCODE: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
 
 
-def _candidates(pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys([*(own or [p.passage for p in pairs]), *distractors]))
+def _own(pairs: Sequence[Pair], own: Sequence[str]) -> list[str]:
+    """Each held-back query's own passage: as given, else the pair's."""
+    return list(own) or [p.passage for p in pairs]
+
+
+def _candidates(own: Sequence[str], distractors: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*own, *distractors]))
 
 
 def candidate_vectors(model: Any, pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str] = ()) -> Any:
     """The held-back candidates (``held_back_ranks``) as a loaded ``model`` encodes them:
     once, where one model writes the passages that several read queries against."""
-    return model.encode(_candidates(pairs, distractors, own), **_ENCODE)
+    return model.encode(_candidates(_own(pairs, own), distractors), **_ENCODE)
 
 
 def held_back_ranks(
@@ -46,9 +51,10 @@ def held_back_ranks(
     among all held-back passages and ``distractors``; the queries read by a loaded
     sentence-transformers ``model``, the passages too, unless their ``vectors``
     (``candidate_vectors``) are given."""
-    own = own or [p.passage for p in pairs]
-    where = {text: n for n, text in enumerate(_candidates(pairs, distractors, own))}
-    written = candidate_vectors(model, pairs, distractors, own) if vectors is None else vectors
+    own = _own(pairs, own)
+    passages = _candidates(own, distractors)
+    where = {text: n for n, text in enumerate(passages)}
+    written = model.encode(passages, **_ENCODE) if vectors is None else vectors
     scores = model.encode([p.query for p in pairs], **_ENCODE) @ written.T
     return [int((scores[row] > scores[row, where[text]]).sum()) + 1 for row, text in enumerate(own)]
 
