@@ -142,6 +142,12 @@ class AdaptRecipe:
     max_pages: int = 0  # 0: not recorded (adapted before pages were sampled)
     #: model: the whole model (chunks and queries); query: only the side that reads queries.
     side: str = "model"
+    #: bf16: the matrix products in bfloat16 (weights and loss in float32); fp32 throughout.
+    precision: str = "fp32"
+
+    def arithmetic(self) -> str:
+        """The precision in words, for ``model info`` and /about."""
+        return "bfloat16 matrix products, float32 weights" if self.precision == "bf16" else "float32"
 
 
 @dataclass(frozen=True)

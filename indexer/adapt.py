@@ -13,6 +13,7 @@ queries learnt (``indexer.query_side``), nothing is re-embedded.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -103,7 +104,19 @@ def recipe_from(settings: Settings, side: str = "model") -> AdaptRecipe:
         max_tokens=settings.adapt_max_tokens,
         max_pages=settings.adapt_max_pages,
         side=side,
+        precision=_cpu_precision() if settings.adapt_precision == "auto" else settings.adapt_precision,
     )
+
+
+@functools.cache
+def _cpu_precision() -> str:
+    """bf16 where this CPU multiplies bfloat16 natively (elsewhere torch emulates it, slowly)."""
+    import torch
+
+    native = (
+        getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    )
+    return "bf16" if any(native) else "fp32"
 
 
 def batches(pairs: Sequence[Pair], size: int, seed: int) -> list[list[Pair]]:
@@ -207,7 +220,8 @@ def train(
     schedule = get_linear_schedule_with_warmup(optimizer, int(len(plan) * recipe.warmup_share), max(len(plan), 1))
     model.train()
     for step, batch in enumerate(plan, 1):
-        value = batch_loss(batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
+            value = batch_loss(batch)
         value.backward()
         optimizer.step()
         schedule.step()

@@ -16,6 +16,7 @@ import pytest
 from core.documents import Page
 from core.settings import Settings
 from index_format import MODEL, Index, StoredChunk
+from indexer import adapt
 from indexer.adapt import batches
 from indexer.gate import gain_lower_bound, mrr_at_10
 from indexer.pairs import HELD_BACK_PERCENT, Pair, Wiki, held_back, mine, read_wiki, split, within
@@ -197,6 +198,47 @@ def test_batches_keep_each_page_apart_and_lose_only_lone_pairs(wiki: Wiki) -> No
     assert batches(pairs, 32, seed=3) == made and batches(pairs, 32, seed=4) != made
 
 
+PRECISION_CASES = [  # (bf16 instructions, AMX tiles, asked) -> what trains
+    (True, False, "auto", "bf16"),
+    (False, True, "auto", "bf16"),
+    (False, False, "auto", "fp32"),  # emulated bfloat16 is slower than float32
+    (False, False, "bf16", "bf16"),  # asked for: as asked
+    (True, True, "fp32", "fp32"),
+]
+
+
+@pytest.mark.parametrize(("avx512_bf16", "amx", "asked", "trains"), PRECISION_CASES)
+def test_training_uses_bfloat16_where_the_cpu_has_it(
+    monkeypatch: pytest.MonkeyPatch, avx512_bf16: bool, amx: bool, asked: str, trains: str
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    adapt._cpu_precision.cache_clear()
+    try:
+        assert adapt.recipe_from(Settings.load({"adapt_precision": asked})).precision == trains
+    finally:
+        adapt._cpu_precision.cache_clear()
+
+
+@pytest.mark.model
+def test_training_is_seeded_and_deterministic_in_each_precision(wiki: Wiki, tmp_path: Path) -> None:
+    """The same pairs, seed and precision give the same weights; bfloat16 gives its own."""
+    from core.models import resolve_model
+
+    base = resolve_model("all-MiniLM-L6-v2")
+    guide = adapt._sentence_transformer(base.path, 256)  # GISTEmbed's, as adapt_index loads it
+    pairs = mine(wiki)[:16]
+    made = {}
+    for run, precision in enumerate(("bf16", "fp32", "bf16")):
+        recipe = adapt.recipe_from(
+            Settings.load({"adapt_batch_size": 8, "adapt_epochs": 1, "adapt_precision": precision})
+        )
+        made[run] = adapt.train(base, pairs, recipe, tmp_path / str(run), guide).weights_sha256
+    assert made[0] == made[2] and made[0] != made[1]
+
+
 # --- end to end, with the real model ------------------------------------------------------
 
 TINY = {  # a few steps: what is tested is the machinery, not the gain (bench/adapt.py measures that)
@@ -252,6 +294,9 @@ def test_an_adapted_model_serves_through_onnx_and_survives_a_rebuild(small: Path
     assert f"{made.held_back_pairs} pairs of {made.held_back_pages} pages" in info.stdout and "at 95 %" in info.stdout
     bounds = f"at most 64 pairs of {Settings().adapt_max_tokens} tokens from at most 120 pages"
     assert bounds in info.stdout, info.stdout
+    # trained in bfloat16 where this CPU has it (auto), and says so
+    assert made.recipe.precision == adapt.recipe_from(Settings()).precision
+    assert f"seed 0, {made.recipe.arithmetic()}" in info.stdout, info.stdout
 
     # Queries are served through the adapted model's ONNX export, as close to the torch model as the stock one's.
     from sentence_transformers import SentenceTransformer

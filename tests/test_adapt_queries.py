@@ -96,9 +96,16 @@ def test_each_side_trains_with_its_own_epochs_and_learning_rate() -> None:
     assert (queries.epochs, queries.learning_rate, queries.side) == (7, 2e-5, "query")
 
 
-def test_a_side_that_is_not_one_is_refused(tmp_path: Path) -> None:
-    refused = run_cli("adapt", "--index", str(tmp_path), env={"WIKISEARCH_ADAPT_SIDE": "both"})
-    assert refused.returncode == 2 and "adapt_side must be auto, model or query, not 'both'" in refused.stderr
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("WIKISEARCH_ADAPT_SIDE", "both", "adapt_side must be auto, model or query, not 'both'"),
+        ("WIKISEARCH_ADAPT_PRECISION", "fp16", "adapt_precision must be auto, bf16 or fp32, not 'fp16'"),
+    ],
+)
+def test_a_side_or_precision_that_is_not_one_is_refused(tmp_path: Path, variable: str, value: str, said: str) -> None:
+    refused = run_cli("adapt", "--index", str(tmp_path), env={variable: value})
+    assert refused.returncode == 2 and said in refused.stderr
     assert "Traceback" not in refused.stderr
 
 
@@ -117,7 +124,7 @@ def test_adapting_the_query_side_keeps_every_vector_and_reads_queries_with_the_a
     assert version(index) == unchanged
 
     # The default side, auto, adapts only what reads queries on an index of more chunks than it re-embeds.
-    auto = TINY | {"WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS": "100"}
+    auto = TINY | {"WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS": "100", "WIKISEARCH_ADAPT_PRECISION": "fp32"}
     done = run_cli("adapt", "--index", str(index), "--force", "--epochs", "2", env=auto)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("adapted what reads queries of all-MiniLM-L6-v2 on 64 pairs"), done.stdout
@@ -128,6 +135,7 @@ def test_adapting_the_query_side_keeps_every_vector_and_reads_queries_with_the_a
     assert made is not None and manifest.queries_adapted and made.recipe.side == "query"
     assert made.recipe.learning_rate == Settings().adapt_query_learning_rate
     assert made.recipe.epochs == 2  # --epochs reaches the query side's own setting
+    assert made.recipe.precision == "fp32"  # as asked, whatever this CPU has
     assert digests(index) == before  # nothing re-embedded: every stored vector and text as it was
     assert (manifest.model.name, manifest.model.sha256) == (stock.model.name, stock.model.sha256)
     assert manifest.encoder is not None and stock.encoder is not None
@@ -159,6 +167,7 @@ def test_adapting_the_query_side_keeps_every_vector_and_reads_queries_with_the_a
     app = create_app(Settings.load({"indexes": f"docs={index}"}), TESTING=True)
     about = app.test_client().get("/about").get_data(as_text=True)
     assert "It reads the queries only: the passages keep the vectors of all-MiniLM-L6-v2." in about
+    assert "seed 0 (float32)" in about
     assert made.weights_sha256 in about
 
     # --undo: the stock model reads queries again, with nothing to re-embed; the same answers as stock.
