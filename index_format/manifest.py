@@ -145,9 +145,10 @@ class AdaptRecipe:
     #: bf16: the matrix products in bfloat16 (weights and loss in float32); fp32 throughout.
     precision: str = "fp32"
 
-    def arithmetic(self) -> str:
-        """The precision in words, for ``model info`` and /about."""
-        return "bfloat16 matrix products, float32 weights" if self.precision == "bf16" else "float32"
+
+def arithmetic(precision: str) -> str:
+    """An ``AdaptRecipe.precision`` in words, for ``model info`` and /about."""
+    return "bfloat16 matrix products, float32 weights" if precision == "bf16" else "float32"
 
 
 @dataclass(frozen=True)

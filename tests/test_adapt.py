@@ -15,7 +15,7 @@ import pytest
 
 from core.documents import Page
 from core.settings import Settings
-from index_format import MODEL, Index, StoredChunk
+from index_format import MODEL, Index, StoredChunk, arithmetic
 from indexer import adapt
 from indexer.adapt import batches
 from indexer.gate import gain_lower_bound, mrr_at_10
@@ -296,7 +296,7 @@ def test_an_adapted_model_serves_through_onnx_and_survives_a_rebuild(small: Path
     assert bounds in info.stdout, info.stdout
     # trained in bfloat16 where this CPU has it (auto), and says so
     assert made.recipe.precision == adapt.recipe_from(Settings()).precision
-    assert f"seed 0, {made.recipe.arithmetic()}" in info.stdout, info.stdout
+    assert f"seed 0, {arithmetic(made.recipe.precision)}" in info.stdout, info.stdout
 
     # Queries are served through the adapted model's ONNX export, as close to the torch model as the stock one's.
     from sentence_transformers import SentenceTransformer

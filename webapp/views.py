@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from core.errors import QueryError
 from core.settings import Settings
+from index_format import arithmetic
 from query.catalog import Catalog
 from query.filters import Filters
 from query.search import SearchResponse
@@ -84,6 +85,7 @@ def edited_ago(timestamp: str, now: datetime) -> str:
 def register_filters(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.add_template_filter(edited_ago, "edited_ago")
+    app.add_template_filter(arithmetic, "arithmetic")
 
     @app.after_request
     def security_headers(response: Response) -> Response:

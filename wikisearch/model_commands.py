@@ -89,7 +89,7 @@ def _bounds(recipe: AdaptRecipe) -> str:
 
 def _index_model(index_dir: Path, as_json: bool) -> None:
     """The model an index was embedded with; for an adapted one, what it was adapted from and how."""
-    from index_format import MODEL, as_dict, existing_manifest
+    from index_format import MODEL, arithmetic, as_dict, existing_manifest
 
     manifest = existing_manifest(index_dir)
     if manifest is None:
@@ -125,7 +125,7 @@ def _index_model(index_dir: Path, as_json: bool) -> None:
                 "recipe",
                 f"{recipe.loss}; {recipe.epochs} epochs, lr {recipe.learning_rate}, batch {recipe.batch_size}, "
                 f"warm-up {recipe.warmup_share:.0%}, at most {recipe.max_pairs} pairs{_bounds(recipe)}, "
-                f"{recipe.max_seq_length} tokens, seed {recipe.seed}, {recipe.arithmetic()}",
+                f"{recipe.max_seq_length} tokens, seed {recipe.seed}, {arithmetic(recipe.precision)}",
             ),
             ("training", f"{made.steps} steps in {made.training_s:.0f} s, {made.adapted_at}"),
             ("held back", held_back_text(made)),
