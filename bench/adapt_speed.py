@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from core.settings import Settings
-from indexer.adapt import _sentence_transformer, _token_counts, base_of, manifest_of, recipe_from, train
-from indexer.pairs import mine, read_wiki, split, within
+from indexer.adapt import base_of, manifest_of, recipe_from, sentence_transformer, train, training_and_held_back
+from indexer.pairs import mine, read_wiki
 
 ROOT = Path(__file__).resolve().parent.parent
 PRECISIONS = ("fp32", "bf16")
@@ -39,10 +39,9 @@ def main() -> None:
     base = base_of(manifest_of(args.index), settings)
     recipe = recipe_from(settings, "model")
     pairs = mine(read_wiki(args.index, recipe.max_pages, recipe.seed), recipe.pair_kinds)
-    training = split(pairs, recipe.max_pairs, recipe.seed)[0]
-    training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
+    training = training_and_held_back(base, pairs, recipe)[0]
     sample = random.Random(recipe.seed).sample(training, min(args.pairs, len(training)))
-    guide = _sentence_transformer(base.path, recipe.max_seq_length)
+    guide = sentence_transformer(base.path, recipe.max_seq_length)
     steps: dict[str, list[float]] = {p: [] for p in PRECISIONS}
     runs: dict[str, list[float]] = {p: [] for p in PRECISIONS}
     with tempfile.TemporaryDirectory() as scratch:

@@ -148,7 +148,8 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _sentence_transformer(path: Path, max_seq_length: int) -> Any:
+def sentence_transformer(path: Path, max_seq_length: int) -> Any:
+    """A model as training and scoring load it: offline, on the CPU, cut at ``max_seq_length`` tokens."""
     offline_and_quiet()
     from sentence_transformers import SentenceTransformer
 
@@ -198,7 +199,7 @@ def train(
 
     started = time.monotonic()
     _seed_everything(recipe.seed)
-    model = _sentence_transformer(base.path, recipe.max_seq_length)
+    model = sentence_transformer(base.path, recipe.max_seq_length)
     features_of = getattr(model, "preprocess", None) or model.tokenize  # tokenize: sentence-transformers 5
     batch_loss: Callable[[list[Pair]], Any]
     if fixed is None:
@@ -272,6 +273,16 @@ def _token_counts(base: ResolvedModel, pairs: Sequence[Pair], max_seq_length: in
     return [len(q.ids) + len(d.ids) for q, d in zip(queries, passages, strict=True)]
 
 
+def training_and_held_back(
+    base: ResolvedModel, pairs: Sequence[Pair], recipe: AdaptRecipe
+) -> tuple[list[Pair], list[Pair]]:
+    """The pairs that train (a sample, cut to the token budget) and those held back to score
+    (a seeded sample of at most ``MAX_HELD_BACK``, of pages that never train)."""
+    training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
+    kept_back = random.Random(recipe.seed).sample(kept_back, min(len(kept_back), MAX_HELD_BACK))
+    return within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens), kept_back
+
+
 def _remove_stale(cache: Path, prefix: str) -> None:
     """What a killed ``adapt`` left behind (its process is gone)."""
     for leftover in cache.glob(prefix + "*") if cache.is_dir() else []:
@@ -318,11 +329,9 @@ def adapt_index(
     started = time.monotonic()
     wiki = read_wiki(index_dir, recipe.max_pages, recipe.seed)
     pairs = mine(wiki, recipe.pair_kinds)
-    training, kept_back = split(pairs, recipe.max_pairs, recipe.seed)
-    kept_back = random.Random(recipe.seed).sample(kept_back, min(len(kept_back), MAX_HELD_BACK))
+    training, kept_back = training_and_held_back(base, pairs, recipe)
     trained_on = [(page, c) for page, chunks in wiki.pages if not held_back(page.title) for c in chunks]
     sampled = random.Random(recipe.seed).sample(trained_on, min(len(trained_on), DISTRACTORS))
-    training = within(training, _token_counts(base, training, recipe.max_seq_length), recipe.max_tokens)
     logger.info(
         "mined %d pairs from %d pages in %.1f s: %d to train on, %d held back",
         len(pairs),
@@ -351,7 +360,7 @@ def adapt_index(
         progress.set_postfix(loss=f"{loss:.3f}", refresh=False)
 
     try:
-        stock = _sentence_transformer(base.path, recipe.max_seq_length)
+        stock = sentence_transformer(base.path, recipe.max_seq_length)
         scoring = time.monotonic()
         # The query side reads the stock vectors the index holds: encoded once, for before and after.
         vectors = candidate_vectors(stock, kept_back, distractors, own) if queries_only else None
@@ -365,7 +374,7 @@ def adapt_index(
         trained = train(base, training, recipe, scratch / MODEL, stock, on_step=step, fixed=fixed)
         del stock, fixed
         progress.close()
-        reader = _sentence_transformer(trained.directory, recipe.max_seq_length)
+        reader = sentence_transformer(trained.directory, recipe.max_seq_length)
         scoring = time.monotonic()
         ranks_after = held_back_ranks(reader, kept_back, distractors, own, vectors)
         logger.info("scored them with the adapted model in %.1f s", time.monotonic() - scoring)

@@ -228,7 +228,7 @@ def test_training_is_seeded_and_deterministic_in_each_precision(wiki: Wiki, tmp_
     from core.models import resolve_model
 
     base = resolve_model("all-MiniLM-L6-v2")
-    guide = adapt._sentence_transformer(base.path, 256)  # GISTEmbed's, as adapt_index loads it
+    guide = adapt.sentence_transformer(base.path, 256)  # GISTEmbed's, as adapt_index loads it
     pairs = mine(wiki)[:16]
     made = {}
     for run, precision in enumerate(("bf16", "fp32", "bf16")):
