@@ -104,8 +104,15 @@ def recipe_from(settings: Settings, side: str = "model") -> AdaptRecipe:
         max_tokens=settings.adapt_max_tokens,
         max_pages=settings.adapt_max_pages,
         side=side,
-        precision=_cpu_precision() if settings.adapt_precision == "auto" else settings.adapt_precision,
+        precision=settings.adapt_precision,
     )
+
+
+def for_this_cpu(recipe: AdaptRecipe) -> AdaptRecipe:
+    """The recipe with precision ``auto`` resolved to what trains here: what ``train`` takes and
+    the manifest records. Apart from ``recipe_from`` because it loads torch (1.5 s, ~180 MiB),
+    which reading a recipe's bounds does not need."""
+    return replace(recipe, precision=_cpu_precision()) if recipe.precision == "auto" else recipe
 
 
 @functools.cache
@@ -219,9 +226,10 @@ def train(
     plan = [b for epoch in range(recipe.epochs) for b in batches(pairs, recipe.batch_size, recipe.seed + epoch)]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(len(plan) * recipe.warmup_share), max(len(plan), 1))
+    bf16 = for_this_cpu(recipe).precision == "bf16"  # callers pass it resolved; auto must not mean fp32
     model.train()
     for step, batch in enumerate(plan, 1):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             value = batch_loss(batch)
         value.backward()
         optimizer.step()
@@ -311,7 +319,7 @@ def adapt_index(
     or not at all. Only the index is read, not its source."""
     manifest = manifest_of(index_dir)
     base = base_of(manifest, settings)
-    recipe = recipe_from(settings, side_for(settings, manifest))
+    recipe = for_this_cpu(recipe_from(settings, side_for(settings, manifest)))
     queries_only = recipe.side == "query"
     if settings.adapt_side == "auto":
         logger.info(
