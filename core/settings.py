@@ -29,7 +29,7 @@ VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
 LEXICAL_ENGINES = ("auto", "fts5", "tantivy")
 ENGINES = ("serial", "spark")
 #: The kinds of training pairs ``adapt`` can mine (``indexer.pairs.PAIR_RULES``).
-PAIR_KINDS = ("title", "heading", "cloze", "redirect")
+PAIR_KINDS = ("title", "heading", "cloze", "sentence", "redirect")
 ADAPT_LOSSES = ("mnrl", "gist", "gist-matryoshka")
 #: What ``adapt`` trains: the whole model (chunks re-embedded), the side that reads queries,
 #: or (auto) the whole model while the index is small enough to re-embed in the time bound.
@@ -88,7 +88,8 @@ class Settings:
     lexical_engine: str = "auto"
     #: Largest index that auto searches with SQLite FTS5 (it ranks every matching row: slow past ~100k chunks).
     fts5_max_chunks: int = 100_000
-    #: ``adapt``: the pair kinds mined from the wiki's pages (title, heading, cloze, redirect), comma-separated.
+    #: ``adapt``: the pair kinds mined from the wiki's pages, comma-separated (``PAIR_KINDS``;
+    #: ``sentence`` was measured and not kept).
     adapt_pair_kinds: str = "title,heading,cloze,redirect"
     #: ``adapt``: most pages read and mined, a seeded sample of a larger wiki (bounds reading and
     #: mining, in time and memory, whatever the wiki's size).

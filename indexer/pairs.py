@@ -22,6 +22,7 @@ from pathlib import Path
 from core.documents import Page
 from core.lexical import camel_words, without_config_prefix
 from core.prose import sentences
+from core.settings import Settings
 from index_format import Index, StoredChunk
 
 from .chunk import identifier_words
@@ -150,17 +151,27 @@ def heading_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
             yield Pair("heading", title, f"{title_words(title)} > {path[-1]}", chunk.text, n)
 
 
-def cloze_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
-    """Inverse cloze: a chunk's first prose sentence → the chunk without it. A
-    sentence that starts in lower case is the tail of one cut by a window, not a first."""
-    for n, chunk in enumerate(chunks):
-        text = " ".join(chunk.text.split())
-        first = next((s for s in sentences(chunk.text, title) if s[:1].isupper() and s in text), None)
-        if first is None:
-            continue  # no prose sentence: code, a list, facts only
-        rest = " ".join(text.replace(first, " ").split())  # every time it is said
-        if _words(rest) >= MIN_PASSAGE_WORDS:
-            yield Pair("cloze", title, first, rest, n)
+def _cloze(kind: str, which: slice) -> Callable[[str, Sequence[StoredChunk]], Iterator[Pair]]:
+    """Inverse cloze: a chunk's prose sentences picked by ``which`` (the first, or each
+    later one) → the chunk without that sentence. A sentence that starts in lower case is
+    the tail of one cut by a window, not a sentence of the chunk's own."""
+
+    def rule(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
+        for n, chunk in enumerate(chunks):
+            text = " ".join(chunk.text.split())
+            found = [s for s in sentences(chunk.text, title) if s[:1].isupper() and s in text]
+            for sentence in found[which]:  # none: code, a list, facts only
+                rest = " ".join(text.replace(sentence, " ").split())  # every time it is said
+                if _words(rest) >= MIN_PASSAGE_WORDS:
+                    yield Pair(kind, title, sentence, rest, n)
+
+    return rule
+
+
+#: A chunk's first prose sentence → the rest of it.
+cloze_pairs = _cloze("cloze", slice(0, 1))
+#: Each later prose sentence of a chunk → the chunk without it.
+sentence_pairs = _cloze("sentence", slice(1, None))
 
 
 #: The pair kinds, by name (``core.settings.PAIR_KINDS``): the recipe names the ones it uses.
@@ -168,14 +179,16 @@ PAIR_RULES: dict[str, Callable[[Wiki], Iterator[Pair]]] = {
     "title": title_pairs,
     "heading": _per_page(heading_pairs),
     "cloze": _per_page(cloze_pairs),
+    "sentence": _per_page(sentence_pairs),
     "redirect": redirect_pairs,
 }
 
 
-def mine(wiki: Wiki, kinds: Sequence[str] = tuple(PAIR_RULES)) -> list[Pair]:
-    """Every pair the rules in ``kinds`` find in ``wiki``, kind by kind; a query says at
-    least one word (not ``".``, not ``???``)."""
-    return [pair for kind in kinds for pair in PAIR_RULES[kind](wiki) if _words(pair.query)]
+def mine(wiki: Wiki, kinds: Sequence[str] | None = None) -> list[Pair]:
+    """Every pair the rules in ``kinds`` (by default the default recipe's) find in ``wiki``,
+    kind by kind; a query says at least one word (not ``".``, not ``???``)."""
+    chosen = kinds if kinds is not None else Settings().adapt_pair_kinds.split(",")
+    return [pair for kind in chosen for pair in PAIR_RULES[kind](wiki) if _words(pair.query)]
 
 
 def held_back(page: str) -> bool:

@@ -115,6 +115,25 @@ def test_pairs_mined_from_real_pages(wiki: Wiki, title: str, expected: list) -> 
         assert pair.passage.startswith(passage), pair.passage
 
 
+# page → its ``sentence`` pairs (an opt-in kind): each later prose sentence of a chunk → the chunk without it
+SENTENCE_CASES = [
+    ("API:Allpages", ["Show info about 4 pages starting at the letter T.", "Show content of first 2 non-redirect"]),
+    ("Extension:Cite", ["See https://www.mediawiki.org/wiki/Extension:Cite for detailed"]),
+    ("Manual:$wgDBserver", []),  # one prose sentence: the cloze pair's
+]
+
+
+@pytest.mark.parametrize(("title", "queries"), SENTENCE_CASES, ids=[c[0] for c in SENTENCE_CASES])
+def test_each_later_sentence_of_a_chunk_gives_a_pair_when_asked(wiki: Wiki, title: str, queries: list[str]) -> None:
+    pairs = mine(one_page(wiki, title), ["sentence"])
+    first = {p.chunk: p.query for p in mine(one_page(wiki, title), ["cloze"])}
+    assert len(pairs) == len(queries)
+    for pair, query in zip(pairs, queries, strict=True):
+        assert pair.query.startswith(query) and pair.query not in pair.passage
+        assert first[pair.chunk] in pair.passage  # the chunk's first sentence stays in
+    assert all(p.kind != "sentence" for p in mine(one_page(wiki, title)))  # not in the default recipe
+
+
 # target page → the queries of its redirect pairs (each → the target's lead)
 REDIRECT_CASES = [
     ("Analysis of variance", ["ANOVA"]),  # "Analysis of Variance" says nothing the title does not
