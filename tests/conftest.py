@@ -4,6 +4,7 @@ tests, and the real model for end-to-end tests."""
 from __future__ import annotations
 
 import bz2
+import contextlib
 import hashlib
 import os
 import re
@@ -200,21 +201,37 @@ def write_multistream(xml: str, folder: Path, name: str, per_stream: int) -> tup
     return dump, index
 
 
-def kill_at(stage: str, args: list[str], folder: Path, env: dict[str, str] | None = None) -> None:
+def kill_at(
+    stage: str, args: list[str], folder: Path, env: dict[str, str] | None = None, sig: int = signal.SIGKILL
+) -> tuple[int, str]:
     """Run the real command until it reaches crash point ``stage`` (``indexer.build.crash_point``),
-    then kill -9 it and everything it started (a Spark driver's JVM too)."""
+    then send ``sig`` to it and everything it started (a Spark driver's JVM too): kill -9, or
+    SIGINT as Ctrl-C in a terminal sends it. Returns its exit code and what it wrote to stderr."""
     marker = folder / f"reached-{stage}"
     full = {**os.environ, **(env or {}), "WIKISEARCH_TEST_CRASH_POINT": f"{stage}:{marker}"}
-    quiet = subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [*WIKISEARCH, *args], cwd=ROOT, env=full, start_new_session=True, stdout=quiet, stderr=quiet
-    )
-    try:
-        for _ in range(600):
-            if marker.exists() or proc.poll() is not None:
-                break
-            time.sleep(0.5)
-        assert marker.exists(), f"{args[0]} never reached {stage}"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    stderr = folder / f"stderr-{stage}"
+    with stderr.open("w") as err:
+        proc = subprocess.Popen(
+            [*WIKISEARCH, *args],
+            cwd=ROOT,
+            env=full,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in a background job
+        )
+        try:
+            for _ in range(600):
+                if marker.exists() or proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+            assert marker.exists(), f"{args[0]} never reached {stage}"
+        finally:
+            os.killpg(proc.pid, sig)
+            try:
+                code = proc.wait(timeout=120)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # what it started and left behind
+                proc.wait()
+    return code, stderr.read_text()

@@ -6,6 +6,7 @@ import bz2
 import hashlib
 import json
 import re
+import signal
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -396,10 +397,13 @@ def test_with_judgements_it_switches_only_if_they_score_at_least_as_well(tmp_pat
 
 
 @pytest.mark.model
-def test_a_killed_or_refused_adaptation_leaves_the_index_as_it_was(small: Path, tmp_path: Path) -> None:
+def test_an_interrupted_killed_or_refused_adaptation_leaves_the_index_as_it_was(small: Path, tmp_path: Path) -> None:
     index = copy_index(small, tmp_path / "index")
     before = version(index)
-    kill_at("adapt", ["adapt", "--index", str(index), "--force"], tmp_path, TINY)  # mid-training
+    code, said = kill_at("adapt", ["adapt", "--index", str(index)], tmp_path, TINY, signal.SIGINT)  # Ctrl-C
+    assert code == 130 and said.strip().splitlines()[-1] == "error: interrupted; any existing index is unchanged"
+    assert "Traceback" not in said and version(index) == before
+    kill_at("adapt", ["adapt", "--index", str(index), "--force"], tmp_path, TINY)  # kill -9, mid-training
     assert version(index) == before
     assert run_cli("query", "--index", str(index), "uploads").returncode == 0
     left = list((tmp_path / ".wikisearch-cache").glob("adapt-*"))  # none yet: the model is saved once trained
