@@ -196,7 +196,7 @@ class Settings:
         _check_choice("adapt_loss", self.adapt_loss, ADAPT_LOSSES)
         _check_choice("adapt_side", self.adapt_side, ADAPT_SIDES)
         _check_choice("adapt_precision", self.adapt_precision, ADAPT_PRECISIONS)
-        unknown = set(self.adapt_pair_kinds.split(",")) - set(PAIR_KINDS)
+        unknown = set(self.pair_kinds) - set(PAIR_KINDS)
         if unknown or not self.adapt_pair_kinds:
             raise SettingsError(f"adapt_pair_kinds: each must be one of {', '.join(PAIR_KINDS)}")
         if any(getattr(self, name) <= 0 for name in ADAPT_POSITIVE):
@@ -223,6 +223,11 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def pair_kinds(self) -> list[str]:
+        """``adapt_pair_kinds``, one kind a name."""
+        return self.adapt_pair_kinds.split(",")
 
 
 FIELDS = list(dataclasses.fields(Settings))

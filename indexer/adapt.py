@@ -91,7 +91,7 @@ def recipe_from(settings: Settings, side: str = "model") -> AdaptRecipe:
     """The recipe the settings ask for (``WIKISEARCH_ADAPT_*``), for ``side`` (``side_for``)."""
     queries = side == "query"
     return AdaptRecipe(
-        pair_kinds=settings.adapt_pair_kinds.split(","),
+        pair_kinds=settings.pair_kinds,
         max_pairs=settings.adapt_max_pairs,
         epochs=settings.adapt_query_epochs if queries else settings.adapt_epochs,
         learning_rate=settings.adapt_query_learning_rate if queries else settings.adapt_learning_rate,

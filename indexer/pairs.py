@@ -187,7 +187,7 @@ PAIR_RULES: dict[str, Callable[[Wiki], Iterator[Pair]]] = {
 def mine(wiki: Wiki, kinds: Sequence[str] | None = None) -> list[Pair]:
     """Every pair the rules in ``kinds`` (by default the default recipe's) find in ``wiki``,
     kind by kind; a query says at least one word (not ``".``, not ``???``)."""
-    chosen = kinds if kinds is not None else Settings().adapt_pair_kinds.split(",")
+    chosen = kinds if kinds is not None else Settings().pair_kinds
     return [pair for kind in chosen for pair in PAIR_RULES[kind](wiki) if _words(pair.query)]
 
 

@@ -126,13 +126,14 @@ SENTENCE_CASES = [
 
 @pytest.mark.parametrize(("title", "queries"), SENTENCE_CASES, ids=[c[0] for c in SENTENCE_CASES])
 def test_each_later_sentence_of_a_chunk_gives_a_pair_when_asked(wiki: Wiki, title: str, queries: list[str]) -> None:
-    pairs = mine(one_page(wiki, title), ["sentence"])
-    first = {p.chunk: p.query for p in mine(one_page(wiki, title), ["cloze"])}
+    page = one_page(wiki, title)
+    pairs = mine(page, ["sentence"])
+    first = {p.chunk: p.query for p in mine(page, ["cloze"])}
     assert len(pairs) == len(queries)
     for pair, query in zip(pairs, queries, strict=True):
         assert pair.query.startswith(query) and pair.query not in pair.passage
         assert first[pair.chunk] in pair.passage  # the chunk's first sentence stays in
-    assert all(p.kind != "sentence" for p in mine(one_page(wiki, title)))  # not in the default recipe
+    assert all(p.kind != "sentence" for p in mine(page))  # not in the default recipe
 
 
 # target page → the queries of its redirect pairs (each → the target's lead)
