@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 INDEXES := data/indexes
 HOST ?= 127.0.0.1
 PORT ?= 8000
-PACKAGES := core index_format indexer query webapp wikisearch
+PACKAGES := adapt core index_format indexer query webapp wikisearch
 
-.PHONY: install run indexes eval bench test lint typecheck unit browser mediawiki axe clean distclean
+.PHONY: install run indexes eval bench test lint typecheck unit docs browser mediawiki axe clean distclean
 
 install: $(STAMP)
 
@@ -69,6 +69,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+# The settings tables and the CLI reference, made from the code (a test checks they are current).
+docs: $(STAMP)
+	$(VENV)/bin/cog -r README.md docs/reference/settings.md docs/reference/cli.md
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not model"

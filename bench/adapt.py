@@ -1,7 +1,7 @@
 """What adapting the model to each wiki does to retrieval, measured in one run.
 
-    python bench/adapt.py [--corpus NAME ...] [--seeds 0 1 2] [--force] [--kinds title,heading,cloze]
-                          [--set adapt_loss=gist ...] [--keep DIR] [--index DIR]
+    python bench/adapt.py [--corpus NAME ...] [--seeds 0 1 2] [--force]
+                          [--set adapt_epochs=3 ...] [--keep DIR] [--index DIR]
 
 For each sample corpus: a copy of its index (``make indexes``) is adapted with
 ``wikisearch adapt`` (the product's own command and gate), for each seed.
@@ -88,11 +88,9 @@ def paired(before: dict[str, float], after: dict[str, float], seed: int = 0) -> 
     }
 
 
-def adapt(index: Path, seed: int, force: bool, kinds: str | None, extra: list[str]) -> tuple[bool, str, float]:
+def adapt(index: Path, seed: int, force: bool, extra: list[str]) -> tuple[bool, str, float]:
     env = {**os.environ, variable("adapt_seed"): str(seed)}
     env |= {variable(name): value for name, _, value in (e.partition("=") for e in extra)}
-    if kinds:
-        env[variable("adapt_pair_kinds")] = kinds
     args = [sys.executable, "-m", "wikisearch", "adapt", "--index", str(index)]
     if force:
         args += ["--force"]
@@ -109,7 +107,6 @@ def main() -> int:
     parser.add_argument("--corpus", nargs="+", default=list(SAMPLES), choices=list(CORPORA))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--force", action="store_true", help="keep the adapted model even where the gate refuses")
-    parser.add_argument("--kinds", help="pair kinds (WIKISEARCH_ADAPT_PAIR_KINDS)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another WIKISEARCH_ setting")
     parser.add_argument("--keep", metavar="DIR", help="keep each adapted index in DIR/CORPUS-SEED (to query it after)")
     parser.add_argument("--index", metavar="DIR", help="the one --corpus's stock index (default data/indexes/CORPUS)")
@@ -131,7 +128,7 @@ def main() -> int:
             for seed in args.seeds:
                 copy = work / f"{corpus}-{seed}" / corpus
                 shutil.copytree(stock.resolve(), copy)
-                kept, said, seconds = adapt(copy, seed, args.force, args.kinds, args.set)
+                kept, said, seconds = adapt(copy, seed, args.force, args.set)
                 row = {"corpus": corpus, "seed": seed, "kept": kept, "seconds": round(seconds, 1), "said": said}
                 made = Index.open(copy).manifest.adaptation
                 if made is not None:
@@ -155,7 +152,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    settings = {"force": args.force, "kinds": args.kinds, "set": args.set}
+    settings = {"force": args.force, "set": args.set}
     Path(args.out).write_text(json.dumps(settings | {"runs": results}, indent=2))
     return 0
 

@@ -5,7 +5,7 @@
 One table per judgements file — by default the shared dev set
 (``../shared/data/eval/dev.jsonl``) and ours (``bench/qrels-team.jsonl``) —
 written to bench/results/eval.json. ``--sweep`` adds the fusion variants
-(RRF, blends at several weights) measured in the same run. A second table per
+(blends at several weights, no title lift) measured in the same run. A second table per
 judgements file says how the answer line does: of the questions in words, how
 many get one at each confidence threshold, and how many of those come from a
 page judged relevant.
@@ -71,11 +71,10 @@ def main() -> int:
         "hybrid": default,
     }
     if args.sweep:
-        rankings["hybrid rrf"] = Ranking(fusion="rrf")
-        rankings["hybrid rrf, no title lift"] = Ranking(fusion="rrf", title_boost=False)
+        rankings["hybrid, no title lift"] = Ranking(title_boost=False)
         rankings["hybrid, no identifier weight"] = Ranking(identifier_dense_weight=default.dense_weight)
         for weight in (0.5, 0.6, 0.7, 0.8, 0.9):
-            rankings[f"hybrid blend {weight}"] = Ranking(fusion="blend", dense_weight=weight)
+            rankings[f"hybrid blend {weight}"] = Ranking(dense_weight=weight)
     embedders: dict = {}
     tables = []
     for qrels in args.qrels:

@@ -12,7 +12,7 @@ An index is a directory (a symlink to its current version, see ``versions``)::
     lexical.tantivy/  a large index's lexical leg (``lexical``); FTS5 below that
     encoder.onnx, tokenizer.json   the query encoder (optional; in an index adapted on
                     the query side, the adapted model's export)
-    model/          the adapted model, in an index ``wikisearch adapt`` adapted
+    model/          the adapted query reader, in an index ``wikisearch adapt`` adapted
 
 ``reader`` opens one, ``writer`` writes a new version and swaps it in.
 """

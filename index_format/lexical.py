@@ -2,11 +2,11 @@
 
 SQLite FTS5 ranks every row that matches any query term, which is fine up to
 ``Settings.fts5_max_chunks`` and far too slow at a million chunks (measured:
-docs/scale.md). Past that, the writer also writes ``lexical.tantivy/``: the
+docs/guides/scale.md). Past that, the writer also writes ``lexical.tantivy/``: the
 five columns of ``chunks_fts`` as one text, each column repeated by its FTS5
 weight, searched with tantivy's block-max WAND top-k. (Five fields with the
 weights as boosts ranked far worse: tantivy sums per-field BM25, each
-saturated alone; measured in docs/scale.md.) A version's files never change,
+saturated alone; measured in docs/guides/scale.md.) A version's files never change,
 so the reader opens it once and shares it between threads.
 """
 

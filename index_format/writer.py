@@ -42,13 +42,13 @@ from .versions import clean_stale_builds, finished_name, fsync, new_version_dir,
 
 logger = logging.getLogger(__name__)
 
-#: HNSW graph degree and breadths (measured: docs/performance.md).
+#: HNSW graph degree and breadths (measured: docs/experiments/performance.md).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 256
 #: IVF-PQ: dimensions per PQ sub-vector (8 bits each), inverted lists per sqrt(chunks),
 #: training points per list, lists probed, and candidates re-ranked exactly per result
-#: asked for (the dense leg asks for 100: 1,000 re-ranked). Measured at 1 M chunks: docs/scale.md.
+#: asked for (the dense leg asks for 100: 1,000 re-ranked). Measured at 1 M chunks: docs/guides/scale.md.
 IVFPQ_DIMS_PER_CODE = 8
 IVFPQ_LISTS_PER_SQRT = 4
 IVFPQ_TRAIN_PER_LIST = 64

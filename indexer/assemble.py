@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from core.documents import Page
-from core.errors import IndexFormatError, write_failed
+from core.errors import IndexFormatError
 from core.onnx_encoder import ExportedEncoder
 from core.settings import Settings
 from index_format import BuildReport, Index, IndexWriter, Manifest, StoredChunk, existing_manifest
 
 from . import shards
-from .adapted import kept_adaptation
-from .build import count_change, new_manifest
+from .build import commit_version, count_change, new_manifest, removed_on_failure
+from .index_model import QueryReader, kept_reader
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,11 @@ def assemble_index(
     report = made.build
     previous = existing_manifest(target)
     old_pages = _old_pages(target, previous, made.model.sha256, replace)
-    reader, adapted = (encoder, None) if replace else kept_adaptation(target, previous, made.model.sha256, encoder)
+    reader = QueryReader(encoder) if replace else kept_reader(target, previous, made.model.sha256, encoder)
     dims = made.model.dimensions or 0
     writer = IndexWriter(target, dims)
     seen: set[str] = set()
-    try:
+    with removed_on_failure(writer, target):
         said = groupby(shards.rows(version, shards.SENTENCES), key=lambda r: r["seq"])
         pending = next(said, None)
         for seq, group in groupby(shards.rows(version, shards.CHUNKS), key=lambda r: r["seq"]):
@@ -78,18 +78,7 @@ def assemble_index(
         report.sentences = writer.sentences
         report.duration_s = round(report.duration_s + time.monotonic() - started, 3)  # the Spark run's, and ours
         manifest = new_manifest(made.source, made.model, made.embedded_with, made.chunking, report)
-        if reader is not None:
-            writer.add_encoder(reader.directory, reader.info)
-        if adapted is not None:  # adapted: the new version keeps its adapted model
-            writer.add_model(*adapted)
-        final = writer.commit(manifest, settings)
-        report.version = final.name
-    except OSError as exc:
-        writer.abort()
-        raise write_failed(target, exc) from None
-    except BaseException:
-        writer.abort()
-        raise
+        report.version = commit_version(writer, manifest, settings, reader)
     return report
 
 

@@ -24,11 +24,9 @@ from core.documents import Chunk, Page, Section, SiteInfo, Source, SourceDescrip
 from core.errors import DumpError, IndexFormatError, WikisearchError, write_failed
 from core.hashing import text_hash
 from core.models import Embedder, ModelInfo, Runtime
-from core.onnx_encoder import ExportedEncoder
 from core.prose import sentences
 from core.settings import Settings
 from index_format import (
-    Adaptation,
     BuildReport,
     Chunking,
     Counts,
@@ -44,6 +42,7 @@ from index_format import (
 )
 
 from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page
+from .index_model import QueryReader
 from .parse import parse_sections
 
 logger = logging.getLogger(__name__)
@@ -63,10 +62,9 @@ def build_index(
     settings: Settings,
     *,
     replace: bool = False,
-    encoder: ExportedEncoder | None = None,
+    reader: QueryReader | None = None,
     keep_previous: Callable[[str], bool] | None = None,
     sync: SyncState | None = None,
-    adapted: tuple[Path, Adaptation] | None = None,
     publish: bool = True,
 ) -> BuildReport:
     """Build (or rebuild) the index at ``target`` from ``source``.
@@ -76,8 +74,8 @@ def build_index(
     ``keep_previous``: an incremental update — the previous version's pages
     and aliases whose title it accepts, and the source does not yield, are
     kept as they are. ``sync``: where following a live wiki left off,
-    committed with the version. ``adapted``: the adapted model's directory and
-    record, stored with the version. ``publish`` False: the version is finished
+    committed with the version. ``reader``: what reads the version's queries,
+    stored with it (``index_model``). ``publish`` False: the version is finished
     but not swapped in (``report.version`` names it; the caller decides).
     """
     target = Path(target)
@@ -161,7 +159,7 @@ def build_index(
             report.pages_removed = len(set(old_pages) - seen)
             count_written(report, writer, started)
             manifest = new_manifest(source_info(described, source.site), model, runtime, chunking, report, sync)
-            report.version = commit_version(writer, manifest, settings, encoder, adapted, publish)
+            report.version = commit_version(writer, manifest, settings, reader, publish)
     finally:
         progress.close()
         if previous is not None:
@@ -192,16 +190,13 @@ def commit_version(
     writer: IndexWriter,
     manifest: Manifest,
     settings: Settings,
-    encoder: ExportedEncoder | None,
-    adapted: tuple[Path, Adaptation] | None,
-    publish: bool,
+    reader: QueryReader | None,
+    publish: bool = True,
 ) -> str:
-    """Store the encoder and adapted model with the version, commit it; its name."""
+    """Store what reads queries with the version, commit it; its name."""
     crash_point("write")
-    if encoder is not None:
-        writer.add_encoder(encoder.directory, encoder.info)
-    if adapted is not None:
-        writer.add_model(*adapted)
+    if reader is not None:
+        reader.store(writer)
     return writer.commit(manifest, settings, publish=publish).name
 
 

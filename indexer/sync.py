@@ -18,11 +18,11 @@ from typing import Any
 
 from core.errors import IndexFormatError, WikiApiError
 from core.models import Embedder, ModelInfo
-from core.onnx_encoder import ExportedEncoder
 from core.settings import Settings
-from index_format import Adaptation, BuildReport, Index, SyncState, existing_manifest
+from index_format import BuildReport, Index, SyncState, existing_manifest
 
 from .build import build_index
+from .index_model import QueryReader
 from .sources.wiki_api import AllPagesSource, TitlesSource, WikiApi
 
 logger = logging.getLogger(__name__)
@@ -64,11 +64,10 @@ def sync_index(
     *,
     namespaces: set[int] | None = None,
     full: bool = False,
-    encoder: ExportedEncoder | None = None,
-    adapted: tuple[Path, Adaptation] | None = None,
+    reader: QueryReader | None = None,
 ) -> SyncReport:
     """Bring the index at ``target`` up to date with the wiki behind ``api``
-    (``adapted``: the index's adapted model, kept with each new version)."""
+    (``reader``: what reads the queries of each new version)."""
     site = api.site()
     until = api.now()  # changes after this are the next sync's
     manifest = existing_manifest(target)
@@ -103,10 +102,9 @@ def sync_index(
                 embedder,
                 model,
                 settings,
-                encoder=encoder,
+                reader=reader,
                 keep_previous=keep,
                 sync=sync,
-                adapted=adapted,
             )
             return SyncReport("incremental", since, until, report)
         except IndexFormatError as exc:
@@ -115,9 +113,7 @@ def sync_index(
             logger.warning("%s; reading every page again", exc)
     source_all = AllPagesSource(api, site, namespaces)
     sync = SyncState(api.url, until, until)
-    report = build_index(
-        source_all, target, embedder, model, settings, replace=full, encoder=encoder, sync=sync, adapted=adapted
-    )
+    report = build_index(source_all, target, embedder, model, settings, replace=full, reader=reader, sync=sync)
     return SyncReport("full", since, until, report)
 
 

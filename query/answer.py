@@ -4,7 +4,7 @@ The build stores a vector for every sentence a card would show
 (``core.prose.sentences``); a search scores the sentences of the top
 result's best passages against the question's vector, a matrix product,
 with no extra model call. (Sentences of the next results were measured to
-add wrong answers more than right ones: docs/answer-line.md.) The sentence is shown only when its cosine clears
+add wrong answers more than right ones: docs/design/answer-line.md.) The sentence is shown only when its cosine clears
 ``Settings.answer_min_score``, and only for questions in words (not
 identifier lookups such as ``$wgSitename`` or ``Q146``).
 """

@@ -19,16 +19,14 @@ class Ranking:
     by ``bench/eval.py``."""
 
     mode: str = _DEFAULTS.search_mode
-    fusion: str = _DEFAULTS.fusion
     dense_weight: float = _DEFAULTS.dense_weight  # blend: share of the dense leg for a query in words
     identifier_dense_weight: float = 0.2  # ... and for a query of identifiers (Q146, $wgSitename)
-    rrf_k: int = 60  # rrf: rank offset
     title_boost: bool = True  # an exact title or alias match goes first
 
     @classmethod
     def from_settings(cls, settings: Settings, mode: str | None = None) -> Ranking:
         """The ranking these settings ask for (``mode`` overrides the default)."""
-        return cls(mode=mode or settings.search_mode, fusion=settings.fusion, dense_weight=settings.dense_weight)
+        return cls(mode=mode or settings.search_mode, dense_weight=settings.dense_weight)
 
 
 @dataclass
@@ -54,32 +52,25 @@ class Leg:
 
 
 def fuse(dense: Leg, lexical: Leg, ranking: Ranking, identifiers: float = 0.0) -> list[tuple[str, float]]:
-    """Pages by fused score. Blend: dense cosine min-max scaled over the
+    """Pages by fused score, a blend: dense cosine min-max scaled over the
     candidates, BM25 divided by the best BM25 (the scales differ), then
     weighted — the dense share moving from ``dense_weight`` towards
-    ``identifier_dense_weight`` with the share of identifiers in the query;
-    RRF: by ranks alone."""
+    ``identifier_dense_weight`` with the share of identifiers in the query.
+    (Reciprocal rank fusion measured worse on both judgement sets: docs/experiments.)"""
     if not lexical.scores:
         return sorted(dense.scores.items(), key=lambda kv: (-kv[1], kv[0]))
     if not dense.scores:
         return sorted(lexical.scores.items(), key=lambda kv: (-kv[1], kv[0]))
     titles = set(dense.scores) | set(lexical.scores)
     fused: dict[str, float] = {}
-    if ranking.fusion == "rrf":
-        dense_ranks, lexical_ranks = dense.ranks(), lexical.ranks()
-        for title in titles:
-            fused[title] = sum(
-                1.0 / (ranking.rrf_k + ranks[title]) for ranks in (dense_ranks, lexical_ranks) if title in ranks
-            )
-    else:
-        dense_top, dense_floor = max(dense.scores.values()), dense.floor
-        lexical_top = max(lexical.scores.values()) or 1.0
-        spread = dense_top - dense_floor
-        w = ranking.dense_weight + (ranking.identifier_dense_weight - ranking.dense_weight) * identifiers
-        for title in titles:
-            d = dense.scores.get(title, dense_floor)
-            d_norm = max(0.0, (d - dense_floor) / spread) if spread > 0 else 1.0
-            fused[title] = w * d_norm + (1 - w) * lexical.scores.get(title, 0.0) / lexical_top
+    dense_top, dense_floor = max(dense.scores.values()), dense.floor
+    lexical_top = max(lexical.scores.values()) or 1.0
+    spread = dense_top - dense_floor
+    w = ranking.dense_weight + (ranking.identifier_dense_weight - ranking.dense_weight) * identifiers
+    for title in titles:
+        d = dense.scores.get(title, dense_floor)
+        d_norm = max(0.0, (d - dense_floor) / spread) if spread > 0 else 1.0
+        fused[title] = w * d_norm + (1 - w) * lexical.scores.get(title, 0.0) / lexical_top
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 

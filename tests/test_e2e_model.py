@@ -174,7 +174,7 @@ def test_approximate_indexes_built_by_the_cli_find_what_the_flat_one_finds(
 def test_a_tantivy_lexical_leg_built_by_the_cli_answers_like_fts5(docs_index: Path, tmp_path: Path) -> None:
     """`--lexical-engine tantivy` (what auto picks past 100k chunks) with the real model:
     identifier lookups, which lean on the lexical leg, find their page, and questions
-    the same best pages (BM25 is computed a little differently: docs/scale.md)."""
+    the same best pages (BM25 is computed a little differently: docs/guides/scale.md)."""
     target = rebuilt_copy(docs_index, tmp_path, "tantivy", "--lexical-engine", "tantivy")
     assert Index.open(target).manifest.lexical_engine == "tantivy"
     assert top_titles(target, "$wgEnableUploads", 1) == ["Manual:$wgEnableUploads"]

@@ -157,10 +157,10 @@ def _leg(scores: dict[str, float]) -> Leg:
 def test_blend_fusion_normalises_each_leg_then_weighs_them() -> None:
     dense = _leg({"A": 0.9, "B": 0.7, "C": 0.5})
     lexical = _leg({"C": 10.0, "D": 5.0})
-    fused = dict(fuse(dense, lexical, Ranking(fusion="blend", dense_weight=0.5)))
+    fused = dict(fuse(dense, lexical, Ranking(dense_weight=0.5)))
     # dense min-max over [0.5, 0.9]: A 1, B 0.5, C 0, D (absent → floor) 0; lexical / max: C 1, D 0.5
     assert fused == pytest.approx({"A": 0.5, "B": 0.25, "C": 0.5, "D": 0.25})
-    order = [t for t, _ in fuse(dense, lexical, Ranking(fusion="blend", dense_weight=0.7))]
+    order = [t for t, _ in fuse(dense, lexical, Ranking(dense_weight=0.7))]
     assert order == ["A", "B", "C", "D"]  # 0.7, 0.35, 0.3, 0.15
 
 
@@ -174,15 +174,6 @@ def test_identifiers_in_the_query_move_the_blend_to_the_lexical_leg() -> None:
     assert dict(fuse(dense, lexical, ranking, identifiers=0.5)) == pytest.approx(
         {"A": 0.45, "B": 0.225, "C": 0.55, "D": 0.275}
     )
-
-
-def test_rrf_fusion_sums_reciprocal_ranks() -> None:
-    dense = _leg({"A": 0.9, "B": 0.7})
-    lexical = _leg({"B": 3.0, "C": 1.0})
-    fused = dict(fuse(dense, lexical, Ranking(fusion="rrf", rrf_k=60)))
-    assert fused["B"] == pytest.approx(1 / 62 + 1 / 61)
-    assert fused["A"] == pytest.approx(1 / 61) and fused["C"] == pytest.approx(1 / 62)
-    assert [t for t, _ in sorted(fused.items(), key=lambda kv: -kv[1])] == ["B", "A", "C"]
 
 
 def test_a_query_naming_a_page_or_redirect_gets_it_first(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from indexer.sources.dump import DumpSource
 from indexer.sources.records import RecordsSource, mapping_from
 from indexer.sources.sparql_examples import SparqlExamplesSource, try_it_url
 from query.catalog import Catalog
-from tests.conftest import DUMPS, FAKE_MODEL, ROOT, FakeEmbedder
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder
 from webapp import create_app
 
 HOSTILE = '<script>alert("pwned")</script>'
@@ -317,14 +317,6 @@ def test_sql_results_open_in_quarry(client: FlaskClient) -> None:
     assert "rc_patrolled = 0" in first
     data = client.get("/api/v1/search?q=unpatrolled+new+pages&index=quarry&limit=1").get_json()
     assert data["results"][0]["code_language"] == "sql" and data["results"][0]["action_url"].endswith("/102")
-
-
-def test_readme_documents_every_setting() -> None:
-    from core.settings import FIELDS
-
-    readme = (ROOT / "README.md").read_text()
-    for field in FIELDS:
-        assert f"`WIKISEARCH_{field.name.upper()}`" in readme, field.name
 
 
 def test_api_filters_by_namespace_and_prefix_with_facets(client: FlaskClient) -> None:

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from core.settings import ADAPT_SIDES, Settings
+from core.settings import Settings
 
-from .common import default_of, handle_errors, print_summary, setup_logging
+from .common import default_of, handle_errors, setup_logging
 
 if TYPE_CHECKING:
+    from adapt.run import Outcome
     from index_format import Adaptation
-    from indexer.adapt import Outcome
 
 
 def judge_with(qrels: Path, corpus: str, settings: Settings) -> Callable[[Path], float]:
@@ -53,7 +53,7 @@ def run_adaptation(
     index_dir: Path, settings: Settings, qrels: Path | None, corpus: str | None, force: bool = False
 ) -> Outcome:
     """Adapt, then say what was learnt and whether the index switched."""
-    from indexer.adapt import adapt_index
+    from adapt.run import adapt_index
 
     judge = judge_with(qrels, corpus or index_dir.name, settings) if qrels else None
     outcome = adapt_index(index_dir, settings, judge=judge, force=force)
@@ -62,18 +62,14 @@ def run_adaptation(
     made = outcome.adaptation
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(made.pairs.items()))
     click.echo(
-        f"adapted {'what reads queries of ' if made.recipe.side == 'query' else ''}{made.base.name} "
+        f"adapted what reads queries of {made.base.name} "
         f"on {sum(made.pairs.values())} pairs ({kinds}) in {made.steps} steps, "
         f"{made.training_s:.0f} s; held back (other pages): {held_back_text(made)}"
     )
     for query, old, new in outcome.learnt:
         click.echo(f"  learnt: {query[:70]!r}: its passage from rank {old} to {new}")
-    if outcome.kept and made.recipe.side == "query":
+    if outcome.kept:
         click.echo(f"switched: the adapted model reads the queries, the chunks keep their vectors: {outcome.reason}")
-    elif outcome.kept:
-        click.echo(f"switched to the adapted model: {outcome.reason}")
-        if outcome.report is not None:
-            print_summary(outcome.report, index_dir)
     else:
         click.echo(f"kept the model it had: {outcome.reason}")
     return outcome
@@ -89,30 +85,18 @@ def run_adaptation(
 )
 @click.option("--corpus", help="The corpus of the index in --eval (default: the index directory's name).")
 @click.option("--max-pairs", type=click.IntRange(min=1), help=f"Most training pairs {default_of('adapt_max_pairs')}.")
-@click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    help=f"Passes over the pairs {default_of('adapt_epochs')}; with --side query {default_of('adapt_query_epochs')}.",
-)
+@click.option("--epochs", type=click.IntRange(min=1), help=f"Passes over the pairs {default_of('adapt_epochs')}.")
 @click.option("--seed", type=int, help=f"Seed of the sample, batches and dropout {default_of('adapt_seed')}.")
 @click.option(
     "--min-gain",
     type=float,
-    help=f"Held-back MRR@10 rise needed to switch, at 95 % {default_of('adapt_min_gain')}; "
-    f"with --side query {default_of('adapt_query_min_gain')}.",
-)
-@click.option(
-    "--side",
-    type=click.Choice(ADAPT_SIDES),
-    help="What learns: the whole model (every chunk is embedded again), the model that reads queries "
-    "(nothing is re-embedded), or auto: the whole model up to WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS chunks "
-    f"{default_of('adapt_side')}.",
+    help=f"Held-back MRR@10 rise needed to switch, at 95 % {default_of('adapt_min_gain')}.",
 )
 @click.option("--force", is_flag=True, help="Switch whatever the held-back pages say (--eval judgements still decide).")
 @click.option(
     "--undo",
     is_flag=True,
-    help="Go back to the model the index was adapted from: re-embed the index with it and drop the adapted model.",
+    help="Go back to the model the index was adapted from: it reads the queries again (nothing is re-embedded).",
 )
 @click.option("--allow-unvetted-model", is_flag=True, default=None, help="Adapt a model outside the registry.")
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary.")
@@ -127,32 +111,26 @@ def adapt(
     epochs: int | None,
     seed: int | None,
     min_gain: float | None,
-    side: str | None,
     force: bool,
     undo: bool,
     allow_unvetted_model: bool | None,
     quiet: bool | None,
 ) -> None:
-    """Adapt the embedding model to the wiki in --index, from its own pages, and
-    re-embed the index with it if it is surely better on held-back pages (by
-    --min-gain). With --side query, only the model that reads queries learns,
-    towards the vectors the chunks have: nothing is re-embedded, so the time
-    does not grow with the wiki. The default, --side auto, does so on an index
-    of more than WIKISEARCH_ADAPT_MODEL_MAX_CHUNKS chunks.
+    """Adapt what reads the queries of the index at --index to its wiki, from its
+    own pages, and switch to it if it is surely better on held-back pages (by
+    --min-gain). The chunks keep their vectors: nothing is re-embedded, so the
+    time does not grow with the wiki.
 
     It reads the index, not the source it was built from: any index can be
-    adapted, a synced one too. The index is replaced atomically, or not at all.
-    --undo goes back to the stock model the same way.
+    adapted, a synced one too. The index is relabelled atomically, or not at
+    all. --undo goes back to the stock model the same way.
     """
     settings = Settings.load(
         {
             "adapt_max_pairs": max_pairs,
             "adapt_epochs": epochs,
-            "adapt_query_epochs": epochs,
             "adapt_seed": seed,
             "adapt_min_gain": min_gain,
-            "adapt_query_min_gain": min_gain,
-            "adapt_side": side,
             "allow_unvetted_model": allow_unvetted_model,
             "quiet": quiet,
         }
@@ -160,16 +138,11 @@ def adapt(
     setup_logging(ctx.obj["verbose"], settings.quiet)
     if undo:
         if qrels or force:
-            raise click.UsageError("--undo re-embeds with the model the index was adapted from: no --eval or --force")
-        from indexer.adapted import unadapt_index
+            raise click.UsageError("--undo goes back to the model the index was adapted from: no --eval or --force")
+        from adapt.run import unadapt_index
 
-        name, report = unadapt_index(index_dir, settings)
-        if settings.quiet:
-            return
-        if report is None:
+        name = unadapt_index(index_dir, settings)
+        if not settings.quiet:
             click.echo(f"back to {name}: it reads the queries again (nothing to re-embed), and the adapted one is gone")
-        else:
-            click.echo(f"back to {name}: the index is re-embedded with it, and its adapted model is gone")
-            print_summary(report, index_dir)
         return
     run_adaptation(index_dir, settings, qrels, corpus, force)

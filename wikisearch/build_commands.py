@@ -186,8 +186,8 @@ def build(
         raise click.BadParameter("--index is required", param_hint="--index")
     dump = dumps[0]
     from index_format import existing_manifest
-    from indexer.adapted import build_models
     from indexer.build import build_index
+    from indexer.index_model import build_models
     from indexer.sources import open_source
 
     source = open_source(
@@ -209,8 +209,7 @@ def build(
         models.model,
         settings,
         replace=replace,
-        encoder=models.encoder,
-        adapted=models.adapted,
+        reader=models.reader,
     )
     if not settings.quiet:
         print_summary(report, index_dir)
@@ -254,7 +253,7 @@ def sync(
     """
     settings = Settings.load({"user_agent": user_agent, "quiet": quiet})
     setup_logging(ctx.obj["verbose"], settings.quiet)
-    from indexer.adapted import build_models
+    from indexer.index_model import build_models
     from indexer.sources.wiki_api import ApiPolicy, WikiApi
     from indexer.sync import sync_index
 
@@ -272,8 +271,7 @@ def sync(
             settings,
             namespaces=parse_namespaces(namespaces),
             full=full,
-            encoder=models.encoder,
-            adapted=models.adapted,
+            reader=models.reader,
         )
         full = False
         try:  # the version is committed: from here on, a stop is a clean one

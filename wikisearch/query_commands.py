@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from core.errors import WikisearchError
-from core.settings import FUSIONS, SEARCH_MODES, Settings
+from core.settings import SEARCH_MODES, Settings
 from query.filters import SORTS, Filters
 
 from .common import default_of, handle_errors, setup_logging
@@ -118,7 +118,6 @@ def serve(ctx: click.Context, indexes: tuple[str, ...], host: str, port: int, wo
 @click.option("--qrels", required=True, type=click.Path(path_type=Path), help="Judgements, JSON Lines.")
 @click.option("--corpus", help="Only the judgements of this corpus (default: all in the file).")
 @click.option("--mode", type=click.Choice(SEARCH_MODES), help=f"Ranking {default_of('search_mode')}.")
-@click.option("--fusion", type=click.Choice(FUSIONS), help=f"How hybrid fuses {default_of('fusion')}.")
 @click.option(
     "--dense-weight", type=click.FloatRange(0, 1), help=f"Dense share of a blend {default_of('dense_weight')}."
 )
@@ -132,14 +131,13 @@ def evaluate_command(
     qrels: Path,
     corpus: str | None,
     mode: str | None,
-    fusion: str | None,
     dense_weight: float | None,
     per_query: bool,
     as_json: bool,
 ) -> None:
     """Measure retrieval quality: nDCG@10, Recall@10, MRR@10, Recall@1 (ir-measures)."""
     setup_logging(ctx.obj["verbose"], True)
-    settings = Settings.load({"search_mode": mode, "fusion": fusion, "dense_weight": dense_weight})
+    settings = Settings.load({"search_mode": mode, "dense_weight": dense_weight})
     from query.evaluate import evaluate, load_qrels
     from query.ranking import Ranking
 

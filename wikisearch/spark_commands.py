@@ -37,10 +37,10 @@ def spark_build(
     With --shards-out the shards stay there (and a later run of the same model reuses
     their vectors, else the index's); otherwise they go to a scratch directory beside
     the index, which is assembled from them and the scratch removed."""
-    from core.models import resolve_model
     from core.onnx_encoder import cache_beside, encoder_cache, prepare_encoder
-    from indexer.adapted import chunk_model
+    from index_format import existing_manifest
     from indexer.assemble import assemble_index, previous_vectors
+    from indexer.index_model import configured_model
     from indexer.shards import CHUNKS, SENTENCES, current, read_manifest
     from indexer.spark_build import Previous, build_shards
 
@@ -48,10 +48,9 @@ def spark_build(
         raise click.BadParameter("give --index, --shards-out or both", param_hint="--index")
     if settings.build_runtime != "onnx":
         raise click.BadParameter("the spark engine encodes with ONNX Runtime (fp32): --runtime onnx")
-    if index_dir is not None:  # a non-index directory is refused before Spark starts
-        resolved, _ = chunk_model(index_dir, settings, replace_index)  # an adapted index's own model
-    else:
-        resolved = resolve_model(settings.model, settings.allow_unvetted_model)
+    if index_dir is not None and not replace_index:
+        existing_manifest(index_dir)  # a non-index directory is refused before Spark starts
+    resolved = configured_model(settings)
     home = (index_dir or shards_out or Path(".")).absolute()
     encoder = prepare_encoder(resolved, encoder_cache(home, settings.encoder_cache))
     if encoder is None:
@@ -121,7 +120,6 @@ def assemble(
     setup_logging(ctx.obj["verbose"], settings.quiet)
     from core.models import resolve_model
     from core.onnx_encoder import encoder_cache, prepare_encoder
-    from indexer.adapted import chunk_model
     from indexer.assemble import assemble_index
     from indexer.shards import current, read_manifest
 
@@ -129,15 +127,7 @@ def assemble(
     encoder = None
     if version is not None:
         made = read_manifest(version)
-        resolved, _ = chunk_model(index_dir, settings, replace)  # an adapted index's own model
-        if resolved.sha256 != made.model.sha256:
-            try:
-                resolved = resolve_model(made.model.name, settings.allow_unvetted_model)
-            except ModelError as exc:
-                raise ModelError(
-                    f"{shards}: not embedded with --index's model ({exc}); shards of an adapted model "
-                    "assemble only into the index adapted to it"
-                ) from None
+        resolved = resolve_model(made.model.name, settings.allow_unvetted_model)
         encoder = prepare_encoder(resolved, encoder_cache(index_dir, settings.encoder_cache))
     report = assemble_index(shards, index_dir, settings, encoder, replace)
     if not settings.quiet:

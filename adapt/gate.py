@@ -1,8 +1,9 @@
 """The held-back score and the gate an adapted model passes.
 
-Pairs of pages that never trained are ranked by the stock model and by the
-adapted one. The adapted model is kept only if its gain, resampled over
-those pages, is surely larger than ``Settings.adapt_min_gain``.
+Queries of pages that never trained are read by the stock model and by the
+adapted one, against the chunks' stock vectors. The adapted model is kept only
+if its gain, resampled over those pages, is surely larger than
+``Settings.adapt_min_gain``.
 """
 
 from __future__ import annotations
@@ -26,36 +27,17 @@ MAX_HELD_BACK = 600
 BOOTSTRAP = 2000
 
 
-_ENCODE: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-
-
-def _own(pairs: Sequence[Pair], own: Sequence[str]) -> list[str]:
-    """Each held-back query's own passage: as given, else the pair's."""
-    return list(own) or [p.passage for p in pairs]
-
-
-def _candidates(own: Sequence[str], distractors: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys([*own, *distractors]))
-
-
-def candidate_vectors(model: Any, pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str] = ()) -> Any:
-    """The held-back candidates (``held_back_ranks``) as a loaded ``model`` encodes them:
-    once, where one model writes the passages that several read queries against."""
-    return model.encode(_candidates(_own(pairs, own), distractors), **_ENCODE)
+ENCODE: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
 
 
 def held_back_ranks(
-    model: Any, pairs: Sequence[Pair], distractors: Sequence[str], own: Sequence[str] = (), vectors: Any = None
+    reader: Any, pairs: Sequence[Pair], own: Sequence[str], candidates: Sequence[str], vectors: Any
 ) -> list[int]:
-    """The rank of each held-back query's own passage (``own``, else the pair's passage)
-    among all held-back passages and ``distractors``; the queries read by a loaded
-    sentence-transformers ``model``, the passages too, unless their ``vectors``
-    (``candidate_vectors``) are given."""
-    own = _own(pairs, own)
-    passages = _candidates(own, distractors)
-    where = {text: n for n, text in enumerate(passages)}
-    written = model.encode(passages, **_ENCODE) if vectors is None else vectors
-    scores = model.encode([p.query for p in pairs], **_ENCODE) @ written.T
+    """The rank of each held-back query's ``own`` chunk among the ``candidates`` (every
+    held-back chunk and the distractors), whose stock ``vectors`` the index holds; the
+    queries read by ``reader``, a loaded sentence-transformers model."""
+    where = {text: n for n, text in enumerate(candidates)}
+    scores = reader.encode([p.query for p in pairs], **ENCODE) @ vectors.T
     return [int((scores[row] > scores[row, where[text]]).sum()) + 1 for row, text in enumerate(own)]
 
 

@@ -19,14 +19,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.documents import Page
+from core.documents import Chunk, Page
+from core.errors import IndexFormatError
 from core.lexical import camel_words, without_config_prefix
 from core.prose import sentences
-from core.settings import Settings
 from index_format import Index, StoredChunk
-
-from .chunk import identifier_words
-from .reembed import read_after_header
+from indexer.chunk import code_page_text, header_of, identifier_words
+from indexer.sources.query_code import code_comments
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +36,8 @@ MIN_PASSAGE_WORDS = 5
 MAX_PAGES_A_TITLE_NAMES = 3
 #: Share of pages held back: their pairs score the model before and after, never train it.
 HELD_BACK_PERCENT = 10
+#: The pair kinds the recipe mines (``PAIR_RULES``).
+PAIR_KINDS = ("title", "heading", "cloze", "redirect")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,36 @@ def _words(text: str) -> int:
     return sum(any(ch.isalpha() for ch in token) for token in text.split())
 
 
+def read_after_header(page: Page, text: str) -> str:
+    """What the model reads of a chunk of ``page`` after its header: its text, and on
+    a query page the query's own comments too (``chunk_code_page``)."""
+    return code_page_text(text, code_comments(page.code, page.code_language)) if page.code else text
+
+
+def restored(page: Page, stored: StoredChunk) -> Chunk:
+    """A stored chunk as the chunker made it, what the model read included: what its
+    vector holds. Its key proves it: a chunk cut by another chunker would differ."""
+    embed_text = header_of(stored.section, page.title) + read_after_header(page, stored.text)
+    chunk = Chunk(page.title, stored.ordinal, stored.section, stored.anchor, stored.text, embed_text)
+    if chunk.key != stored.key:
+        raise IndexFormatError(
+            f"page {page.title!r}: its stored chunks were cut by another wikisearch; rebuild the index with --replace",
+            "stale_chunks",
+        )
+    return chunk
+
+
+def as_indexed(wiki: Wiki) -> Callable[[Pair], str]:
+    """Each pair's chunk as the index embedded it (its header included): what its vector holds."""
+    pages = {page.title: (page, chunks) for page, chunks in wiki.pages}
+
+    def text(pair: Pair) -> str:
+        page, chunks = pages[pair.page]
+        return restored(page, chunks[pair.chunk]).embed_text
+
+    return text
+
+
 def lead(page: Page, chunks: Sequence[StoredChunk]) -> str:
     """What the model reads of a page's first chunk after its header (empty for a page without chunks)."""
     return read_after_header(page, chunks[0].text) if chunks else ""
@@ -151,44 +182,31 @@ def heading_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
             yield Pair("heading", title, f"{title_words(title)} > {path[-1]}", chunk.text, n)
 
 
-def _cloze(kind: str, which: slice) -> Callable[[str, Sequence[StoredChunk]], Iterator[Pair]]:
-    """Inverse cloze: a chunk's prose sentences picked by ``which`` (the first, or each
-    later one) → the chunk without that sentence. A sentence that starts in lower case is
-    the tail of one cut by a window, not a sentence of the chunk's own."""
-
-    def rule(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
-        for n, chunk in enumerate(chunks):
-            text = " ".join(chunk.text.split())
-            found = [s for s in sentences(chunk.text, title) if s[:1].isupper() and s in text]
-            for sentence in found[which]:  # none: code, a list, facts only
-                rest = " ".join(text.replace(sentence, " ").split())  # every time it is said
-                if _words(rest) >= MIN_PASSAGE_WORDS:
-                    yield Pair(kind, title, sentence, rest, n)
-
-    return rule
+def cloze_pairs(title: str, chunks: Sequence[StoredChunk]) -> Iterator[Pair]:
+    """Inverse cloze: a chunk's first prose sentence → the chunk without it. A sentence
+    that starts in lower case is the tail of one cut by a window, not the chunk's own."""
+    for n, chunk in enumerate(chunks):
+        text = " ".join(chunk.text.split())
+        found = [s for s in sentences(chunk.text, title) if s[:1].isupper() and s in text]
+        for sentence in found[:1]:  # none: code, a list, facts only
+            rest = " ".join(text.replace(sentence, " ").split())  # every time it is said
+            if _words(rest) >= MIN_PASSAGE_WORDS:
+                yield Pair("cloze", title, sentence, rest, n)
 
 
-#: A chunk's first prose sentence → the rest of it.
-cloze_pairs = _cloze("cloze", slice(0, 1))
-#: Each later prose sentence of a chunk → the chunk without it.
-sentence_pairs = _cloze("sentence", slice(1, None))
-
-
-#: The pair kinds, by name (``core.settings.PAIR_KINDS``): the recipe names the ones it uses.
+#: The pair kinds, by name; a recipe names the ones it uses.
 PAIR_RULES: dict[str, Callable[[Wiki], Iterator[Pair]]] = {
     "title": title_pairs,
     "heading": _per_page(heading_pairs),
     "cloze": _per_page(cloze_pairs),
-    "sentence": _per_page(sentence_pairs),
     "redirect": redirect_pairs,
 }
 
 
-def mine(wiki: Wiki, kinds: Sequence[str] | None = None) -> list[Pair]:
-    """Every pair the rules in ``kinds`` (by default the default recipe's) find in ``wiki``,
-    kind by kind; a query says at least one word (not ``".``, not ``???``)."""
-    chosen = kinds if kinds is not None else Settings().pair_kinds
-    return [pair for kind in chosen for pair in PAIR_RULES[kind](wiki) if _words(pair.query)]
+def mine(wiki: Wiki, kinds: Sequence[str] = PAIR_KINDS) -> list[Pair]:
+    """Every pair the rules in ``kinds`` find in ``wiki``, kind by kind; a query says
+    at least one word (not ``".``, not ``???``)."""
+    return [pair for kind in kinds for pair in PAIR_RULES[kind](wiki) if _words(pair.query)]
 
 
 def held_back(page: str) -> bool:
