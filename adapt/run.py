@@ -35,8 +35,8 @@ from index_format import (
     relabel_version,
     rewrite_manifest,
 )
-from indexer.build import crash_point
 from indexer.chunk import approximate_tokens
+from indexer.crash import crash_point
 from indexer.index_model import verify_weights
 
 from . import gate

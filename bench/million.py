@@ -132,7 +132,8 @@ def write_shards(root: Path, n: int, seed: int = 7) -> tuple[Path, np.ndarray]:
             rows = len(columns["seq"])
             flat = pa.array(vectors[made - rows : made].reshape(-1))
             offsets = pa.array(np.arange(0, (rows + 1) * dims, dims, dtype=np.int32))
-            table = pa.table({**columns, "vector": pa.ListArray.from_arrays(offsets, flat)})
+            columns["vector"] = pa.ListArray.from_arrays(offsets, flat)
+            table = pa.table(columns, schema=shards.schema(shards.CHUNKS))
             pq.write_table(table, version / shards.CHUNKS / f"part-{part:05d}.parquet")
             columns, part = {}, part + 1
     source = SourceInfo(type="synthetic", path="bench/million.py", file=f"{n} chunks of real sentences")

@@ -9,7 +9,6 @@ previous index stays served until the new one is complete.
 from __future__ import annotations
 
 import logging
-import time
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,12 @@ from core.documents import Page
 from core.errors import IndexFormatError
 from core.onnx_encoder import ExportedEncoder
 from core.settings import Settings
-from index_format import BuildReport, Index, IndexWriter, Manifest, StoredChunk, existing_manifest
+from index_format import BuildReport, Index, Manifest, StoredChunk, existing_manifest
 
 from . import shards
-from .build import commit_version, count_change, new_manifest, removed_on_failure
+from .build import new_manifest
 from .index_model import QueryReader, kept_reader
+from .publish import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -34,52 +34,42 @@ def assemble_index(
 ) -> BuildReport:
     """Write the index at ``target`` from the shards version published under ``root``;
     an index of another model there is replaced only with ``replace``."""
-    started = time.monotonic()
     version = shards.current(root)
     if version is None:
         raise IndexFormatError(f"{root}: no published shards here (a build writes them with --shards-out)", "no_shards")
     made = shards.read_manifest(version)
-    report = made.build
     previous = existing_manifest(target)
     old_pages = _old_pages(target, previous, made.model.sha256, replace)
     reader = QueryReader(encoder) if replace else kept_reader(target, previous, made.model.sha256, encoder)
-    dims = made.model.dimensions or 0
-    writer = IndexWriter(target, dims)
-    seen: set[str] = set()
-    with removed_on_failure(writer, target):
+    with Publisher(target, made.model.dimensions or 0, made.build, old_pages) as out:
         said = groupby(shards.rows(version, shards.SENTENCES), key=lambda r: r["seq"])
         pending = next(said, None)
         for seq, group in groupby(shards.rows(version, shards.CHUNKS), key=lambda r: r["seq"]):
             rows = list(group)
             while pending is not None and pending[0] < seq:
                 pending = next(said, None)
-            sentences = list(pending[1]) if pending is not None and pending[0] == seq else []
-            page = _page(rows[0])
-            if page.title in seen:
-                report.skipped["duplicate title"] = report.skipped.get("duplicate title", 0) + 1
-                continue
-            seen.add(page.title)
-            chunks = [
-                StoredChunk(page.title, r["ordinal"], r["section"], r["anchor"], r["text"], r["key"]) for r in rows
-            ]
-            count_change(report, page, chunks, old_pages)
-            vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
-            first = writer.add_page(page, chunks, vectors, rows[0]["source_hash"])
-            for ordinal, group_said in groupby(sentences, key=lambda r: r["ordinal"]):
-                listed = list(group_said)
-                position = next(i for i, c in enumerate(chunks) if c.ordinal == ordinal)
-                texts = [r["text"] for r in listed]
-                writer.add_sentences(first + position, texts, np.asarray([r["vector"] for r in listed], np.float32))
+            if out.claims(rows[0]["title"]):
+                _write_page(out, rows, list(pending[1]) if pending is not None and pending[0] == seq else [])
         for alias in shards.rows(version, shards.ALIASES):
-            if alias["title"] not in seen:
-                writer.add_alias(alias["title"], alias["target"])
-        report.pages_removed = len(set(old_pages) - seen)
-        report.pages, report.chunks, report.aliases = writer.pages, writer.chunk_count, writer.aliases
-        report.sentences = writer.sentences
-        report.duration_s = round(report.duration_s + time.monotonic() - started, 3)  # the Spark run's, and ours
-        manifest = new_manifest(made.source, made.model, made.embedded_with, made.chunking, report)
-        report.version = commit_version(writer, manifest, settings, reader)
-    return report
+            out.alias(alias["title"], alias["target"])
+        manifest = lambda report: new_manifest(made.source, made.model, made.embedded_with, made.chunking, report)  # noqa: E731
+        out.finish(manifest, settings, reader, empty=f"{root}: the shards hold no pages to index")
+    return out.report
+
+
+def _write_page(out: Publisher, rows: list[dict[str, Any]], sentences: list[dict[str, Any]]) -> None:
+    """One page's chunk rows, and its chunks' sentence rows, into the version."""
+    page = _page(rows[0])
+    chunks = [StoredChunk(page.title, r["ordinal"], r["section"], r["anchor"], r["text"], r["key"]) for r in rows]
+    out.changed(page, chunks)
+    first = out.writer.add_page(
+        page, chunks, np.asarray([r["vector"] for r in rows], np.float32), rows[0]["source_hash"]
+    )
+    for ordinal, group in groupby(sentences, key=lambda r: r["ordinal"]):
+        listed = list(group)
+        position = next(i for i, c in enumerate(chunks) if c.ordinal == ordinal)
+        said = np.asarray([r["vector"] for r in listed], np.float32)
+        out.writer.add_sentences(first + position, [r["text"] for r in listed], said)
 
 
 def _page(row: dict[str, Any]) -> Page:

@@ -9,11 +9,8 @@ again: their vectors are copied from the previous index.
 from __future__ import annotations
 
 import logging
-import os
-import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.documents import Chunk, Page, Section, SiteInfo, Source, SourceDescription
-from core.errors import DumpError, IndexFormatError, WikisearchError, write_failed
+from core.errors import IndexFormatError, WikisearchError
 from core.hashing import text_hash
 from core.models import Embedder, ModelInfo, Runtime
 from core.prose import sentences
@@ -42,8 +39,11 @@ from index_format import (
 )
 
 from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page
-from .index_model import QueryReader
+from .crash import crash_point
+from .index_model import QueryReader, build_models
 from .parse import parse_sections
+from .publish import Publisher
+from .sources import open_source
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,20 @@ logger = logging.getLogger(__name__)
 _ROUND_CHUNKS = 1024
 # Sentences are short: larger batches than chunks' still pad little.
 _SENTENCE_BATCH = 32
+
+
+def build_from(
+    path: Path, kind: str, options: dict[str, Any], index_dir: Path, settings: Settings, replace: bool = False
+) -> BuildReport:
+    """A build of ``index_dir`` from the source of type ``kind`` at ``path`` (``options``: the
+    source's, ``open_source``), with the models ``index_model`` decides."""
+    source = open_source(kind, path, **options)
+    if not replace:
+        existing_manifest(index_dir)  # refuse a non-index directory before loading the model
+    models = build_models(index_dir, settings, replace)
+    return build_index(
+        source, index_dir, models.embedder, models.model, settings, replace=replace, reader=models.reader
+    )
 
 
 def build_index(
@@ -67,37 +81,20 @@ def build_index(
     sync: SyncState | None = None,
     publish: bool = True,
 ) -> BuildReport:
-    """Build (or rebuild) the index at ``target`` from ``source``.
-
-    The previous index stays complete and served until the new one is
-    committed; on any error or interrupt it is left exactly as it was.
-    ``keep_previous``: an incremental update — the previous version's pages
-    and aliases whose title it accepts, and the source does not yield, are
-    kept as they are. ``sync``: where following a live wiki left off,
-    committed with the version. ``reader``: what reads the version's queries,
-    stored with it (``index_model``). ``publish`` False: the version is finished
-    but not swapped in (``report.version`` names it; the caller decides).
-    """
+    """Build (or rebuild) the index at ``target`` from ``source``; the previous index stays
+    complete and served until the new one is committed (``Publisher``). ``keep_previous``:
+    an incremental update — the previous version's pages and aliases whose title it accepts,
+    and the source does not yield, are kept. ``sync``: where following a live wiki left off.
+    ``reader``: what reads the version's queries (``index_model``). ``publish`` False: the
+    version is finished but not swapped in (``report.version`` names it; the caller decides)."""
     target = Path(target)
-    started = time.monotonic()
-    previous = _previous_index(target, model, replace)
     runtime = getattr(embedder, "runtime", None) or Runtime(type(embedder).__name__)
-    old_runtime = previous.manifest.embedded_with if previous else None
-    if previous is not None and _precision(old_runtime) != runtime.precision:
-        logger.warning(
-            "%s: vectors were computed in %s, this build computes %s: every chunk is embedded again",
-            target,
-            _precision(old_runtime),
-            runtime.precision,
-        )
-        previous.close()
-        previous = None
-    old_pages = previous.page_chunk_hashes() if previous else {}
+    previous = _reusable(target, model, runtime, replace)
     chunk_settings = ChunkSettings.from_settings(settings)
     chunking = chunking_of(chunk_settings)
     # Unchanged pages keep their chunks only if they would be cut the same way.
-    reuse_chunks = previous is not None and previous.manifest.chunking == chunking
-    if keep_previous is not None and not (previous is not None and reuse_chunks):
+    reuse = previous if previous is not None and previous.manifest.chunking == chunking else None
+    if keep_previous is not None and reuse is None:
         if previous is not None:
             previous.close()
         raise IndexFormatError(  # before the source is read: the caller reads every page instead
@@ -105,99 +102,83 @@ def build_index(
             "every page must be read again",
             "needs_full_pass",
         )
-    report = BuildReport()
-    writer = IndexWriter(target, embedder.dimensions)
     progress = tqdm(
-        desc="indexing",
-        unit=" pages",
-        disable=settings.quiet,
-        dynamic_ncols=True,
-        mininterval=0.5,
-        leave=False,
+        desc="indexing", unit=" pages", disable=settings.quiet, dynamic_ncols=True, mininterval=0.5, leave=False
     )
-    rounds = EmbedRounds(writer, embedder, previous, settings, report, progress)
-    seen: set[str] = set()
-    aliased: set[str] = set()
     try:
-        with removed_on_failure(writer, target):
-            for page in source:
-                if page.redirect is not None:
-                    writer.add_alias(page.title, page.redirect)
-                    aliased.add(page.title)
-                    continue
-                if page.title in seen:
-                    report.skipped["duplicate title"] = report.skipped.get("duplicate title", 0) + 1
-                    logger.warning("skipped page %r: duplicate title", page.title)
-                    continue
-                seen.add(page.title)
-                stored = previous.stored_chunks(page.title, page.source_hash) if reuse_chunks and previous else None
-                chunks = stored if stored is not None else page_chunks(page, chunk_settings, embedder)
-                crash_point("parse")
-                if not chunks:
-                    report.skipped["no text after parsing"] = report.skipped.get("no text after parsing", 0) + 1
-                    logger.warning("skipped page %r: no text after parsing", page.title)
-                    continue
-                count_change(report, page, chunks, old_pages)
-                rounds.add(page, chunks, page.source_hash)
-            if keep_previous is not None and previous is not None:
-                for page, source_hash, chunks in previous.stored_pages():
-                    if page.title not in seen and page.title not in aliased and keep_previous(page.title):
-                        seen.add(page.title)
-                        report.pages_unchanged += 1
-                        rounds.add(page, chunks, source_hash)
-                for title, alias_target in previous.alias_rows():
-                    if title not in seen and title not in aliased and keep_previous(title):
-                        writer.add_alias(title, alias_target)
+        old_pages = previous.page_chunk_hashes() if previous else {}
+        with Publisher(target, embedder.dimensions, BuildReport(), old_pages) as out:
+            rounds = EmbedRounds(out.writer, embedder, previous, settings, out.report, progress)
+            _read_source(source, out, rounds, reuse, lambda page: page_chunks(page, chunk_settings, embedder))
+            if keep_previous is not None and reuse is not None:
+                _carry_over(reuse, out, rounds, keep_previous)
             rounds.flush()
-            for reason, count in source.skip_reasons.items():
-                report.skipped[reason] = report.skipped.get(reason, 0) + count
+            out.skip_all(source.skip_reasons)
             described = source.describe()
-            if writer.pages == 0:
-                namespaces = sorted(described.namespaces)
-                where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
-                raise DumpError(f"{described.path}: no pages to index{where}", "no_pages")
-            report.pages_removed = len(set(old_pages) - seen)
-            count_written(report, writer, started)
-            manifest = new_manifest(source_info(described, source.site), model, runtime, chunking, report, sync)
-            report.version = commit_version(writer, manifest, settings, reader, publish)
+            info = source_info(described, source.site)
+            return _finished(
+                out,
+                lambda report: new_manifest(info, model, runtime, chunking, report, sync),
+                settings,
+                reader,
+                publish,
+                described,
+            )
     finally:
         progress.close()
         if previous is not None:
             previous.close()
-    return report
 
 
-def count_written(report: BuildReport, writer: IndexWriter, started: float) -> None:
-    report.pages, report.chunks, report.aliases = writer.pages, writer.chunk_count, writer.aliases
-    report.sentences, report.duration_s = writer.sentences, round(time.monotonic() - started, 3)
+def _read_source(
+    source: Source,
+    out: Publisher,
+    rounds: EmbedRounds,
+    reuse: Index | None,
+    cut: Callable[[Page], list[Chunk]],
+) -> None:
+    """Every page of ``source`` into the version: a redirect as an alias, a page's chunks
+    as the previous version stored them when its text is unchanged, else ``cut`` anew."""
+    for page in source:
+        if page.redirect is not None:
+            out.alias(page.title, page.redirect)
+            continue
+        if not out.claims(page.title):
+            continue
+        stored = reuse.stored_chunks(page.title, page.source_hash) if reuse is not None else None
+        chunks = stored if stored is not None else cut(page)
+        crash_point("parse")
+        if not chunks:
+            out.skip("no text after parsing", page.title)
+            continue
+        out.changed(page, chunks)
+        rounds.add(page, chunks, page.source_hash)
 
 
-@contextmanager
-def removed_on_failure(writer: IndexWriter, target: Path) -> Iterator[None]:
-    """The version being written is removed if anything fails; a write error (disk
-    full, read-only, I/O) becomes one clear error."""
-    try:
-        yield
-    except (sqlite3.Error, OSError) as exc:
-        writer.abort()
-        raise write_failed(target, exc) from None
-    except BaseException:
-        writer.abort()
-        raise
+def _carry_over(previous: Index, out: Publisher, rounds: EmbedRounds, keep: Callable[[str], bool]) -> None:
+    """The previous version's pages and aliases the source did not yield, where ``keep`` accepts them."""
+    for page, source_hash, chunks in previous.stored_pages():
+        if page.title not in out.pages and page.title not in out.aliased and keep(page.title):
+            out.pages.add(page.title)
+            out.report.pages_unchanged += 1
+            rounds.add(page, chunks, source_hash)
+    for title, alias_target in previous.alias_rows():
+        if keep(title):
+            out.alias(title, alias_target)
 
 
-def commit_version(
-    writer: IndexWriter,
-    manifest: Manifest,
+def _finished(
+    out: Publisher,
+    manifest: Callable[[BuildReport], Manifest],
     settings: Settings,
     reader: QueryReader | None,
-    publish: bool = True,
-) -> str:
-    """Store what reads queries with the version, commit it; its name."""
-    crash_point("write")
-    if reader is not None:
-        reader.store(writer)
-    return writer.commit(manifest, settings, publish=publish).name
+    publish: bool,
+    described: SourceDescription,
+) -> BuildReport:
+    namespaces = sorted(described.namespaces)
+    where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
+    out.finish(manifest, settings, reader, publish, empty=f"{described.path}: no pages to index{where}")
+    return out.report
 
 
 def chunking_of(settings: ChunkSettings) -> Chunking:
@@ -242,19 +223,23 @@ def new_manifest(
     )
 
 
+def _reusable(target: Path, model: ModelInfo, runtime: Runtime, replace: bool) -> Index | None:
+    """The index being rebuilt, if its vectors can be reused: of this model, in this precision."""
+    previous = _previous_index(target, model, replace)
+    old = _precision(previous.manifest.embedded_with) if previous is not None else runtime.precision
+    if previous is not None and old != runtime.precision:
+        logger.warning(
+            "%s: vectors were computed in %s, this build computes %s: every chunk is embedded again",
+            *(target, old, runtime.precision),
+        )
+        previous.close()
+        return None
+    return previous
+
+
 def _precision(runtime: Runtime | None) -> str:
     """fp32 or int8: vectors of different precision are not mixed in one index."""
     return runtime.precision if runtime else "fp32"
-
-
-def crash_point(stage: str) -> None:
-    """For the crash-safety tests: with WIKISEARCH_TEST_CRASH_POINT=stage the build
-    announces that it reached ``stage`` (a file beside the marker) and waits there
-    to be killed, so a test can SIGKILL it at an exact point."""
-    marker = os.environ.get("WIKISEARCH_TEST_CRASH_POINT")
-    if marker and marker.split(":", 1)[0] == stage:
-        Path(marker.split(":", 1)[1]).write_text(stage)
-        time.sleep(300)
 
 
 def _previous_index(target: Path, model: ModelInfo, replace: bool) -> Index | None:
@@ -298,21 +283,6 @@ def page_chunks(page: Page, settings: ChunkSettings, embedder: Embedder) -> list
         logger.warning("page %r: wikitext could not be parsed (%s); indexing it as plain text", page.title, exc)
         sections = [Section((), "", page.text)]
     return chunk_page(page.title, sections, settings, embedder.count_tokens)
-
-
-def count_change(
-    report: BuildReport,
-    page: Page,
-    chunks: Sequence[Chunk | StoredChunk],
-    old_pages: dict[str, tuple[int, tuple[str, ...]]],
-) -> None:
-    old = old_pages.get(page.title)
-    if old is None:
-        report.pages_added += 1
-    elif old[1] == tuple(c.key for c in chunks):
-        report.pages_unchanged += 1
-    else:
-        report.pages_changed += 1
 
 
 class EmbedRounds:

@@ -37,6 +37,28 @@ CHUNKS, SENTENCES, ALIASES = "chunks", "sentences", "aliases"
 SEQ_FILE_SHIFT = 40
 
 
+def schema(table: str) -> Any:
+    """The pyarrow schema of one shards table, declared once: the Spark job writes it,
+    ``assemble`` checks and reads it, the bench writes it. (pyarrow: the spark extra.)"""
+    import pyarrow as pa
+
+    text, vector = pa.string(), pa.list_(pa.float32())
+    page = [
+        ("seq", pa.int64()),  # the page's place in the input (``seq_of``)
+        *[("page_id", pa.int64()), ("title", text), ("namespace", pa.int32()), ("rev_id", pa.int64())],
+        *[("timestamp", text), ("url", text), ("code", text), ("code_language", text), ("action_url", text)],
+        ("source_hash", text),
+    ]
+    columns = {
+        CHUNKS: [*page, ("ordinal", pa.int32()), ("section", text), ("anchor", text), ("text", text), ("key", text)],
+        SENTENCES: [("seq", pa.int64()), ("ordinal", pa.int32()), ("position", pa.int32()), ("text", text)],
+        ALIASES: [("title", text), ("target", text)],
+    }[table]
+    if table != ALIASES:
+        columns += [("key", text), ("vector", vector)] if table == SENTENCES else [("vector", vector)]
+    return pa.schema(columns)
+
+
 def seq_of(file_number: int, position: int) -> int:
     return (file_number << SEQ_FILE_SHIFT) + position
 
@@ -105,9 +127,15 @@ def read_manifest(version: Path) -> ShardManifest:
 
 
 def rows(version: Path, table: str, batch_rows: int = 4096) -> Iterator[dict[str, Any]]:
-    """The rows of one table in the order the run wrote them (part files by name)."""
+    """The rows of one table in the order the run wrote them (part files by name); a part
+    without the declared columns (``schema``) is one clear error."""
     import pyarrow.parquet as pq
 
+    wanted = schema(table)
     for part in sorted((version / table).glob("*.parquet")):
-        for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_rows):
+        found = pq.ParquetFile(part)
+        missing = [f.name for f in wanted if f.name not in found.schema_arrow.names]
+        if missing:
+            raise IndexFormatError(f"{part}: not a shards {table} table (no {', '.join(missing)})", "bad_shards")
+        for batch in found.iter_batches(batch_size=batch_rows, columns=wanted.names):
             yield from batch.to_pylist()

@@ -21,35 +21,31 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import replace as replace_field
 from pathlib import Path
 from typing import Any
 
 from core.documents import Page
-from core.errors import DumpError, WikisearchError
+from core.errors import DumpError, ModelError, WikisearchError
 from core.hashing import text_hash
 from core.models import ModelInfo, Runtime
-from core.onnx_encoder import ExportedEncoder, OnnxEncoder
+from core.onnx_encoder import ExportedEncoder, OnnxEncoder, cache_beside, encoder_cache, prepare_encoder
 from core.prose import sentences
 from core.settings import Settings
-from index_format import BuildReport
+from index_format import BuildReport, existing_manifest
 
 from . import shards
-from .build import chunking_of, crash_point, page_chunks, source_info
+from .build import chunking_of, page_chunks, source_info
 from .chunk import ChunkSettings
+from .crash import crash_point
+from .index_model import configured_model
 from .sources import multistream, open_source
 from .sources.content_table import table_files
 from .sources.multistream import StreamRange
 
 logger = logging.getLogger(__name__)
 
-#: Columns of a chunk row, as the shards store them (the vector is joined on by key).
-CHUNK_COLUMNS = (
-    "seq long, page_id long, title string, namespace int, rev_id long, timestamp string, url string, "
-    "code string, code_language string, action_url string, source_hash string, "
-    "ordinal int, section string, anchor string, text string, key string, embed_text string, "
-    "sentences array<struct<text:string,hash:string>>"
-)
 VECTOR_COLUMNS = "key string, vector array<float>"
 #: The sources a Spark run reads, one task per file (or per range of a multistream dump).
 SPARK_SOURCES = ("dump", "content-table", "records", "sparql-examples")
@@ -122,6 +118,18 @@ def _read_input(item: tuple[int, str, StreamRange | None], kind: str, options: d
         yield ("skip", count, None, reason, "")
 
 
+def _chunking_schema() -> Any:
+    """A chunk row as the tasks cut it: the shards' chunk columns (``shards.schema``) without
+    the vector (joined on by key), with what the model reads and the chunk's sentences."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    declared = shards.schema(shards.CHUNKS)
+    cut = declared.remove(declared.get_field_index("vector")).append(pa.field("embed_text", pa.string()))
+    sentences = pa.list_(pa.struct([("text", pa.string()), ("hash", pa.string())]))
+    return from_arrow_schema(cut.append(pa.field("sentences", sentences)))
+
+
 def _chunk_rows(pages: Iterable[tuple], settings: ChunkSettings, spec: EncoderSpec, keep_sentences: bool):
     """Parse and chunk a partition of pages; a page with no text left is one row with ordinal -1."""
     encoder = _encoder(spec)
@@ -159,96 +167,103 @@ class Previous:
     sentences: str | None = None
 
 
+def spark_index(
+    inputs: list[Path],
+    kind: str,
+    options: dict[str, Any],
+    index_dir: Path | None,
+    shards_out: Path | None,
+    settings: Settings,
+    replace: bool = False,
+) -> BuildReport | None:
+    """The build on Spark with the model a serial build of ``index_dir`` embeds with, then
+    ``assemble``d into it. With ``shards_out`` the shards stay there (and a later run of the
+    same model reuses their vectors, else the index's); without, they go to a scratch
+    directory beside the index, removed once assembled. No report without an index."""
+    from .assemble import assemble_index, previous_vectors
+
+    if index_dir is None and shards_out is None:
+        raise WikisearchError("give --index, --shards-out or both", "bad_parameter")
+    if settings.build_runtime != "onnx":
+        raise WikisearchError("the spark engine encodes with ONNX Runtime (fp32): --runtime onnx", "bad_parameter")
+    if index_dir is not None and not replace:
+        existing_manifest(index_dir)  # a non-index directory is refused before Spark starts
+    resolved = configured_model(settings)
+    encoder = prepare_encoder(
+        resolved, encoder_cache((index_dir or shards_out or Path(".")).absolute(), settings.encoder_cache)
+    )
+    if encoder is None:
+        raise ModelError(f"{resolved.name}: no ONNX encoder could be exported; the spark engine needs one")
+    model = replace_field(resolved.info(), dimensions=resolved.card.dimensions if resolved.card else 0)
+    scratch = None if index_dir is None else cache_beside(index_dir) / f"spark-{index_dir.name}-{os.getpid()}"
+    root = shards_out if shards_out is not None else scratch / "shards"  # type: ignore[operator]
+    previous = _previous(root, model, settings) if shards_out is not None else Previous()
+    if previous.chunks is None and index_dir is not None and scratch is not None:
+        previous = Previous(*previous_vectors(index_dir, scratch / "previous", model.sha256))
+    try:
+        build_shards(
+            inputs,
+            root,
+            settings,
+            model,
+            EncoderSpec(encoder, resolved.max_seq_length, model.dimensions or 0),
+            kind=kind,
+            options=options,
+            previous=previous,
+        )
+        return None if index_dir is None else assemble_index(root, index_dir, settings, encoder, replace)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _previous(root: Path, model: ModelInfo, settings: Settings) -> Previous:
+    """The vectors the shards published under ``root`` hold, if the same model made them."""
+    last = shards.current(root)
+    if last is None or shards.read_manifest(last).model.sha256 != model.sha256:  # not another model's vectors
+        return Previous()
+    return Previous(str(last / shards.CHUNKS), str(last / shards.SENTENCES) if settings.answer_sentences else None)
+
+
 def build_shards(
     inputs: list[Path],
     root: Path,
     settings: Settings,
     model: ModelInfo,
-    encoder: ExportedEncoder,
-    spec_length: int,
+    spec: EncoderSpec,
     *,
-    master: str = "local[2]",
     kind: str = "dump",
-    namespaces: set[int] | None = None,
-    max_pages: int | None = None,
-    base_url: str | None = None,
-    preset: str | None = None,
-    fields: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
     previous: Previous = Previous(),
 ) -> Path:
-    """Run the build on Spark and publish its shards under ``root``; the version written."""
+    """Run the build on Spark (``settings.spark_master``) and publish its shards under ``root``;
+    the version written. ``options``: the sources' (``open_source``)."""
     started = time.monotonic()
-    options: dict[str, Any] = {"namespaces": namespaces, "max_pages": max_pages, "base_url": base_url}
-    options |= {"preset": preset, "fields": fields}
+    options = options or {}
     if kind not in SPARK_SOURCES:
         raise DumpError(f"the spark engine reads {', '.join(SPARK_SOURCES)} inputs, not {kind}", "unknown_source")
     first = open_source(kind, inputs[0], **options)  # its <siteinfo> and description, read once on the driver
     described, site = first.describe(), first.site
     chunk_settings = ChunkSettings.from_settings(settings)
-    spark = session(master)  # a clear error if pyspark or Java is missing
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
+    spark = session(settings.spark_master)  # a clear error if pyspark or Java is missing
     shards.clean_unpublished(root)
     version = shards.new_version(root)
     try:
-        sc = spark.sparkContext
-        dims = model.dimensions or 0
-        spec = EncoderSpec(encoder, spec_length, dims)
-        task_bytes = int(settings.spark_task_mb * 2**20)
-        parts = [part for path in inputs for part in _tasks(path, kind, task_bytes)]
-        files = [(n, str(path), part) for n, (path, part) in enumerate(parts)]
-        records = sc.parallelize(files, len(files)).flatMap(lambda item: _read_input(item, kind, options))
-        records.persist(StorageLevel.MEMORY_AND_DISK)
-        skipped: dict[str, int] = {}
-        for _, count, _, reason, _ in records.filter(lambda r: r[0] == "skip").collect():
-            skipped[reason] = skipped.get(reason, 0) + count
-        aliases = records.filter(lambda r: r[0] == "alias").map(lambda r: (r[3], r[4]))
-        spark.createDataFrame(aliases, "title string, target string").write.parquet(str(version / shards.ALIASES))
-        keep = settings.answer_sentences
-        pages = records.filter(lambda r: r[0] == "page").repartition(max(sc.defaultParallelism * 2, len(files)))
-        rows = pages.mapPartitions(lambda part: _chunk_rows(part, chunk_settings, spec, keep))
-        chunks = spark.createDataFrame(rows, CHUNK_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
-        empty = chunks.filter("ordinal < 0").count()
-        if empty:
-            skipped["no text after parsing"] = skipped.get("no text after parsing", 0) + empty
-        chunks = chunks.filter("ordinal >= 0")
-        report = BuildReport(skipped=skipped)
-        texts = chunks.select("key", F.col("embed_text").alias("text")).dropDuplicates(["key"])
-        said = chunks.select("seq", "ordinal", F.posexplode("sentences").alias("position", "sentence")).select(
-            "seq", "ordinal", "position", F.col("sentence.text").alias("text"), F.col("sentence.hash").alias("key")
-        )
-        vectors, report.chunks_embedded, report.chunks_reused = _vectors(
-            spark, texts, chunks.select("key"), previous.chunks, spec, settings.batch_size
-        )
-        sentence_texts = said.select("key", "text").dropDuplicates(["key"])
-        sentence_vectors, report.sentences_embedded, report.sentences_reused = _vectors(
-            spark, sentence_texts, said.select("key"), previous.sentences, spec, 32
-        )
-        (
-            chunks.drop("embed_text", "sentences")
-            .join(vectors, "key")
-            .orderBy("seq", "ordinal")
-            .write.parquet(str(version / shards.CHUNKS))
-        )
-        (
-            said.join(sentence_vectors, "key")
-            .orderBy("seq", "ordinal", "position")
-            .write.parquet(str(version / shards.SENTENCES))
-        )
+        files = [(n, str(path), part) for n, (path, part) in enumerate(_parts(inputs, kind, settings))]
+        report = _stages(spark, files, kind, options, chunk_settings, spec, settings, previous, version)
         report.duration_s = round(time.monotonic() - started, 3)
         manifest = shards.ShardManifest(
             model=model,
             embedded_with=_runtime(spec),
             chunking=chunking_of(chunk_settings),
-            source=replace(
+            source=replace_field(
                 source_info(described, site),
                 file=", ".join(p.name for p in inputs),
                 bytes=sum(p.stat().st_size for p in inputs if p.is_file()),
             ),
             build=report,
             inputs=[str(p) for p in inputs],
-            master=master,
+            master=settings.spark_master,
         )
         crash_point("publish")
         shards.publish(version, manifest)
@@ -258,6 +273,73 @@ def build_shards(
     finally:
         spark.stop()
     return version
+
+
+def _parts(inputs: list[Path], kind: str, settings: Settings) -> list[tuple[Path, StreamRange | None]]:
+    task_bytes = int(settings.spark_task_mb * 2**20)
+    return [part for path in inputs for part in _tasks(path, kind, task_bytes)]
+
+
+def _stages(
+    spark: Any,
+    files: list[tuple[int, str, StreamRange | None]],
+    kind: str,
+    options: dict[str, Any],
+    chunk_settings: ChunkSettings,
+    spec: EncoderSpec,
+    settings: Settings,
+    previous: Previous,
+    version: Path,
+) -> BuildReport:
+    """Read, chunk, embed what is new, and write the shards tables into ``version``."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    sc = spark.sparkContext
+    records = sc.parallelize(files, len(files)).flatMap(lambda item: _read_input(item, kind, options))
+    records.persist(StorageLevel.MEMORY_AND_DISK)
+    skipped: dict[str, int] = {}
+    for _, count, _, reason, _ in records.filter(lambda r: r[0] == "skip").collect():
+        skipped[reason] = skipped.get(reason, 0) + count
+    aliases = records.filter(lambda r: r[0] == "alias").map(lambda r: (r[3], r[4]))
+    spark.createDataFrame(aliases, _spark(shards.ALIASES)).write.parquet(str(version / shards.ALIASES))
+    keep = settings.answer_sentences
+    pages = records.filter(lambda r: r[0] == "page").repartition(max(sc.defaultParallelism * 2, len(files)))
+    rows = pages.mapPartitions(lambda part: _chunk_rows(part, chunk_settings, spec, keep))
+    chunks = spark.createDataFrame(rows, _chunking_schema()).persist(StorageLevel.MEMORY_AND_DISK)
+    empty = chunks.filter("ordinal < 0").count()
+    if empty:
+        skipped["no text after parsing"] = skipped.get("no text after parsing", 0) + empty
+    chunks = chunks.filter("ordinal >= 0")
+    report = BuildReport(skipped=skipped)
+    texts = chunks.select("key", F.col("embed_text").alias("text")).dropDuplicates(["key"])
+    said = chunks.select("seq", "ordinal", F.posexplode("sentences").alias("position", "sentence")).select(
+        "seq", "ordinal", "position", F.col("sentence.text").alias("text"), F.col("sentence.hash").alias("key")
+    )
+    vectors, report.chunks_embedded, report.chunks_reused = _vectors(
+        spark, texts, chunks.select("key"), previous.chunks, spec, settings.batch_size
+    )
+    sentence_texts = said.select("key", "text").dropDuplicates(["key"])
+    sentence_vectors, report.sentences_embedded, report.sentences_reused = _vectors(
+        spark, sentence_texts, said.select("key"), previous.sentences, spec, 32
+    )
+    _write(chunks.join(vectors, "key").orderBy("seq", "ordinal"), version, shards.CHUNKS)
+    _write(said.join(sentence_vectors, "key").orderBy("seq", "ordinal", "position"), version, shards.SENTENCES)
+    return report
+
+
+def _spark(table: str) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(shards.schema(table))
+
+
+def _write(frame: Any, version: Path, table: str) -> None:
+    """One shards table, its columns as declared (``shards.schema``), in that order."""
+    from pyspark.sql import functions as F
+
+    columns = [F.col(f.name).cast(f.dataType) for f in _spark(table).fields]
+    frame.select(*columns).write.parquet(str(version / table))
 
 
 def _tasks(path: Path, kind: str, task_bytes: int) -> list[tuple[Path, StreamRange | None]]:

@@ -204,7 +204,7 @@ def write_multistream(xml: str, folder: Path, name: str, per_stream: int) -> tup
 def kill_at(
     stage: str, args: list[str], folder: Path, env: dict[str, str] | None = None, sig: int = signal.SIGKILL
 ) -> tuple[int, str]:
-    """Run the real command until it reaches crash point ``stage`` (``indexer.build.crash_point``),
+    """Run the real command until it reaches crash point ``stage`` (``indexer.crash.crash_point``),
     then send ``sig`` to it and everything it started (a Spark driver's JVM too): kill -9, or
     SIGINT as Ctrl-C in a terminal sends it. Returns its exit code and what it wrote to stderr."""
     marker = folder / f"reached-{stage}"

@@ -4,6 +4,7 @@ it against the contracts in pyproject.toml."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -65,6 +66,18 @@ def test_no_module_is_too_long_to_read() -> None:
         for path in (ROOT / package).rglob("*.py")
         if (n := len(path.read_text("utf-8").splitlines())) > 400
     }
+    assert not long
+
+
+def test_no_function_does_too_many_jobs_to_hold_at_once() -> None:
+    """A function a reader holds at once: at most ~60 lines."""
+    long = [
+        f"{path.relative_to(ROOT)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (node.end_lineno or 0) - node.lineno >= 60
+    ]
     assert not long
 
 

@@ -30,7 +30,7 @@ from indexer.sources.dump import DumpSource
 from query.ranking import Ranking
 from query.search import _opening_scores, search
 from query.tables import tables
-from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build, shared
 
 SETTINGS = Settings(quiet=True)
 
@@ -418,3 +418,43 @@ def test_an_index_missing_its_tantivy_directory_is_refused_with_the_reason(tmp_p
     shutil.rmtree(large.resolve() / LEXICAL)
     with pytest.raises(IndexFormatError, match=f"{LEXICAL} is missing"):
         Index.open(large)
+
+
+def _publish_shards(root: Path, model: ModelInfo, chunks: object) -> None:
+    """A shards version holding the table ``chunks`` and no sentences or aliases."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from core.models import Runtime
+    from index_format import BuildReport, Chunking, SourceInfo
+    from indexer import shards
+
+    version = shards.new_version(root)
+    for table in (shards.CHUNKS, shards.SENTENCES, shards.ALIASES):
+        (version / table).mkdir()
+        rows = chunks if table == shards.CHUNKS else shards.schema(table).empty_table()
+        pq.write_table(rows if isinstance(rows, pa.Table) else pa.table(rows), version / table / "part-0.parquet")
+    source = SourceInfo(type="dump", path="nothing.xml", file="nothing.xml")
+    made = shards.ShardManifest(model, Runtime("fake"), Chunking(200, 40, 24, 1), source, BuildReport())
+    shards.publish(version, made)
+
+
+def test_assemble_refuses_what_the_serial_build_refuses_and_keeps_the_index(tmp_path: Path) -> None:
+    """One publisher ends every engine: shards without pages are refused as an empty dump
+    is, and shards of another layout are one clear error; the index stays as it was."""
+    from indexer import shards
+    from indexer.assemble import assemble_index
+
+    target = tmp_path / "index"
+    fake_build(DumpSource(shared("dumps/enwiki-tables.xml.bz2")), target)
+    before = (target / "manifest.json").read_text()
+    model = Index.open(target).manifest.model
+    _publish_shards(tmp_path / "empty", model, shards.schema(shards.CHUNKS).empty_table())
+    with pytest.raises(DumpError, match="no pages to index") as refused:
+        assemble_index(tmp_path / "empty", target, Settings(quiet=True))
+    assert refused.value.code == "no_pages"
+    _publish_shards(tmp_path / "other", model, {"title": ["A"], "text": ["B"]})
+    with pytest.raises(IndexFormatError, match="not a shards chunks table") as other:
+        assemble_index(tmp_path / "other", target, Settings(quiet=True))
+    assert other.value.code == "bad_shards"
+    assert (target / "manifest.json").read_text() == before and Index.open(target).manifest.counts.pages == 5

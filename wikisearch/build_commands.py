@@ -6,7 +6,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -14,9 +14,6 @@ from core.settings import BUILD_RUNTIMES, ENGINES, LEXICAL_ENGINES, VECTOR_INDEX
 from indexer.sources import SOURCE_TYPES
 
 from .common import changes, default_of, handle_errors, parse_namespaces, print_summary, setup_logging
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()
@@ -99,7 +96,7 @@ if TYPE_CHECKING:
 @click.option(
     "--adapt",
     is_flag=True,
-    help="Then adapt the model to the wiki's pages and re-embed with it if it does better (see wikisearch adapt).",
+    help="Then adapt what reads queries to the wiki's pages, kept if it does better (see wikisearch adapt).",
 )
 @click.option("-q", "--quiet", is_flag=True, default=None, help="No progress bar or summary (for jobs).")
 @click.pass_context
@@ -136,87 +133,45 @@ def build(
     atomically only when the new one is complete.
     """
     settings = Settings.load(
-        {
-            "model": model,
-            "allow_unvetted_model": allow_unvetted_model,
-            "batch_size": batch_size,
-            "threads": threads,
-            "build_runtime": build_runtime,
-            "vector_index": vector_index,
-            "lexical_engine": lexical_engine,
-            "spark_master": master,
-            "quiet": quiet,
-        }
+        dict(model=model, allow_unvetted_model=allow_unvetted_model, batch_size=batch_size, threads=threads)
+        | dict(build_runtime=build_runtime, vector_index=vector_index, lexical_engine=lexical_engine)
+        | dict(spark_master=master, quiet=quiet)
     )
     setup_logging(ctx.obj["verbose"], settings.quiet)
-    overrides = {}
-    for spec in fields:
-        role, sep, name = spec.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
-        overrides[role.strip()] = name.strip()
+    options: dict[str, Any] = dict(namespaces=parse_namespaces(namespaces), max_pages=max_pages, base_url=base_url)
+    options |= dict(preset=preset)
+    options["fields"] = _fields(fields)
     if adapt and index_dir is None:
         raise click.BadParameter("--adapt adapts the index at --index: give one", param_hint="--adapt")
     if engine == "spark":
-        from .spark_commands import spark_build
+        from indexer.spark_build import spark_index
 
-        report = spark_build(
-            list(dumps),
-            index_dir,
-            shards_out,
-            settings,
-            source_type,
-            parse_namespaces(namespaces),
-            max_pages,
-            base_url,
-            replace,
-            preset,
-            overrides,
-        )
-        if report is not None and not settings.quiet:
-            print_summary(report, index_dir)
-        if adapt and index_dir is not None:
-            from .adapt_commands import run_adaptation
-
-            run_adaptation(index_dir, settings, None, None)
-        return
-    if len(dumps) > 1 or shards_out:
+        report = spark_index(list(dumps), source_type, options, index_dir, shards_out, settings, replace)
+    elif len(dumps) > 1 or shards_out:
         raise click.BadParameter("several dumps and --shards-out need --engine spark")
-    if index_dir is None:
+    elif index_dir is None:
         raise click.BadParameter("--index is required", param_hint="--index")
-    dump = dumps[0]
-    from index_format import existing_manifest
-    from indexer.build import build_index
-    from indexer.index_model import build_models
-    from indexer.sources import open_source
+    else:
+        from indexer.build import build_from
 
-    source = open_source(
-        source_type,
-        dump,
-        namespaces=parse_namespaces(namespaces),
-        max_pages=max_pages,
-        base_url=base_url,
-        preset=preset,
-        fields=overrides,
-    )
-    if not replace:
-        existing_manifest(index_dir)  # refuse a non-index directory before loading the model
-    models = build_models(index_dir, settings, replace)
-    report = build_index(
-        source,
-        index_dir,
-        models.embedder,
-        models.model,
-        settings,
-        replace=replace,
-        reader=models.reader,
-    )
-    if not settings.quiet:
+        report = build_from(dumps[0], source_type, options, index_dir, settings, replace)
+    if report is not None and not settings.quiet:
         print_summary(report, index_dir)
-    if adapt:
+    if adapt and index_dir is not None:
         from .adapt_commands import run_adaptation
 
         run_adaptation(index_dir, settings, None, None)
+
+
+def _fields(specs: tuple[str, ...]) -> dict[str, str]:
+    """``--field ROLE=NAME`` options as a mapping."""
+    fields = {}
+    for spec in specs:
+        role, sep, name = spec.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected ROLE=NAME, got {spec!r}", param_hint="--field")
+        fields[role.strip()] = name.strip()
+    return fields
 
 
 @click.command()
