@@ -76,6 +76,24 @@ def fake_build(source, target: Path):
     return Index.open(target)
 
 
+@pytest.fixture(scope="session")
+def fake_sample(tmp_path_factory: pytest.TempPathFactory):
+    """The sample ``name`` (in data/dumps) read as a ``kind`` source, built once per test run
+    with the fake embedder: a path to read, never to change (``copy_index`` it first)."""
+    from indexer.sources import open_source
+
+    built: dict[tuple[str, str], Path] = {}
+
+    def get(kind: str, name: str) -> Path:
+        if (kind, name) not in built:
+            target = tmp_path_factory.mktemp("fake-samples") / name.split(".")[0]
+            fake_build(open_source(kind, DUMPS / name), target).close()
+            built[kind, name] = target
+        return built[kind, name]
+
+    return get
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

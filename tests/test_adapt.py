@@ -36,7 +36,7 @@ TEAM_QRELS = Path(__file__).resolve().parent.parent / "bench" / "qrels-team.json
 
 
 @pytest.fixture(scope="module")
-def wiki(tmp_path_factory: pytest.TempPathFactory) -> Wiki:
+def wiki(fake_sample) -> Wiki:
     """The pages and redirects of three real sample corpora as an index stores them (fake vectors)."""
     pages: list[tuple[Page, list[StoredChunk]]] = []
     aliases: list[tuple[str, str]] = []
@@ -45,9 +45,7 @@ def wiki(tmp_path_factory: pytest.TempPathFactory) -> Wiki:
         ("sparql-examples", "wikidata-sparql-examples.xml.bz2"),
         ("dump", "enwiki-sample.xml.bz2"),
     ):
-        target = tmp_path_factory.mktemp("pairs") / "index"
-        fake_build(open_source(kind, DUMPS / name), target)
-        index = Index.open(target)
+        index = Index.open(fake_sample(kind, name))
         pages += [(page, chunks) for page, _, chunks in index.stored_pages()]
         aliases += index.aliases()
         index.close()
@@ -454,26 +452,15 @@ def test_an_interrupted_killed_or_refused_adaptation_leaves_the_index_as_it_was(
     assert not list((tmp_path / ".wikisearch-cache").glob("adapt-*"))
 
 
-@pytest.mark.model
-def test_build_adapt_builds_then_adapts_in_one_go(small: Path, tmp_path: Path) -> None:
-    """Past a gate lowered below any loss (a few steps teach little)."""
-    index, dump = tmp_path / "index", small.parent / "docs-150.xml.bz2"
-    env = TINY | {"WIKISEARCH_ADAPT_MIN_GAIN": "-1"}
-    done = run_cli("build", str(dump), "--index", str(index), "--adapt", env=env)
-    assert done.returncode == 0, done.stderr
-    assert "pages: 150 added" in done.stdout and "on 64 pairs" in done.stdout, done.stdout
-    assert "switched: the adapted model reads the queries" in done.stdout, done.stdout
-    assert Index.open(index).manifest.queries_adapted
+def test_adapt_says_clearly_what_it_cannot_do(tmp_path: Path, fake_sample) -> None:
+    missing = run_cli("adapt", "--index", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "no index here" in missing.stderr and "Traceback" not in missing.stderr
+    dump = DUMPS / "enwiki-sample.xml.bz2"  # (build --adapt builds, then adapts: tests/test_spark.py, serially)
     nowhere = run_cli("build", str(dump), "--engine", "spark", "--shards-out", str(tmp_path / "shards"), "--adapt")
     assert nowhere.returncode == 2 and "--adapt adapts the index at --index" in nowhere.stderr, nowhere.stderr
     assert not (tmp_path / "shards").exists()
-
-
-def test_adapt_says_clearly_what_it_cannot_do(tmp_path: Path) -> None:
-    missing = run_cli("adapt", "--index", str(tmp_path / "nothing"))
-    assert missing.returncode == 2 and "no index here" in missing.stderr and "Traceback" not in missing.stderr
     index = tmp_path / "index"
-    fake_build(open_source("dump", DUMPS / "mediawiki-docs.xml.bz2"), index)  # its model is no registry model
+    copy_index(fake_sample("dump", "mediawiki-docs.xml.bz2"), index)  # its model is no registry model
     unknown = run_cli("adapt", "--index", str(index))
     assert unknown.returncode == 2 and "fake-hash-64" in unknown.stderr, unknown.stderr
     assert "Traceback" not in unknown.stderr and not list(tmp_path.glob(".wikisearch-cache/adapt-*"))
@@ -500,14 +487,16 @@ def test_a_removed_setting_says_so_in_one_line(tmp_path: Path, variable: str, va
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
 
 
-def test_an_index_whose_whole_model_was_adapted_still_serves_and_says_how_to_go_back(tmp_path: Path) -> None:
+def test_an_index_whose_whole_model_was_adapted_still_serves_and_says_how_to_go_back(
+    tmp_path: Path, fake_sample
+) -> None:
     """Earlier releases adapted the whole model and re-embedded the chunks with it."""
     index = tmp_path / "index"
-    fake_build(open_source("dump", DUMPS / "enwiki-sample.xml.bz2"), index)
+    copy_index(fake_sample("dump", "enwiki-sample.xml.bz2"), index)
     manifest = read_manifest(index)
     recipe = AdaptRecipe(["title"], 3000, 2, 5e-5, 32, 0, 0.1, 256, "GISTEmbedLoss", side="model")
     made = Adaptation(manifest.model, "00d0ca0f", recipe, {"title": 64}, 10, 0.5, 0.6, "MRR@10", 4, 1.0, "2026-11-29")
-    rewrite_manifest(index.resolve(), manifest.replace(adaptation=made))
+    rewrite_manifest(index, manifest.replace(adaptation=made))
     before = version(index)
     for args in (["adapt", "--index", str(index)], ["adapt", "--index", str(index), "--undo"]):
         refused = run_cli(*args)
@@ -525,9 +514,8 @@ def test_a_token_budget_keeps_a_prefix_of_the_sample(wiki: Wiki) -> None:
     assert [p.page for p in pairs[:5]] != sorted(p.page for p in pairs[:5])  # a random sample, not page order
 
 
-def test_a_large_wiki_is_read_as_a_seeded_sample_of_its_pages(tmp_path: Path) -> None:
-    index = tmp_path / "index"
-    fake_build(open_source("dump", DUMPS / "enwiki-sample.xml.bz2"), index)
+def test_a_large_wiki_is_read_as_a_seeded_sample_of_its_pages(fake_sample) -> None:
+    index = fake_sample("dump", "enwiki-sample.xml.bz2")
     whole = read_wiki(index, 10**6, seed=0)
     assert read_wiki(index, len(whole.pages), seed=0) == whole  # within the bound: all of it
     some = read_wiki(index, 40, seed=0)
@@ -538,11 +526,11 @@ def test_a_large_wiki_is_read_as_a_seeded_sample_of_its_pages(tmp_path: Path) ->
     assert read_wiki(index, 40, seed=1) != some
 
 
-def test_a_sample_is_drawn_among_the_pages_there_are_when_rows_have_gaps(tmp_path: Path) -> None:
+def test_a_sample_is_drawn_among_the_pages_there_are_when_rows_have_gaps(tmp_path: Path, fake_sample) -> None:
     """Page rows are drawn by number, not listed. Rows numbered with gaps (no writer
     here leaves them, but a store is a file) still give a sample of real pages."""
     index = tmp_path / "index"
-    fake_build(open_source("dump", DUMPS / "enwiki-sample.xml.bz2"), index)
+    copy_index(fake_sample("dump", "enwiki-sample.xml.bz2"), index)
     whole = read_wiki(index, 10**6, seed=0)
     with sqlite3.connect(index / "store.sqlite") as db:  # rows 2, 4, 6, …: half the numbers are gaps
         for sql in ("UPDATE pages SET id = -id", "UPDATE pages SET id = -2 * id"):

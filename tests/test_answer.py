@@ -18,14 +18,14 @@ from indexer.sources.dump import DumpSource
 from query.answer import find_answer, is_question
 from query.search import search
 from query.tables import tables
-from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, copy_index
 
 DOCS = DUMPS / "mediawiki-docs.xml.bz2"
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    return fake_build(DumpSource(DOCS), tmp_path_factory.mktemp("answer") / "docs")
+def docs(fake_sample) -> Index:
+    return Index.open(fake_sample("dump", "mediawiki-docs.xml.bz2"))
 
 
 def opening_sentences(index: Index, title: str) -> list[str]:
@@ -130,8 +130,8 @@ def test_an_index_without_sentences_searches_without_an_answer_line(tmp_path: Pa
     assert response.results and response.answer is None
 
 
-def test_a_truncated_sentence_file_is_refused_with_the_reason(tmp_path: Path) -> None:
-    index = fake_build(DumpSource(DOCS), tmp_path / "docs")
+def test_a_truncated_sentence_file_is_refused_with_the_reason(tmp_path: Path, fake_sample) -> None:
+    index = Index.open(copy_index(fake_sample("dump", "mediawiki-docs.xml.bz2"), tmp_path / "docs"))
     path = index.version_dir / "sentences.f16"
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(IndexFormatError, match="inconsistent.*sentences"):

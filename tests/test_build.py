@@ -360,9 +360,9 @@ def test_ivfpq_asked_for_a_tiny_index_keeps_it_exact(tmp_path: Path, caplog: pyt
     assert "IVF-PQ needs at least" in caplog.text
 
 
-def test_a_pages_opening_is_its_first_chunk(tmp_path: Path) -> None:
+def test_a_pages_opening_is_its_first_chunk(fake_sample) -> None:
     """The dense leg's second signal: each page's first chunk, read back from FAISS."""
-    index = fake_build(DumpSource(DUMPS / "mediawiki-docs.xml.bz2"), tmp_path / "docs")
+    index = Index.open(fake_sample("dump", "mediawiki-docs.xml.bz2"))
     rows = (
         index.db()
         .execute(

@@ -9,21 +9,17 @@ import pytest
 
 from core.prose import Fact, card_text
 from index_format import Index
-from indexer.sources.dump import DumpSource
-from indexer.sources.sparql_examples import SparqlExamplesSource
 from query.tables import tables
-from tests.conftest import DUMPS, fake_build
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    return fake_build(DumpSource(DUMPS / "mediawiki-docs.xml.bz2"), tmp_path_factory.mktemp("cards") / "docs")
+def docs(fake_sample) -> Index:
+    return Index.open(fake_sample("dump", "mediawiki-docs.xml.bz2"))
 
 
 @pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    dump = DUMPS / "wikidata-sparql-examples.xml.bz2"
-    return fake_build(SparqlExamplesSource(dump), tmp_path_factory.mktemp("cards") / "examples")
+def examples(fake_sample) -> Index:
+    return Index.open(fake_sample("sparql-examples", "wikidata-sparql-examples.xml.bz2"))
 
 
 def opening(index: Index, title: str) -> tuple[str, str]:

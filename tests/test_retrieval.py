@@ -17,26 +17,24 @@ from core.settings import Settings
 from index_format import Index
 from indexer.build import build_index
 from indexer.sources.dump import DumpSource
-from indexer.sources.sparql_examples import SparqlExamplesSource
 from query.evaluate import Judgement, doc_id, per_query, score
 from query.filters import Filters
 from query.ranking import Leg, Ranking, fuse
 from query.search import search
 from query.tables import normalise_title
-from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build, run_cli
+from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, run_cli
 
 LEXICAL = Ranking(mode="lexical")
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    return fake_build(DumpSource(DUMPS / "mediawiki-docs.xml.bz2"), tmp_path_factory.mktemp("lex") / "docs")
+def docs(fake_sample) -> Index:
+    return Index.open(fake_sample("dump", "mediawiki-docs.xml.bz2"))
 
 
 @pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    source = SparqlExamplesSource(DUMPS / "wikidata-sparql-examples.xml.bz2")
-    return fake_build(source, tmp_path_factory.mktemp("lex") / "examples")
+def examples(fake_sample) -> Index:
+    return Index.open(fake_sample("sparql-examples", "wikidata-sparql-examples.xml.bz2"))
 
 
 def titles(index: Index, query: str, ranking: Ranking = LEXICAL, limit: int = 5) -> list[str]:
@@ -330,8 +328,8 @@ def test_per_query_rows_match_a_hand_computed_run() -> None:
 
 
 @pytest.fixture(scope="module")
-def enwiki(tmp_path_factory: pytest.TempPathFactory) -> Index:
-    return fake_build(DumpSource(DUMPS / "enwiki-sample.xml.bz2"), tmp_path_factory.mktemp("enw") / "enwiki")
+def enwiki(fake_sample) -> Index:
+    return Index.open(fake_sample("dump", "enwiki-sample.xml.bz2"))
 
 
 def test_sort_recent_orders_the_best_matches_by_their_last_edit(enwiki: Index) -> None:

@@ -147,6 +147,8 @@ def build(
         from indexer.spark_build import spark_index
 
         report = spark_index(list(dumps), source_type, options, index_dir, shards_out, settings, replace)
+        if index_dir is None and not settings.quiet:
+            click.echo(f"published shards in {shards_out} (wikisearch assemble {shards_out} --index DIR)")
     elif len(dumps) > 1 or shards_out:
         raise click.BadParameter("several dumps and --shards-out need --engine spark")
     elif index_dir is None:
