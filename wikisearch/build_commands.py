@@ -6,12 +6,15 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.settings import BUILD_RUNTIMES, ENGINES, LEXICAL_ENGINES, VECTOR_INDEXES, Settings
 from indexer.sources import SOURCE_TYPES
+
+if TYPE_CHECKING:
+    from index_format import BuildReport
 
 from .common import changes, default_of, handle_errors, parse_namespaces, print_summary, setup_logging
 
@@ -147,8 +150,6 @@ def build(
         from indexer.spark_build import spark_index
 
         report = spark_index(list(dumps), source_type, options, index_dir, shards_out, settings, replace)
-        if index_dir is None and not settings.quiet:
-            click.echo(f"published shards in {shards_out} (wikisearch assemble {shards_out} --index DIR)")
     elif len(dumps) > 1 or shards_out:
         raise click.BadParameter("several dumps and --shards-out need --engine spark")
     elif index_dir is None:
@@ -157,12 +158,19 @@ def build(
         from indexer.build import build_from
 
         report = build_from(dumps[0], source_type, options, index_dir, settings, replace)
-    if report is not None and not settings.quiet:
-        print_summary(report, index_dir)
+    if not settings.quiet:
+        _say_built(report, index_dir, shards_out)
     if adapt and index_dir is not None:
         from .adapt_commands import run_adaptation
 
         run_adaptation(index_dir, settings, None, None)
+
+
+def _say_built(report: BuildReport | None, index_dir: Path | None, shards_out: Path | None) -> None:
+    if report is not None:
+        print_summary(report, index_dir)
+    elif index_dir is None:
+        click.echo(f"published shards in {shards_out} (wikisearch assemble {shards_out} --index DIR)")
 
 
 def _fields(specs: tuple[str, ...]) -> dict[str, str]:
