@@ -124,19 +124,18 @@ def test_hot_swap_under_load_never_fails_a_request(docs_index: Path, tmp_path: P
     assert log.count("now serving") >= 2 and "Traceback" not in log
 
 
-@pytest.mark.parametrize("stage", ["parse", "embed", "write"])
-def test_kill_9_during_a_build_leaves_the_previous_index(docs_index: Path, tmp_path: Path, stage: str) -> None:
+def test_kill_9_during_a_build_leaves_the_previous_index(docs_index: Path, tmp_path: Path) -> None:
+    """Killed while it parses, embeds or writes: the index stays as it was, and served."""
     target = own_copy(docs_index, tmp_path)
     before = (target.resolve().name, (target / MANIFEST).read_bytes())
     build = ["build", str(DUMPS / "enwiki-sample.xml.bz2"), "--index", str(target), "--max-pages", "4", "--quiet"]
-    kill_at(stage, build, tmp_path)
-    assert (target.resolve().name, (target / MANIFEST).read_bytes()) == before
-    assert [p for p in target.parent.iterdir() if ".building-" in p.name]  # the dead build's leftovers
+    for stage in ("parse", "embed", "write"):
+        kill_at(stage, build, tmp_path)
+        assert (target.resolve().name, (target / MANIFEST).read_bytes()) == before, stage
+    assert [p for p in target.parent.iterdir() if ".building-" in p.name]  # the dead builds' leftovers
     answer = run_cli("query", "--index", str(target), "--json", "upload files")
     assert answer.returncode == 0 and json.loads(answer.stdout)["results"]
-    fresh = run_cli(
-        "build", str(DUMPS / "enwiki-sample.xml.bz2"), "--index", str(target), "--max-pages", "4", "--quiet"
-    )
+    fresh = run_cli(*build)
     assert fresh.returncode == 0, fresh.stderr
     assert Index.open(target).manifest.counts.pages == 4
     assert not [p for p in target.parent.iterdir() if ".building-" in p.name]
@@ -225,13 +224,13 @@ def _rss_kib(pids: list[int]) -> int:
     return total
 
 
-def test_eight_clients_for_sixty_seconds_no_errors_flat_memory(docs_index: Path, tmp_path: Path) -> None:
+def test_eight_clients_for_thirty_seconds_no_errors_flat_memory(docs_index: Path, tmp_path: Path) -> None:
     server = Server({"docs": docs_index}, tmp_path / "server.log")
     samples: list[tuple[float, int]] = []
     try:
         started = time.monotonic()
-        with load(server.url, clients=8, seconds=60) as outcomes:
-            while time.monotonic() - started < 60:
+        with load(server.url, clients=8, seconds=30) as outcomes:
+            while time.monotonic() - started < 30:
                 samples.append((time.monotonic() - started, _rss_kib(server.worker_pids())))
                 time.sleep(1)
         log = server.stop()
@@ -240,10 +239,10 @@ def test_eight_clients_for_sixty_seconds_no_errors_flat_memory(docs_index: Path,
     assert set(outcomes) == {"ok"}, outcomes
     assert outcomes["ok"] > 100
     first = [rss for t, rss in samples if t < 10]
-    last = [rss for t, rss in samples if t >= 50]
+    last = [rss for t, rss in samples if t >= 20]
     growth = (sum(last) / len(last)) / (sum(first) / len(first))
     print(
-        f"\nload: {dict(outcomes)} in 60 s; worker RSS first 10 s {sum(first) // len(first)} KiB, last 10 s {sum(last) // len(last)} KiB"
+        f"\nload: {dict(outcomes)} in 30 s; worker RSS first 10 s {sum(first) // len(first)} KiB, last 10 s {sum(last) // len(last)} KiB"
     )
     assert growth < 1.05, (first, last)  # no more than 5 % between the first and last 10 s
     assert "Traceback" not in log
