@@ -136,6 +136,21 @@ def docs_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def examples_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Wikidata SPARQL examples built once with the real model, through the CLI, from a
+    copy of the dump that is gone afterwards (what reads the index never needs its source).
+    Read it as it is; ``copy_index`` it to change it."""
+    folder = tmp_path_factory.mktemp("indexes")
+    dump = folder / "examples.xml.bz2"
+    dump.write_bytes((DUMPS / "wikidata-sparql-examples.xml.bz2").read_bytes())
+    target = folder / "wikidata-examples"
+    result = run_cli("build", str(dump), "--source", "sparql-examples", "--index", str(target), "--quiet")
+    assert result.returncode == 0, result.stderr
+    dump.unlink()
+    return target
+
+
 def free_port() -> int:
     import socket
 

@@ -133,13 +133,10 @@ def test_an_article_whose_lead_answers_outranks_a_stray_passage(tmp_path: Path) 
         assert top_titles(target, "Caribbean island off the coast of Venezuela", mode=mode)[0] == "Aruba", mode
 
 
-def test_query_examples_are_found_by_what_they_do_and_by_their_code(tmp_path: Path) -> None:
+def test_query_examples_are_found_by_what_they_do_and_by_their_code(examples_index: Path) -> None:
     """The model reads an example's title, description and comments (not its code);
     the code is still searched by the lexical leg."""
-    target = tmp_path / "examples"
-    source = str(DUMPS / "wikidata-sparql-examples.xml.bz2")
-    result = run_cli("build", source, "--source", "sparql-examples", "--index", str(target), "-q")
-    assert result.returncode == 0, result.stderr
+    target = examples_index
     counts = Index.open(target).manifest.counts
     assert counts.chunks == counts.pages
     assert "Items in the Messier Catalog, with image" in top_titles(target, "Messier objects with images")

@@ -77,18 +77,8 @@ def test_raw_wikitext_file_works_too(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-def test_photos_of_cats_finds_the_cats_example(tmp_path: Path) -> None:
-    target = tmp_path / "examples"
-    built = run_cli(
-        "build",
-        str(DUMPS / "wikidata-sparql-examples.xml.bz2"),
-        "--source",
-        "sparql-examples",
-        "--index",
-        str(target),
-        "--quiet",
-    )
-    assert built.returncode == 0, built.stderr
+def test_photos_of_cats_finds_the_cats_example(examples_index: Path) -> None:
+    target = examples_index
     result = run_cli("query", "--index", str(target), "--json", "--limit", "3", "photos of cats")
     hits = json.loads(result.stdout)["results"]
     assert "Cats, with pictures" in [h["title"] for h in hits]
