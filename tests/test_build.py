@@ -102,11 +102,9 @@ def test_fts_table_covers_chunk_text_and_titles(tmp_path: Path, fake_embedder: F
     assert ("Manual:$wgEnableUploads",) in hits
 
 
-def test_redirects_become_aliases(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
-    target = tmp_path / "idx"
-    report = build(DUMPS / "enwiki-sample.xml.bz2", target, fake_embedder)
-    index = Index.open(target)
-    assert report.aliases == 100
+def test_redirects_become_aliases(fake_sample) -> None:
+    index = Index.open(fake_sample("dump", "enwiki-sample.xml.bz2"))
+    assert index.manifest.build.aliases == 100 and index.manifest.counts.aliases == 100
     assert index.alias_target("AccessibleComputing") == "Computer accessibility"
     assert index.db().execute("SELECT count(*) FROM pages WHERE title='AccessibleComputing'").fetchone()[0] == 0
 

@@ -13,16 +13,13 @@ import pytest
 
 from core.errors import QueryError
 from core.lexical import fts_expression, identifier_share, identifier_variants, query_terms, split_compound
-from core.settings import Settings
 from index_format import Index
-from indexer.build import build_index
-from indexer.sources.dump import DumpSource
 from query.evaluate import Judgement, doc_id, per_query, score
 from query.filters import Filters
 from query.ranking import Leg, Ranking, fuse
 from query.search import search
 from query.tables import normalise_title
-from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, run_cli
+from tests.conftest import FakeEmbedder, run_cli
 
 LEXICAL = Ranking(mode="lexical")
 
@@ -174,10 +171,8 @@ def test_identifiers_in_the_query_move_the_blend_to_the_lexical_leg() -> None:
     )
 
 
-def test_a_query_naming_a_page_or_redirect_gets_it_first(tmp_path: Path) -> None:
-    target = tmp_path / "enwiki"
-    build_index(DumpSource(DUMPS / "enwiki-sample.xml.bz2"), target, FakeEmbedder(), FAKE_MODEL, Settings(quiet=True))
-    index = Index.open(target)
+def test_a_query_naming_a_page_or_redirect_gets_it_first(enwiki: Index) -> None:
+    index = enwiki
     hybrid = Ranking()
     assert titles(index, "Aristotle", hybrid)[0] == "Aristotle"
     assert titles(index, "AynRand", hybrid)[0] == "Ayn Rand"  # a redirect's title
