@@ -39,6 +39,7 @@ from core.settings import Settings
 from index_format import Index
 from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_page
+from indexer.index_model import QueryReader
 from indexer.parse import parse_sections
 from indexer.sources.dump import DumpSource
 from query.catalog import Catalog
@@ -131,7 +132,7 @@ def changed_dump(dump: Path, out: Path, share: float = 0.05) -> int:
 def timed_build(dump: Path, target: Path, embedder, model, encoder, **settings) -> tuple[float, object]:
     started = time.perf_counter()
     config = Settings(quiet=True, **settings)
-    report = build_index(DumpSource(dump), target, embedder, model.info(), config, encoder=encoder)
+    report = build_index(DumpSource(dump), target, embedder, model.info(), config, reader=QueryReader(encoder))
     return time.perf_counter() - started, report
 
 
