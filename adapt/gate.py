@@ -27,6 +27,7 @@ MAX_HELD_BACK = 600
 BOOTSTRAP = 2000
 
 
+#: How the held-back scoring and the training's fixed vectors encode: normalised, 32 a batch, quietly.
 ENCODE: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
 
 

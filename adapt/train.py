@@ -26,6 +26,7 @@ import numpy as np
 from core.models import offline_and_quiet
 from index_format import AdaptRecipe
 
+from .gate import ENCODE
 from .pairs import Pair
 
 #: Similarity scale (1 / temperature) of the loss (as MultipleNegativesRankingLoss's).
@@ -96,14 +97,13 @@ class FixedPassages:
 
         distinct = sorted(set(texts))
         where = {text: n for n, text in enumerate(distinct)}
-        encode: dict[str, Any] = dict(batch_size=32, normalize_embeddings=True, show_progress_bar=False)
-        vectors = torch.tensor(stock.encode(distinct, **encode))
+        vectors = torch.tensor(stock.encode(distinct, **ENCODE))
         row_of = {pair: where[text] for pair, text in zip(pairs, texts, strict=True)}
         pages = np.array([""] * len(distinct), dtype=object)
         for pair, row in row_of.items():
             pages[row] = pair.page
         queries = [p.query for p in pairs]
-        return cls(vectors, pages, row_of, dict(zip(queries, stock.encode(queries, **encode), strict=True)))
+        return cls(vectors, pages, row_of, dict(zip(queries, stock.encode(queries, **ENCODE), strict=True)))
 
     def loss(self, read: Any, batch: Sequence[Pair]) -> Any:
         """The batch's loss, ``read`` its queries as the model being trained reads them.

@@ -23,7 +23,7 @@ from index_format import BuildReport, Index, Manifest, StoredChunk, existing_man
 
 from . import shards
 from .build import new_manifest
-from .index_model import QueryReader, kept_reader
+from .index_model import kept_reader
 from .publish import Publisher
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def assemble_index(
     made = shards.read_manifest(version)
     previous = existing_manifest(target)
     old_pages = _old_pages(target, previous, made.model.sha256, replace)
-    reader = QueryReader(encoder) if replace else kept_reader(target, previous, made.model.sha256, encoder)
+    reader = kept_reader(target, None if replace else previous, made.model.sha256, encoder)  # as build_models
     with Publisher(target, made.model.dimensions or 0, made.build, old_pages) as out:
         said = groupby(shards.rows(version, shards.SENTENCES), key=lambda r: r["seq"])
         pending = next(said, None)

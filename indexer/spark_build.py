@@ -196,8 +196,11 @@ def spark_index(
         raise ModelError(f"{resolved.name}: no ONNX encoder could be exported; the spark engine needs one")
     model = replace_field(resolved.info(), dimensions=resolved.card.dimensions if resolved.card else 0)
     scratch = None if index_dir is None else cache_beside(index_dir) / f"spark-{index_dir.name}-{os.getpid()}"
-    root = shards_out if shards_out is not None else scratch / "shards"  # type: ignore[operator]
-    previous = _previous(root, model, settings) if shards_out is not None else Previous()
+    if shards_out is not None:
+        root, previous = shards_out, _previous(shards_out, model, settings)
+    else:  # then there is an index (checked above), and its scratch directory
+        assert scratch is not None
+        root, previous = scratch / "shards", Previous()
     if previous.chunks is None and index_dir is not None and scratch is not None:
         previous = Previous(*previous_vectors(index_dir, scratch / "previous", model.sha256))
     try:
