@@ -69,29 +69,16 @@ class Wiki:
     aliases: Sequence[tuple[str, str]] = ()  # (redirect title, target title)
 
 
-def sample_rows(index: Index, size: int, seed: int) -> list[int] | None:
-    """A seeded sample of ``size`` of the index's page rows, or None if it has no more
-    pages than that. Drawn from the row numbers, without listing the rows, so its cost
-    does not grow with the wiki; only rows with gaps (another writer's) are listed."""
-    last = index.last_page_row()
-    if last <= size:
-        return None
-    drawn = index.page_rows_among(random.Random(seed).sample(range(1, last + 1), size))
-    if len(drawn) == size:
-        return drawn
-    rows = [row for row, *_ in index.page_rows()]
-    return None if len(rows) <= size else sorted(random.Random(seed).sample(rows, size))
-
-
 def read_wiki(index_dir: Path, max_pages: int, seed: int) -> Wiki:
     """The index's pages with their stored chunks — all of them, or a seeded sample
     of ``max_pages``, the only ones read — and the redirects to them."""
     index = Index.open(index_dir)
     try:
-        sample = sample_rows(index, max_pages, seed)
-        if sample is None:
+        rows = [row for row, *_ in index.page_rows()]
+        if len(rows) <= max_pages:
             return Wiki([(page, chunks) for page, _, chunks in index.stored_pages()], list(index.aliases()))
-        logger.info("read a sample of %d of the index's %d pages", len(sample), index.manifest.counts.pages)
+        logger.info("read a sample of %d of the index's %d pages", max_pages, len(rows))
+        sample = sorted(random.Random(seed).sample(rows, max_pages))
         pages = [(page, chunks) for page, _, chunks in index.stored_pages(sample)]
         return Wiki(pages, list(index.aliases(page.title for page, _ in pages)))
     finally:

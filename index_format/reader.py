@@ -186,18 +186,6 @@ class Index:
         ):
             yield int(row_id), str(title), int(namespace), str(timestamp)
 
-    def last_page_row(self) -> int:
-        """The highest page row, 0 if there is none: the table's rowid, so found
-        without reading the pages (a writer numbers them 1, 2, 3, …)."""
-        return int(self.db().execute("SELECT coalesce(max(id), 0) FROM pages").fetchone()[0])
-
-    def page_rows_among(self, rows: Iterable[int]) -> list[int]:
-        """Which of these page rows exist, in row order."""
-        found = self.db().execute(
-            "SELECT id FROM pages WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", (_json(rows),)
-        )
-        return [int(row) for (row,) in found]
-
     def openings(self) -> dict[str, int]:
         """Each page's first chunk (ordinal 0) by title."""
         rows = self.db().execute("SELECT p.title, c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE c.ordinal = 0")

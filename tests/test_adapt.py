@@ -523,8 +523,7 @@ def test_a_large_wiki_is_read_as_a_seeded_sample_of_its_pages(fake_sample) -> No
 
 
 def test_a_sample_is_drawn_among_the_pages_there_are_when_rows_have_gaps(tmp_path: Path, fake_sample) -> None:
-    """Page rows are drawn by number, not listed. Rows numbered with gaps (no writer
-    here leaves them, but a store is a file) still give a sample of real pages."""
+    """Rows numbered with gaps (no writer here leaves them, but a store is a file) still give a sample of real pages."""
     index = tmp_path / "index"
     copy_index(fake_sample("dump", "enwiki-sample.xml.bz2"), index)
     whole = read_wiki(index, 10**6, seed=0)
