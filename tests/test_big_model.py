@@ -1,0 +1,65 @@
+"""all-mpnet-base-v2 end to end with the real parts: resolved from its parts, built
+through the CLI, served by gunicorn, and never mixed with the small model's vectors."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, run_cli
+from tests.test_sync import docs_subset
+
+pytestmark = pytest.mark.model
+
+BIG = "all-mpnet-base-v2"
+
+
+@pytest.fixture(scope="module")
+def big_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 30 pages of the docs sample, built with the big model through the CLI."""
+    root = tmp_path_factory.mktemp("big")
+    target = root / "docs"
+    result = run_cli("build", str(docs_subset(root)), "--index", str(target), "--model", BIG, "--quiet")
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+@pytest.fixture(scope="module")
+def served(big_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server({"docs": big_index}, tmp_path_factory.mktemp("log") / "server.log")
+    yield server
+    server.stop()
+
+
+def get(server: Server, path: str, **params: str) -> object:
+    with urllib.request.urlopen(f"{server.url}{path}?{urllib.parse.urlencode(params)}", timeout=60) as response:
+        return json.load(response)
+
+
+def test_the_index_records_the_big_model_and_its_provenance(big_index: Path) -> None:
+    result = run_cli("model", "info", "--index", str(big_index), "--json")
+    assert result.returncode == 0, result.stderr
+    model = json.loads(result.stdout)["model"]
+    assert model["name"] == BIG and model["dimensions"] == 768 and model["verified"] and model["osaid"] == "partial"
+
+
+def test_the_web_app_answers_with_the_big_model(served: Server) -> None:
+    data = get(served, "/api/v1/search", q="which ports does a proxy expose", index="docs", limit="3")
+    assert isinstance(data, dict)
+    assert data["results"][0]["title"] == "Manual:$wgAssumeProxiesUseDefaultProtocolPorts"
+    indexes = get(served, "/api/v1/indexes")
+    assert isinstance(indexes, dict) and indexes["indexes"][0]["model"]["name"] == BIG
+
+
+def test_an_index_of_one_model_refuses_the_other_and_stays_as_it_was(big_index: Path, tmp_path: Path) -> None:
+    before = (big_index / "manifest.json").read_bytes()
+    result = run_cli("build", str(docs_subset(tmp_path)), "--index", str(big_index), "--quiet")  # the small model
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert BIG in result.stderr and "--replace" in result.stderr
+    assert (big_index / "manifest.json").read_bytes() == before
