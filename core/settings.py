@@ -25,7 +25,7 @@ class SettingsError(WikisearchError):
 #: The allowed values of the choice settings: the declarations, the CLI's choices,
 #: the search function and the index format all read them from here.
 SEARCH_MODES = ("hybrid", "dense", "lexical")
-BUILD_RUNTIMES = ("onnx", "onnx-int8", "torch")
+BUILD_RUNTIMES = ("auto", "bf16", "onnx", "onnx-int8", "torch")
 VECTOR_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
 LEXICAL_ENGINES = ("auto", "fts5", "tantivy")
 ENGINES = ("serial", "spark")
@@ -78,8 +78,10 @@ class Settings:
     )
     batch_size: int = setting(8, "chunks per model batch (cut from length-sorted chunks)", low=1)
     build_runtime: str = setting(
-        "onnx",
-        "what encodes chunks in a build: ONNX Runtime, its int8 quantisation, or sentence-transformers",
+        "auto",
+        "what encodes chunks in a build: auto (an index's own precision; a new one bf16 where the CPU multiplies "
+        "bfloat16 natively, else onnx), torch in bfloat16, ONNX Runtime in float32, its int8 quantisation, "
+        "or sentence-transformers",
         choices=BUILD_RUNTIMES,
         flag="build --runtime",
     )

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import IndexFormatError, ModelError
-from core.models import Embedder, ModelInfo, ResolvedModel, file_sha256, resolve_model
-from core.onnx_encoder import ExportedEncoder, embedder_for
+from core.models import Embedder, ModelInfo, ResolvedModel, SentenceTransformerEmbedder, file_sha256, resolve_model
+from core.onnx_encoder import ExportedEncoder, OnnxEncoder, encoder_cache, query_encoder
 from core.settings import Settings
+from core.torch_encoder import Bf16Encoder, native_bf16
 from index_format import MODEL, Adaptation, IndexWriter, Manifest, existing_manifest
 
 
@@ -51,8 +52,46 @@ def build_models(index_dir: Path, settings: Settings, replace: bool = False) -> 
     ``replace`` rebuilds from scratch: nothing of the index there is kept."""
     model = configured_model(settings)
     manifest = None if replace else existing_manifest(index_dir)
-    embedder, encoder = embedder_for(model, index_dir, settings)
+    precision = None if manifest is None else manifest.embedded_with.precision if manifest.embedded_with else "fp32"
+    runtime = build_runtime(settings.build_runtime, precision)
+    cache = encoder_cache(index_dir, settings.encoder_cache)
+    embedder, encoder = build_embedder(model, cache, runtime, settings.threads)
     return BuildModels(embedder, model.info(), kept_reader(index_dir, manifest, model.sha256, encoder))
+
+
+def build_embedder(
+    model: ResolvedModel, cache: Path, runtime: str = "onnx", threads: int = 0
+) -> tuple[Embedder, ExportedEncoder | None]:
+    """The embedder a build encodes chunks with, and the exported encoder to store
+    with the index. ``runtime`` onnx uses the export (torch is imported only to
+    export it once per model); onnx-int8 its int8 quantisation, which then also
+    encodes the queries; bf16 the model in torch with bfloat16 matrix products
+    (queries are read by the float32 export); torch, or a failed export, uses
+    sentence-transformers."""
+    encoder = query_encoder(model, cache, runtime)
+    if runtime == "bf16":
+        return Bf16Encoder(model, threads), encoder
+    if runtime in ("onnx", "onnx-int8") and encoder is not None:
+        dims = model.card.dimensions if model.card else None
+        embedder = OnnxEncoder(encoder.directory, encoder.info, model.max_seq_length, dims, threads)
+        return embedder, encoder
+    return SentenceTransformerEmbedder(model, threads=threads), encoder
+
+
+#: The runtime that computes vectors of each precision an index records.
+RUNTIME_OF_PRECISION = {"fp32": "onnx", "int8": "onnx-int8", "bf16": "bf16"}
+
+
+def build_runtime(setting: str, precision: str | None) -> str:
+    """What encodes a build's chunks: the ``setting``, or for ``auto`` the ``precision`` the
+    index already has (None: no index yet). Its vectors are never mixed with another
+    precision's, and a new precision would embed every chunk again. A new index gets
+    bfloat16 where this CPU multiplies it natively (docs/reference/model.md), else float32 ONNX."""
+    if setting != "auto":
+        return setting
+    if precision is not None:
+        return RUNTIME_OF_PRECISION.get(precision, "onnx")
+    return "bf16" if native_bf16() else "onnx"
 
 
 def kept_reader(

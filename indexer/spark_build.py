@@ -184,7 +184,7 @@ def spark_index(
 
     if index_dir is None and shards_out is None:
         raise WikisearchError("give --index, --shards-out or both", "bad_parameter")
-    if settings.build_runtime != "onnx":
+    if settings.build_runtime not in ("auto", "onnx"):
         raise WikisearchError("the spark engine encodes with ONNX Runtime (fp32): --runtime onnx", "bad_parameter")
     if index_dir is not None and not replace:
         existing_manifest(index_dir)  # a non-index directory is refused before Spark starts

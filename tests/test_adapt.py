@@ -25,6 +25,7 @@ from adapt.train import SCALE, FixedPassages, batches, cpu_precision, sentence_t
 from core.documents import Page
 from core.onnx_encoder import OnnxEncoder
 from core.settings import Settings
+from core.torch_encoder import native_bf16
 from index_format import MODEL, Adaptation, AdaptRecipe, Index, StoredChunk, arithmetic, read_manifest, rewrite_manifest
 from indexer.sources import open_source
 from query.catalog import Catalog
@@ -219,11 +220,11 @@ def test_training_uses_bfloat16_where_the_cpu_has_it(
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-    cpu_precision.cache_clear()
+    native_bf16.cache_clear()
     try:
         assert recipe_from(Settings()).precision == trains
     finally:
-        cpu_precision.cache_clear()
+        native_bf16.cache_clear()
 
 
 def unit(*values: float) -> list[float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from pathlib import Path
 
@@ -145,10 +146,10 @@ def test_missing_parts_name_the_install_command(monkeypatch: pytest.MonkeyPatch,
 def test_model_list_shows_both_models_with_what_they_cost() -> None:
     result = run_cli("model", "list")
     assert result.returncode == 0, result.stderr
-    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
-    assert {"all-MiniLM-L6-v2", "all-mpnet-base-v2"} <= set(lines)
-    assert "768" in lines["all-mpnet-base-v2"] and "384" in lines["all-MiniLM-L6-v2"]
-    assert "--no-deps" in lines["all-mpnet-base-v2"]
+    blocks = {b.split()[0]: b for b in re.split(r"\n(?=\S)", result.stdout.strip())}
+    assert set(blocks) == {"all-MiniLM-L6-v2", "all-mpnet-base-v2"}
+    assert "768 dimensions" in blocks["all-mpnet-base-v2"] and "384 dimensions" in blocks["all-MiniLM-L6-v2"]
+    assert "--no-deps" in blocks["all-mpnet-base-v2"] and "nDCG@10" in blocks["all-mpnet-base-v2"]
 
 
 def test_model_info_of_the_big_model_states_its_provenance() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from core.errors import ModelError
 from core.onnx_encoder import OnnxEncoder, prepare_encoder
+from core.torch_encoder import native_bf16
 from index_format import Index
 from tests.conftest import ROOT
 
@@ -140,7 +141,36 @@ def test_int8_builds_say_so_serve_their_own_encoder_and_never_mix_with_fp32(tmp_
     found = run_cli("query", "--index", str(target), "--json", "upload files")
     assert found.returncode == 0, found.stderr
     assert "Manual:$wgEnableUploads" in [r["title"] for r in json.loads(found.stdout)["results"][:3]]
-    again = run_cli("build", dump, "--index", str(target), "--max-pages", "40")
+    again = run_cli("build", dump, "--index", str(target), "--max-pages", "40", "--runtime", "onnx")
     assert again.returncode == 0, again.stderr
     assert f"chunks: {index.vectors.ntotal} embedded" in again.stdout and " 0 reused" in again.stdout
     assert Index.open(target).manifest.embedded_with.precision == "fp32"
+
+
+@pytest.mark.skipif(not native_bf16(), reason="this CPU does not multiply bfloat16 natively")
+def test_a_new_index_is_embedded_in_bf16_and_an_existing_one_keeps_its_precision(tmp_path: Path) -> None:
+    """The default (auto): a new index in bfloat16 where the CPU multiplies it natively, its
+    vectors the float32 export's (cosine ≥ 0.999) and its queries read by that export; a
+    rebuild keeps whatever precision the index has, so nothing is embedded again unasked."""
+    from tests.conftest import DUMPS, run_cli
+
+    dump = str(DUMPS / "mediawiki-docs.xml.bz2")
+
+    def build(target: Path, *args: str) -> str:
+        result = run_cli("build", dump, "--index", str(target), "--max-pages", "40", *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    build(tmp_path / "bf16")
+    build(tmp_path / "fp32", "--runtime", "onnx")
+    made = {name: Index.open(tmp_path / name) for name in ("bf16", "fp32")}
+    assert made["bf16"].manifest.embedded_with.precision == "bf16"
+    assert made["bf16"].manifest.encoder.precision == "fp32"  # queries: the float32 export, no torch in the server
+    n = made["fp32"].vectors.ntotal
+    ours, theirs = (made[name].vectors.reconstruct_n(0, n) for name in ("bf16", "fp32"))
+    assert (ours * theirs).sum(axis=1).min() >= 0.999
+    assert "chunks: 0 embedded" in build(tmp_path / "fp32")  # auto keeps float32
+    assert Index.open(tmp_path / "fp32").manifest.embedded_with.precision == "fp32"
+    assert "chunks: 0 embedded" in build(tmp_path / "bf16")
+    found = run_cli("query", "--index", str(tmp_path / "bf16"), "--json", "upload files")
+    assert "Manual:$wgEnableUploads" in [r["title"] for r in json.loads(found.stdout)["results"][:3]]

@@ -76,6 +76,7 @@ def model_info(
             ("training data", card.training_data),
             ("base model", card.base_model),
             ("OSAID", f"{card.osaid}: {card.osaid_reason}"),
+            ("measured here", card.measured),
         ]
     else:
         lines.append(("provenance", "unvetted: not in the registry"))
@@ -142,11 +143,9 @@ def _index_model(index_dir: Path, as_json: bool) -> None:
 
 @model.command("list")
 def model_list() -> None:
-    """The vetted models: dimensions, licence, OSAID, and how to install them."""
+    """The vetted models: dimensions, licence, OSAID, what was measured here, how to install them."""
     from core.models import REGISTRY
 
     for card in REGISTRY.values():
-        click.echo(
-            f"{card.name}  {card.dimensions} dimensions  {card.weights_license}  "
-            f"OSAID {card.osaid}: {card.summary}  ({card.install})"
-        )
+        click.echo(f"{card.name}  {card.dimensions} dimensions  {card.weights_license}  OSAID {card.osaid}")
+        click.echo(f"  {card.summary}\n  measured here: {card.measured}\n  install: {card.install}")
