@@ -35,12 +35,11 @@ import numpy as np
 
 from core.models import load_embedder
 from core.onnx_encoder import CACHE_DIR, prepare_encoder
-from indexer.index_model import build_embedder
 from core.settings import Settings
 from index_format import Index
 from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_page
-from indexer.index_model import QueryReader
+from indexer.index_model import QueryReader, build_embedder
 from indexer.parse import parse_sections
 from indexer.sources.dump import DumpSource
 from query.catalog import Catalog
