@@ -109,8 +109,11 @@ def real_embedder():
 def run_cli(
     *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: int = 900
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``wikisearch`` command as a user would."""
-    full_env = {**os.environ, **(env or {})}
+    """Run the real ``wikisearch`` command as a user would. Its builds encode in float32
+    ONNX unless a test asks otherwise: the default, bfloat16 for a new index, pays ~3.5 s
+    loading the model in torch, which a 40-page build never earns back
+    (tests/test_onnx.py tests the default)."""
+    full_env = {"WIKISEARCH_BUILD_RUNTIME": "onnx", **os.environ, **(env or {})}
     return subprocess.run([*WIKISEARCH, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 

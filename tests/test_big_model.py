@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from index_format import Index
 from tests.conftest import Server, run_cli
 from tests.test_sync import docs_subset
 
@@ -46,6 +47,23 @@ def test_the_index_records_the_big_model_and_its_provenance(big_index: Path) -> 
     assert result.returncode == 0, result.stderr
     model = json.loads(result.stdout)["model"]
     assert model["name"] == BIG and model["dimensions"] == 768 and model["verified"] and model["osaid"] == "partial"
+
+
+def test_its_export_reads_what_its_graph_declares_and_equals_the_model(big_index: Path) -> None:
+    """MPNet has no token types: its export takes none and is fed none (before, every
+    build and query with it failed with "Invalid input name: token_type_ids")."""
+    from core.models import SentenceTransformerEmbedder, resolve_model
+    from core.onnx_encoder import OnnxEncoder
+
+    index = Index.open(big_index)
+    model = resolve_model(BIG)
+    onnx = OnnxEncoder(index.version_dir, index.manifest.encoder, model.max_seq_length, 768)
+    assert onnx.inputs == ["input_ids", "attention_mask"]
+    rows = index.db().execute("SELECT section || char(10) || text FROM chunks ORDER BY id").fetchall()
+    texts = [r[0] for r in rows][:40] + ["how do I make my wiki private", "$wgDBprefix", "ünïcödé ✓"]
+    ours, theirs = onnx.encode(texts, batch_size=16), SentenceTransformerEmbedder(model).encode(texts)
+    assert ours.shape == (len(texts), 768)
+    assert (ours * theirs).sum(axis=1).min() >= 0.9999
 
 
 def test_the_web_app_answers_with_the_big_model(served: Server) -> None:

@@ -33,25 +33,6 @@ def test_onnx_vectors_equal_the_models(real_embedder, docs_index: Path) -> None:
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
 
 
-def test_the_big_models_export_reads_what_its_graph_declares_and_equals_the_model(
-    docs_index: Path, tmp_path: Path
-) -> None:
-    """MPNet has no token types: its export takes none and is fed none (before, every
-    build and query with it failed with "Invalid input name: token_type_ids")."""
-    from core.models import SentenceTransformerEmbedder, resolve_model
-
-    model = resolve_model("all-mpnet-base-v2")
-    exported = prepare_encoder(model, tmp_path)
-    assert exported is not None
-    onnx = OnnxEncoder(exported.directory, exported.info, model.max_seq_length, 768)
-    assert onnx.inputs == ["input_ids", "attention_mask"]
-    rows = Index.open(docs_index).db().execute("SELECT text FROM chunks ORDER BY random() LIMIT 40").fetchall()
-    texts = [r[0] for r in rows] + ["how do I make my wiki private", "$wgDBprefix", "ünïcödé ✓"]
-    ours, theirs = onnx.encode(texts, batch_size=16), SentenceTransformerEmbedder(model).encode(texts)
-    assert ours.shape == (len(texts), 768)
-    assert (ours * theirs).sum(axis=1).min() >= 0.9999
-
-
 def test_a_tampered_encoder_is_refused(docs_index: Path, tmp_path: Path) -> None:
     index = Index.open(docs_index)
     copy = tmp_path / "v"
@@ -103,27 +84,42 @@ def test_onnx_counts_tokens_as_the_model_does(real_embedder, docs_index: Path) -
 
 
 def test_builds_record_their_runtime_and_the_runtimes_agree(tmp_path: Path) -> None:
-    """--runtime torch and the default onnx cut the same chunks and make the same
-    vectors (cosine ≥ 0.999); switching runtime reuses every vector."""
+    """--runtime torch, onnx and the default cut the same chunks and make the same vectors
+    (cosine ≥ 0.999). The default (auto) embeds a new index in bfloat16 where the CPU
+    multiplies it natively, its queries still read by the float32 export, and a rebuild
+    keeps whatever precision an index has: nothing is embedded again unasked."""
     from tests.conftest import DUMPS, run_cli
 
     dump = str(DUMPS / "mediawiki-docs.xml.bz2")
-    built = {}
-    for runtime in ("torch", "onnx"):
-        target = tmp_path / runtime
-        result = run_cli("build", dump, "--index", str(target), "--max-pages", "60", "--runtime", runtime, "-q")
+
+    def build(target: Path, runtime: str) -> str:
+        result = run_cli(
+            "build", dump, "--index", str(target), "--max-pages", "60", env={"WIKISEARCH_BUILD_RUNTIME": runtime}
+        )
         assert result.returncode == 0, result.stderr
-        built[runtime] = Index.open(target)
+        return result.stdout
+
+    built = {}
+    for runtime in ("torch", "onnx", "auto"):
+        build(tmp_path / runtime, runtime)
+        built[runtime] = Index.open(tmp_path / runtime)
     assert built["torch"].manifest.embedded_with.runtime == "sentence-transformers"
     assert built["onnx"].manifest.embedded_with.runtime == "onnxruntime"
+    default = built["auto"].manifest
+    assert default.embedded_with.precision == ("bf16" if native_bf16() else "fp32")
+    assert default.encoder.precision == "fp32"  # queries: the float32 export, no torch in the server
     hashes = {r: [h for (h,) in i.db().execute("SELECT hash FROM chunks ORDER BY id")] for r, i in built.items()}
-    assert hashes["torch"] == hashes["onnx"] and len(hashes["onnx"]) >= 60
+    assert hashes["torch"] == hashes["onnx"] == hashes["auto"] and len(hashes["onnx"]) >= 60
     n = built["onnx"].vectors.ntotal
-    ours, theirs = (built[r].vectors.reconstruct_n(0, n) for r in ("onnx", "torch"))
-    assert (ours * theirs).sum(axis=1).min() >= 0.999
-    again = run_cli("build", dump, "--index", str(tmp_path / "torch"), "--max-pages", "60", "--runtime", "onnx")
-    assert again.returncode == 0, again.stderr
-    assert "chunks: 0 embedded" in again.stdout and f"{n} reused" in again.stdout
+    ours = built["onnx"].vectors.reconstruct_n(0, n)
+    for other in ("torch", "auto"):
+        assert (ours * built[other].vectors.reconstruct_n(0, n)).sum(axis=1).min() >= 0.999
+    for name in ("torch", "auto"):  # torch's float32 vectors serve onnx too; bfloat16 stays bfloat16
+        again = build(tmp_path / name, "auto")
+        assert "chunks: 0 embedded" in again and f"{n} reused" in again
+    assert Index.open(tmp_path / "auto").manifest.embedded_with == default.embedded_with
+    found = run_cli("query", "--index", str(tmp_path / "auto"), "--json", "upload files")
+    assert "Manual:$wgEnableUploads" in [r["title"] for r in json.loads(found.stdout)["results"][:3]]
 
 
 def test_int8_builds_say_so_serve_their_own_encoder_and_never_mix_with_fp32(tmp_path: Path) -> None:
@@ -145,32 +141,3 @@ def test_int8_builds_say_so_serve_their_own_encoder_and_never_mix_with_fp32(tmp_
     assert again.returncode == 0, again.stderr
     assert f"chunks: {index.vectors.ntotal} embedded" in again.stdout and " 0 reused" in again.stdout
     assert Index.open(target).manifest.embedded_with.precision == "fp32"
-
-
-@pytest.mark.skipif(not native_bf16(), reason="this CPU does not multiply bfloat16 natively")
-def test_a_new_index_is_embedded_in_bf16_and_an_existing_one_keeps_its_precision(tmp_path: Path) -> None:
-    """The default (auto): a new index in bfloat16 where the CPU multiplies it natively, its
-    vectors the float32 export's (cosine ≥ 0.999) and its queries read by that export; a
-    rebuild keeps whatever precision the index has, so nothing is embedded again unasked."""
-    from tests.conftest import DUMPS, run_cli
-
-    dump = str(DUMPS / "mediawiki-docs.xml.bz2")
-
-    def build(target: Path, *args: str) -> str:
-        result = run_cli("build", dump, "--index", str(target), "--max-pages", "40", *args)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    build(tmp_path / "bf16")
-    build(tmp_path / "fp32", "--runtime", "onnx")
-    made = {name: Index.open(tmp_path / name) for name in ("bf16", "fp32")}
-    assert made["bf16"].manifest.embedded_with.precision == "bf16"
-    assert made["bf16"].manifest.encoder.precision == "fp32"  # queries: the float32 export, no torch in the server
-    n = made["fp32"].vectors.ntotal
-    ours, theirs = (made[name].vectors.reconstruct_n(0, n) for name in ("bf16", "fp32"))
-    assert (ours * theirs).sum(axis=1).min() >= 0.999
-    assert "chunks: 0 embedded" in build(tmp_path / "fp32")  # auto keeps float32
-    assert Index.open(tmp_path / "fp32").manifest.embedded_with.precision == "fp32"
-    assert "chunks: 0 embedded" in build(tmp_path / "bf16")
-    found = run_cli("query", "--index", str(tmp_path / "bf16"), "--json", "upload files")
-    assert "Manual:$wgEnableUploads" in [r["title"] for r in json.loads(found.stdout)["results"][:3]]
