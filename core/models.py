@@ -90,6 +90,13 @@ class ModelCard:
         return asdict(self) | {"osi_licensed": self.osi_licensed}
 
 
+#: What the sentence-transformers "all-*-v2" models were all fine-tuned on.
+ALL_V2_DATA = (
+    "1.17 B sentence pairs from 32 datasets, all listed with counts in the model card "
+    "(Reddit, S2ORC, WikiAnswers, PAQ, Stack Exchange, MS MARCO, …); "
+    "some sources are under research-only terms"
+)
+
 REGISTRY: dict[str, ModelCard] = {
     "all-MiniLM-L6-v2": ModelCard(
         name="all-MiniLM-L6-v2",
@@ -107,11 +114,7 @@ REGISTRY: dict[str, ModelCard] = {
         ),
         training_code="train_script.py in sentence-transformers/all-MiniLM-L6-v2 (fine-tuning)",
         training_code_license="Apache-2.0",
-        training_data=(
-            "1.17 B sentence pairs from 32 datasets, all listed with counts in the model card "
-            "(Reddit, S2ORC, WikiAnswers, PAQ, Stack Exchange, MS MARCO, …); "
-            "some sources are under research-only terms"
-        ),
+        training_data=ALL_V2_DATA,
         base_model=(
             "nreimers/MiniLM-L6-H384-uncased (Microsoft MiniLM, distilled from an unreleased "
             "teacher; no released pre-training code)"
@@ -143,11 +146,7 @@ REGISTRY: dict[str, ModelCard] = {
         ),
         training_code="train_script.py in sentence-transformers/all-mpnet-base-v2 (fine-tuning)",
         training_code_license="Apache-2.0",
-        training_data=(
-            "1.17 B sentence pairs from 32 datasets, all listed with counts in the model card "
-            "(Reddit, S2ORC, WikiAnswers, PAQ, Stack Exchange, MS MARCO, …); "
-            "some sources are under research-only terms"
-        ),
+        training_data=ALL_V2_DATA,
         base_model=(
             "microsoft/mpnet-base (MPNet; pre-training code released, MIT; pre-trained on Wikipedia, "
             "BooksCorpus, OpenWebText, CC-News and Stories, which are not all redistributable)"
