@@ -4,6 +4,7 @@ through the CLI, served by gunicorn, and never mixed with the small model's vect
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -81,3 +82,18 @@ def test_an_index_of_one_model_refuses_the_other_and_stays_as_it_was(big_index: 
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert BIG in result.stderr and "--replace" in result.stderr
     assert (big_index / "manifest.json").read_bytes() == before
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java (openjdk-17-jre on Debian)")
+def test_a_spark_build_with_the_big_model_equals_the_serial_one(big_index: Path, tmp_path: Path) -> None:
+    """The Spark engine's executors encode with the big model's export too (fed no token types)."""
+    from tests.test_spark import QUICK, chunk_vectors
+
+    spark = tmp_path / "spark"
+    result = run_cli(
+        "build", str(docs_subset(tmp_path)), "--engine", "spark", "--index", str(spark), "--model", BIG, env=QUICK
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    ours, theirs = chunk_vectors(Index.open(spark)), chunk_vectors(Index.open(big_index))
+    assert set(ours) == set(theirs) and Index.open(spark).manifest.model.name == BIG
+    assert min(float(ours[k] @ theirs[k]) for k in ours) > 0.9999
