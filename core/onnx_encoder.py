@@ -1,7 +1,8 @@
 """Encoding without torch: the model exported to ONNX at build time and run
 with ONNX Runtime and the model's own tokenizer, both stored with the index.
-Builds encode chunks with it too (``build_runtime = onnx``, the default): with
-length-sorted batches it is faster than sentence-transformers on this CPU.
+Builds encode chunks with it too where the CPU has no native bfloat16 (``build_runtime``
+``onnx``, or ``auto`` there): with length-sorted batches it is faster than
+sentence-transformers on this CPU.
 
 The exported graph includes the model's mean pooling and L2 normalisation, so
 it produces the same vectors as the sentence-transformers model that built the
