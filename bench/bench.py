@@ -52,8 +52,8 @@ QUERIES = [json.loads(line)["query"] for line in QRELS.read_text().splitlines()]
 QUERIES += ["$wgEnableUploads", "API:Allpages", "upload files", "make my wiki private", "P31 Q146", "cookie expiry"]
 
 
-#: This CPU's fp32 throughput ceiling for all-MiniLM-L6-v2, in tokens/s (measured here, see issue 5).
-ROOFLINE = 8000
+#: This CPU's fp32 throughput ceiling per model, in tokens/s (measured here, see issue 5); none measured for the others.
+ROOFLINE = {"all-MiniLM-L6-v2": 8000}
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -380,7 +380,7 @@ def main() -> int:
     result = {
         "model": args.model,
         "machine": {"cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads()},
-        "roofline_tokens_per_s": ROOFLINE,
+        "roofline_tokens_per_s": ROOFLINE.get(args.model),
         "indexing": indexing,
         "single_query": single,
         "load": loaded,
@@ -400,7 +400,8 @@ def main() -> int:
             f"{row['our_build_on_torch_chunks_per_s']:>18} {row['int8_chunks_per_s']:>9} "
             f"{row['rebuild_s']:>10}s {row['rebuild_share_of_full']:>8}"
         )
-    print(f"(tokens/s beside this CPU's fp32 roofline for the model, ~{ROOFLINE} tokens/s)")
+    if args.model in ROOFLINE:
+        print(f"(tokens/s beside this CPU's fp32 roofline for the model, ~{ROOFLINE[args.model]} tokens/s)")
     for row in indexing:
         print(
             f"  {row['dump']} answer sentences: {row['answer_sentences']}, "
