@@ -80,6 +80,7 @@ LITERAL_TEMPLATES: dict[str, str] = {
     "ndash": "–",
     "mdash": "—",
     "nbsp": " ",
+    "mediawiki:mainpage": "Main Page",  # the interface message, as a wiki in English renders it
 }
 #: Unit conversions ({{convert|29|km}}): the value and unit as written.
 CONVERT_TEMPLATES = frozenset({"convert", "cvt"})
@@ -106,8 +107,10 @@ DROP_TAGS = frozenset(
         "script",
     }
 )
-#: Tags whose content is code or literal text: kept verbatim, not parsed.
-CODE_TAGS = frozenset({"syntaxhighlight", "source", "pre", "nowiki", "math", "chem", "code", "tt", "kbd", "samp"})
+#: Tags whose content MediaWiki shows literally: kept verbatim, not parsed. (``<code>``,
+#: ``<kbd>``, ``<tt>``, ``<samp>`` only change the font: MediaWiki parses what they hold,
+#: so a link in them reads as its label, ``[[Special:ApiHelp/clientlogin|action=clientlogin]]``.)
+CODE_TAGS = frozenset({"syntaxhighlight", "source", "pre", "nowiki", "math", "chem"})
 #: Link namespaces that are not text: files, categories, interlanguage links.
 NON_TEXT_LINK = re.compile(r"^\s*:?\s*(file|image|category|media|[a-z]{2,3}(-[a-z]+)?)\s*:", re.IGNORECASE)
 #: Keep ``:Category:Foo`` style links that are meant to be shown.
@@ -152,7 +155,8 @@ def render_node(node: Node, depth: int) -> str:
             return ""
         if node.text is not None:
             return render(node.text, depth + 1)
-        return target.lstrip(":").split("#")[0] or target.lstrip(":#")
+        shown = render(node.title, depth + 1)  # a target may be a template: [[{{MediaWiki:Mainpage}}]]
+        return shown.lstrip(":").split("#")[0] or shown.lstrip(":#")
     if isinstance(node, ExternalLink):
         return render(node.title, depth + 1) if node.title is not None else str(node.url)
     if isinstance(node, Template):

@@ -85,6 +85,21 @@ CASES: list[tuple[str, str, list[tuple[tuple[str, ...], str, str]]]] = [
         [((), "", "Use $wgServer here.")],
     ),
     (
+        "a link in inline code reads as its label, as MediaWiki renders it",
+        "From <kbd>[[Special:ApiHelp/query+tokens|action=query&amp;meta=tokens]]</kbd>.",
+        [((), "", "From action=query&meta=tokens.")],
+    ),
+    (
+        "a link to the main page message reads as the main page",
+        "Purge <kbd>[[{{MediaWiki:Mainpage}}]]</kbd> and <code>[[Manual:Purge#Intro]]</code>.",
+        [((), "", "Purge Main Page and Manual:Purge.")],
+    ),
+    (
+        "nowiki in inline code stays literal",
+        "Write <code><nowiki>{{REVISIONID}}</nowiki></code> in a page.",
+        [((), "", "Write {{REVISIONID}} in a page.")],
+    ),
+    (
         "table cells keep their text",
         '{| class="wikitable"\n! Name !! Value\n|-\n| alpha || 1\n|-\n| beta || 2\n|}',
         [((), "", "Name | Value |\nalpha | 1 |\nbeta | 2 |")],
