@@ -40,7 +40,7 @@ from index_format import (
 
 from .chunk import CHUNKER_VERSION, ChunkSettings, chunk_code_page, chunk_page
 from .crash import crash_point
-from .index_model import QueryReader, build_models
+from .index_model import QueryReader, build_models, precision_of
 from .parse import parse_sections
 from .publish import Publisher
 from .sources import open_source
@@ -226,7 +226,7 @@ def new_manifest(
 def _reusable(target: Path, model: ModelInfo, runtime: Runtime, replace: bool) -> Index | None:
     """The index being rebuilt, if its vectors can be reused: of this model, in this precision."""
     previous = _previous_index(target, model, replace)
-    old = _precision(previous.manifest.embedded_with) if previous is not None else runtime.precision
+    old = precision_of(previous.manifest.embedded_with) if previous is not None else runtime.precision
     if previous is not None and old != runtime.precision:
         logger.warning(
             "%s: vectors were computed in %s, this build computes %s: every chunk is embedded again",
@@ -235,11 +235,6 @@ def _reusable(target: Path, model: ModelInfo, runtime: Runtime, replace: bool) -
         previous.close()
         return None
     return previous
-
-
-def _precision(runtime: Runtime | None) -> str:
-    """fp32 or int8: vectors of different precision are not mixed in one index."""
-    return runtime.precision if runtime else "fp32"
 
 
 def _previous_index(target: Path, model: ModelInfo, replace: bool) -> Index | None:

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import IndexFormatError, ModelError
-from core.models import Embedder, ModelInfo, ResolvedModel, SentenceTransformerEmbedder, file_sha256, resolve_model
+from core.models import (
+    Embedder,
+    ModelInfo,
+    ResolvedModel,
+    Runtime,
+    SentenceTransformerEmbedder,
+    file_sha256,
+    resolve_model,
+)
 from core.onnx_encoder import ExportedEncoder, OnnxEncoder, encoder_cache, query_encoder
 from core.settings import Settings
 from core.torch_encoder import Bf16Encoder, native_bf16
@@ -52,8 +60,7 @@ def build_models(index_dir: Path, settings: Settings, replace: bool = False) -> 
     ``replace`` rebuilds from scratch: nothing of the index there is kept."""
     model = configured_model(settings)
     manifest = None if replace else existing_manifest(index_dir)
-    precision = None if manifest is None else manifest.embedded_with.precision if manifest.embedded_with else "fp32"
-    runtime = build_runtime(settings.build_runtime, precision)
+    runtime = build_runtime(settings.build_runtime, None if manifest is None else precision_of(manifest.embedded_with))
     cache = encoder_cache(index_dir, settings.encoder_cache)
     embedder, encoder = build_embedder(model, cache, runtime, settings.threads)
     return BuildModels(embedder, model.info(), kept_reader(index_dir, manifest, model.sha256, encoder))
@@ -76,6 +83,12 @@ def build_embedder(
         embedder = OnnxEncoder(encoder.directory, encoder.info, model.max_seq_length, dims, threads)
         return embedder, encoder
     return SentenceTransformerEmbedder(model, threads=threads), encoder
+
+
+def precision_of(runtime: Runtime | None) -> str:
+    """fp32, bf16 or int8: vectors of different precision are not mixed in one index
+    (an index from before runtimes were recorded is fp32)."""
+    return runtime.precision if runtime else "fp32"
 
 
 #: The runtime that computes vectors of each precision an index records.
