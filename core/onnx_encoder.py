@@ -39,6 +39,21 @@ OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def model_inputs(model: Any) -> list[str]:
+    """What a transformers model reads, of ``INPUTS``: BERT reads token types, MPNet has none."""
+    return [name for name in INPUTS if name in inspect.signature(model.forward).parameters]
+
+
+def mean_pooled(hidden: Any, attention_mask: Any) -> Any:
+    """The sentence vector of sentence-transformers' models: the mean of the unpadded
+    tokens' hidden states, L2-normalised (torch tensors)."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+
 @dataclass(frozen=True)
 class EncoderInfo:
     """An exported query encoder's files and checksum, as an index records them."""
@@ -71,8 +86,7 @@ def export_onnx(model: ResolvedModel, out_dir: Path) -> EncoderInfo:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = AutoModel.from_pretrained(str(model.path), local_files_only=True).eval()
-    # BERT reads token types, MPNet has none: the graph takes what the model's forward does.
-    inputs = [name for name in INPUTS if name in inspect.signature(encoder.forward).parameters]
+    inputs = model_inputs(encoder)  # the graph takes what the model's forward does
 
     class Pooled(torch.nn.Module):
         def __init__(self, encoder: Any):
@@ -81,10 +95,7 @@ def export_onnx(model: ResolvedModel, out_dir: Path) -> EncoderInfo:
 
         def forward(self, *feed: Any) -> Any:
             named = dict(zip(inputs, feed, strict=True))
-            hidden = self.bert(**named).last_hidden_state
-            mask = named["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return mean_pooled(self.bert(**named).last_hidden_state, named["attention_mask"])
 
     sample = torch.ones((1, 8), dtype=torch.long)
     dynamic: dict[str, dict[int, str]] = {name: {0: "batch", 1: "tokens"} for name in inputs}

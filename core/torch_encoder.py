@@ -12,14 +12,13 @@ bfloat16 (slower than float32), this encoder is refused.
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any
 
 import numpy as np
 
 from .errors import ModelError
 from .models import ResolvedModel, Runtime, offline_and_quiet
-from .onnx_encoder import INPUTS, TOKENIZER_FILE, TokenizedEncoder
+from .onnx_encoder import TOKENIZER_FILE, TokenizedEncoder, mean_pooled, model_inputs
 
 
 @functools.cache
@@ -48,7 +47,7 @@ class Bf16Encoder(TokenizedEncoder):
         super().__init__(model.path / TOKENIZER_FILE, model.max_seq_length)
         self.model: Any = AutoModel.from_pretrained(str(model.path), local_files_only=True).eval()
         self.model.requires_grad_(False)
-        self.inputs = [name for name in INPUTS if name in inspect.signature(self.model.forward).parameters]
+        self.inputs = model_inputs(self.model)
         self.dimensions = int(self.model.config.hidden_size)
         self.runtime = Runtime("torch", torch.__version__, "bf16")
 
@@ -64,6 +63,4 @@ class Bf16Encoder(TokenizedEncoder):
 
         tensors = {name: torch.from_numpy(values) for name, values in feed.items()}
         hidden = self.model(**tensors).last_hidden_state.float()
-        mask = tensors["attention_mask"].unsqueeze(-1).float()
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+        return mean_pooled(hidden, tensors["attention_mask"]).numpy()
