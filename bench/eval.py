@@ -19,6 +19,7 @@ import logging
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from lexical import with_tantivy  # bench/lexical.py, beside this script
@@ -26,11 +27,13 @@ from lexical import with_tantivy  # bench/lexical.py, beside this script
 from core.errors import IndexFormatError
 from core.settings import Settings
 from query.catalog import Catalog
-from query.evaluate import answer_lines, evaluate, load_qrels
+from query.evaluate import answer_lines, evaluate, floor_effect, load_offtopic, load_qrels
 from query.ranking import Ranking
 
 ROOT = Path(__file__).resolve().parent.parent
 TEAM = ROOT / "bench/qrels-team.jsonl"
+#: Off-topic and nonsense queries, written before the floor was calibrated.
+OFFTOPIC = ROOT / "bench/offtopic.txt"
 CORPORA = {
     "mediawiki-docs": ROOT / "data/indexes/mediawiki-docs",
     "wikidata-examples": ROOT / "data/indexes/wikidata-examples",
@@ -69,6 +72,7 @@ def main() -> int:
         "dense": Ranking(mode="dense"),
         "lexical": Ranking(mode="lexical"),
         "hybrid": default,
+        "hybrid, no floor": replace(default, floor=False),
     }
     if args.sweep:
         rankings["hybrid, no title lift"] = Ranking(title_boost=False)
@@ -77,11 +81,15 @@ def main() -> int:
             rankings[f"hybrid blend {weight}"] = Ranking(dense_weight=weight)
     embedders: dict = {}
     tables = []
+    offtopic = load_offtopic(OFFTOPIC)
     for qrels in args.qrels:
-        rows, means, answers = measure(qrels, rankings, settings, embedders, args.lexical_engine)
+        rows, means, answers, floors = measure(qrels, rankings, settings, embedders, args.lexical_engine, offtopic)
         print_table(qrels, rows, means)
         print_answers(answers, settings.answer_min_score)
-        tables.append({"qrels": qrels, "rows": rows, "mean_ndcg@10": means, "answer_line": answers})
+        print_floor(floors)
+        tables.append(
+            {"qrels": qrels, "rows": rows, "mean_ndcg@10": means, "answer_line": answers, "relevance_floor": floors}
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"tables": tables}, indent=2))
     return 0
@@ -92,9 +100,14 @@ THRESHOLDS = (0.4, 0.5, 0.6, 0.7)
 
 
 def measure(
-    qrels: str, rankings: dict[str, Ranking], settings: Settings, embedders: dict, lexical_engine: str = "fts5"
-) -> tuple[list[dict], dict[str, float], list[dict]]:
-    rows, answers = [], []
+    qrels: str,
+    rankings: dict[str, Ranking],
+    settings: Settings,
+    embedders: dict,
+    lexical_engine: str = "fts5",
+    offtopic: list[str] | None = None,
+) -> tuple[list[dict], dict[str, float], list[dict], list[dict]]:
+    rows, answers, floors = [], [], []
     for corpus, path in CORPORA.items():
         if not (path / "manifest.json").exists():
             print(f"skipping {corpus}: no index at {path} (make eval builds it)", file=sys.stderr)
@@ -116,12 +129,31 @@ def measure(
             rows.append(result)
         thresholds = tuple(sorted({*THRESHOLDS, settings.answer_min_score}))
         answers.append(answer_lines(served.index, served.embedder, judgements, rankings["hybrid"], thresholds))
+        floors.append(floor_effect(served.index, served.embedder, judgements, rankings["hybrid"], offtopic or []))
     means = {}
     for name in rankings:
         scores = [r["metrics"]["ndcg@10"] for r in rows if r["ranking"] == name]
         if scores:
             means[name] = round(sum(scores) / len(scores), 4)
-    return rows, means, answers
+    return rows, means, answers, floors
+
+
+def print_floor(floors: list[dict]) -> None:
+    """What the relevance floor cost (judged relevant pages it dropped from the top 10) and bought."""
+    if not floors:
+        return
+    print("relevance floor (hybrid): judged relevant pages in the top 10 it drops; off-topic queries still answered")
+    header = f"{'corpus':<18} {'relevant':>9} {'lost':>5} {'off-topic':>10} {'answered':>9}"
+    print(header)
+    print("-" * len(header))
+    for f in floors:
+        print(
+            f"{f['corpus']:<18} {f['relevant_in_top10']:>9} {f['relevant_lost']:>5} "
+            f"{f['offtopic']:>10} {len(f['offtopic_answered']):>9}"
+        )
+        for query in f["offtopic_answered"]:
+            print(f"{'':<18} answered: {query}")
+    print()
 
 
 def print_table(qrels: str, rows: list[dict], means: dict[str, float]) -> None:

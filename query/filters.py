@@ -12,8 +12,6 @@ from .tables import Tables
 
 #: How matches may be ordered: by relevance (the ranking), or most recently edited first.
 SORTS = ("relevance", "recent")
-#: The best matches that facets count and ``sort=recent`` orders by recency.
-MATCH_POOL = 50
 MAX_PREFIX_CHARS = 255
 
 

@@ -22,6 +22,7 @@ class Ranking:
     dense_weight: float = _DEFAULTS.dense_weight  # blend: share of the dense leg for a query in words
     identifier_dense_weight: float = 0.2  # ... and for a query of identifiers (Q146, $wgSitename)
     title_boost: bool = True  # an exact title or alias match goes first
+    floor: bool = True  # only pages above the model's relevance floor (query.floor); off to measure it
 
     @classmethod
     def from_settings(cls, settings: Settings, mode: str | None = None) -> Ranking:
@@ -36,6 +37,7 @@ class Leg:
     scores: dict[str, float] = field(default_factory=dict)
     chunks: dict[str, list[int]] = field(default_factory=dict)
     floor: float = 0.0  # the score at NORM_DEPTH: the same for every page of results
+    complete: bool = True  # every passage above the relevance floor was read
     _ranks: dict[str, int] | None = None
 
     def add(self, title: str, chunk_id: int, score: float) -> None:
@@ -56,17 +58,18 @@ def fuse(dense: Leg, lexical: Leg, ranking: Ranking, identifiers: float = 0.0) -
     candidates, BM25 divided by the best BM25 (the scales differ), then
     weighted — the dense share moving from ``dense_weight`` towards
     ``identifier_dense_weight`` with the share of identifiers in the query.
-    (Reciprocal rank fusion measured worse on both judgement sets: docs/experiments.)"""
-    if not lexical.scores:
-        return sorted(dense.scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    if not dense.scores:
-        return sorted(lexical.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    A missing leg (one mode, or no match) weighs nothing: scores are 0–1 in
+    every mode. (Reciprocal rank fusion measured worse on both judgement sets:
+    docs/experiments.)"""
     titles = set(dense.scores) | set(lexical.scores)
     fused: dict[str, float] = {}
-    dense_top, dense_floor = max(dense.scores.values()), dense.floor
-    lexical_top = max(lexical.scores.values()) or 1.0
+    dense_top, dense_floor = max(dense.scores.values(), default=0.0), dense.floor
+    lexical_top = max(lexical.scores.values(), default=0.0) or 1.0
     spread = dense_top - dense_floor
-    w = ranking.dense_weight + (ranking.identifier_dense_weight - ranking.dense_weight) * identifiers
+    if not lexical.scores or not dense.scores:
+        w = 1.0 if dense.scores else 0.0
+    else:
+        w = ranking.dense_weight + (ranking.identifier_dense_weight - ranking.dense_weight) * identifiers
     for title in titles:
         d = dense.scores.get(title, dense_floor)
         d_norm = max(0.0, (d - dense_floor) / spread) if spread > 0 else 1.0

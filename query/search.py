@@ -17,13 +17,18 @@ from core.urls import with_anchor
 from index_format import ChunkRow, Index
 
 from .answer import Answer, find_answer
-from .filters import MATCH_POOL, Facet, Filters, check_sort, namespace_facets
+from .filters import Facet, Filters, check_sort, namespace_facets
+from .floor import IDENTIFIER_MATCH, IDENTIFIER_QUERY, Floor, Verdict
 from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
 from .snippets import SNIPPET_CHARS, make_snippet
 from .tables import Tables, normalise_title, tables
 
 MAX_OFFSET = 1000
 MORE_SECTIONS = 2
+#: Passages the dense leg reads at most while looking for where the floor cuts.
+FLOOR_DEPTH = 4096
+#: Closest titles offered when a query has no good match.
+SUGGESTIONS = 3
 _DEFAULTS = Settings()
 NO_FILTERS = Filters()
 
@@ -56,6 +61,7 @@ class PageHit:
     action_url: str = ""  # where the query runs (the index's source names the action)
     timestamp: str = ""  # when the page was last edited (ISO 8601; "" if the source does not say)
     facts: list[Fact] = field(default_factory=list)  # template fields shown apart ("Default: false")
+    relevance: float | None = None  # cosine of query and page, the floor's scale (None: lexical search)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -63,6 +69,14 @@ class PageHit:
         for m in data["more"]:
             m["highlights"] = [list(h) for h in m["highlights"]]
         return data
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A title offered when nothing is a good match: a place to look, not a result."""
+
+    title: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,10 @@ class SearchResponse:
     has_more: bool
     facets: list[Facet] = field(default_factory=list)
     answer: Answer | None = None
+    total: int = 0  # results that passed the floor (under the filters)
+    total_exact: bool = False  # False: at least ``total`` (no floor, or more passages than were read)
+    good_match: bool = True  # False: nothing reached the floor; ``suggestions`` may say where to look
+    suggestions: list[Suggestion] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +99,11 @@ class SearchResponse:
             "answer": asdict(self.answer) if self.answer else None,
             "offset": self.offset,
             "limit": self.limit,
+            "total": self.total,
+            "total_exact": self.total_exact,
             "has_more": self.has_more,
+            "good_match": self.good_match,
+            "suggestions": [asdict(s) for s in self.suggestions],
             "results": [r.as_dict() for r in self.results],
             "facets": {"namespaces": [asdict(f) for f in self.facets]},
         }
@@ -119,12 +141,11 @@ def search(
     sort: str = "relevance",
     answer: bool = True,
 ) -> SearchResponse:
-    """Search one index: dense, lexical or both fused; results grouped by page.
-    ``settings`` bound the request (query length, limit); ``ranking`` defaults
-    to theirs. ``filters`` narrow it to namespaces or a title prefix; facets
-    count the best matches by namespace, before the filters. ``sort=recent``
-    orders the best matches by their last edit. ``answer``: look for the
-    answer line (in the top result, on the first page of results by relevance)."""
+    """Search one index: dense, lexical or both fused; results grouped by page,
+    those above the model's relevance floor (``query.floor``). ``settings``
+    bound the request; ``ranking`` defaults to theirs. ``filters`` narrow it;
+    facets count the results under the other filters (a facet's count is what
+    a click gives). ``answer``: look for the answer line (first page, by relevance)."""
     query = validate(query, limit, offset, settings)
     ranking = ranking or Ranking.from_settings(settings)
     if ranking.mode not in SEARCH_MODES:
@@ -133,30 +154,98 @@ def search(
     table = tables(index)
     wanted = offset + limit + 1  # one more page tells whether there is a next page
     vector = embedder.encode([query])[0] if ranking.mode != "lexical" else None
-    dense, lexical = _legs(index, table, vector, query, ranking, wanted, None)
-    order = _fused(dense, lexical, table, query, ranking, None)
-    facets = namespace_facets([t for t, _ in order[:MATCH_POOL]], table)
+    floor = Floor.of(index.model_name) if vector is not None and ranking.floor else None
+    identifiers = identifier_share(query) > IDENTIFIER_QUERY
+    dense, lexical = _legs(index, table, vector, query, ranking, wanted, None, floor)
+    order, verdict = _judged(index, table, vector, query, ranking, dense, lexical, floor, identifiers, None)
+    good = verdict.good_match([t for t, _ in order])
+    passing = [ts for ts in order if verdict.passes(ts[0])] if good else []
+    others = Filters(prefix=filters.prefix).predicate(table)  # facets count under the other filters
+    facets = namespace_facets([t for t, _ in passing if others is None or others(t)], table)
+    suggestions = [] if good else _suggestions(index, table, order, verdict)
     allowed = filters.predicate(table)
-    if allowed is not None:
-        dense, lexical = _legs(index, table, vector, query, ranking, wanted, allowed)
-        order = _fused(dense, lexical, table, query, ranking, allowed)
+    if allowed is not None and good:
+        dense, lexical = _legs(index, table, vector, query, ranking, wanted, allowed, floor)
+        order, verdict = _judged(index, table, vector, query, ranking, dense, lexical, floor, identifiers, allowed)
+        passing = [ts for ts in order if verdict.passes(ts[0])]
     if sort == "recent":
-        pool = order[:MATCH_POOL]
-        order = sorted(pool, key=lambda ts: table.timestamps.get(ts[0], ""), reverse=True)
-    page_slice = order[offset : offset + limit]
+        passing = sorted(passing, key=lambda ts: table.timestamps.get(ts[0], ""), reverse=True)
+    results, passages = _results(index, table, passing[offset : offset + limit], dense, lexical, query, verdict)
+    line = None
+    if answer and vector is not None and offset == 0 and sort == "relevance" and results:
+        line = find_answer(index, query, vector, passages, settings.answer_min_score)
+    return SearchResponse(
+        query,
+        results,
+        offset,
+        limit,
+        len(passing) > offset + limit,
+        facets,
+        line,
+        total=len(passing),
+        total_exact=floor is not None and dense.complete,
+        good_match=good,
+        suggestions=suggestions,
+    )
+
+
+def _results(
+    index: Index,
+    table: Tables,
+    page_slice: list[tuple[str, float]],
+    dense: Leg,
+    lexical: Leg,
+    query: str,
+    verdict: Verdict,
+) -> tuple[list[PageHit], list[ChunkRow]]:
+    """One page of results, and the top result's passages (best first) for the answer line."""
     groups = [_sections(title, dense, lexical, table) for title, _ in page_slice]
     rows = index.chunks([cid for group in groups for cid in group])
     terms = query_terms(query)
     results = [
-        _page_hit([(cid, score) for cid in group if cid in rows], rows, terms)
-        for group, (_, score) in zip(groups, page_slice, strict=True)
+        _page_hit([(cid, score) for cid in group if cid in rows], rows, terms, verdict.relevance.get(title))
+        for group, (title, score) in zip(groups, page_slice, strict=True)
         if any(cid in rows for cid in group)
     ]
-    line = None
-    if answer and vector is not None and offset == 0 and sort == "relevance":
-        passages = [rows[cid] for cid in groups[0] if cid in rows] if groups else []
-        line = find_answer(index, query, vector, passages, settings.answer_min_score)
-    return SearchResponse(query, results, offset, limit, len(order) > offset + limit, facets, line)
+    passages = [rows[cid] for cid in groups[0] if cid in rows] if groups else []
+    return results, passages
+
+
+def _judged(
+    index: Index,
+    table: Tables,
+    vector: np.ndarray | None,
+    query: str,
+    ranking: Ranking,
+    dense: Leg,
+    lexical: Leg,
+    floor: Floor | None,
+    identifiers: bool,
+    allowed: Callable[[str], bool] | None,
+) -> tuple[list[tuple[str, float]], Verdict]:
+    """The fused order of candidates, and which of them pass the floor."""
+    order = fuse(dense, lexical, ranking, identifier_share(query))
+    lifted = _exact_titles(table, query, allowed) if ranking.title_boost else []
+    if lifted:
+        order = [(t, 1.0) for t in lifted] + [(t, s) for t, s in order if t not in lifted]
+    named = set(lifted)
+    relevance = dict(dense.scores)
+    if vector is not None:
+        unscored = {t: lexical.chunks[t][0] for t in lexical.scores if t not in relevance and lexical.chunks.get(t)}
+        relevance.update(_page_cosines(index, table, vector, unscored))
+    if identifiers and lexical.scores:
+        best = max(lexical.scores.values())
+        named |= {t for t, s in lexical.scores.items() if s >= IDENTIFIER_MATCH * best}
+    return order, Verdict(floor, relevance, named)
+
+
+def _suggestions(index: Index, table: Tables, order: list[tuple[str, float]], verdict: Verdict) -> list[Suggestion]:
+    """The closest titles of a query without a good match, when they are at
+    least as close as a result may be: offered as places to look, not as results."""
+    near = [t for t, _ in order if verdict.passes(t)][:SUGGESTIONS]
+    rows = index.chunks([table.openings[t] for t in near if t in table.openings])
+    urls = {row.title: row.url for row in rows.values()}
+    return [Suggestion(t, urls[t]) for t in near if t in urls]
 
 
 def _legs(
@@ -167,51 +256,67 @@ def _legs(
     ranking: Ranking,
     wanted: int,
     allowed: Callable[[str], bool] | None,
+    floor: Floor | None,
 ) -> tuple[Leg, Leg]:
     depth = max(NORM_DEPTH, wanted * 10)
-    dense = _dense(index, table, vector, depth, wanted, allowed) if vector is not None else Leg()
+    dense = _dense(index, table, vector, depth, wanted, allowed, floor) if vector is not None else Leg()
     lexical = _lexical(index, table, query, depth, allowed) if ranking.mode != "dense" else Leg()
     return dense, lexical
 
 
-def _fused(
-    dense: Leg, lexical: Leg, table: Tables, query: str, ranking: Ranking, allowed: Callable[[str], bool] | None
-) -> list[tuple[str, float]]:
-    order = fuse(dense, lexical, ranking, identifier_share(query))
-    if ranking.title_boost:
-        order = _lift_exact_titles(table, query, order, allowed)
-    return order
-
-
 def _dense(
-    index: Index, table: Tables, vector: np.ndarray, depth: int, wanted: int, allowed: Callable[[str], bool] | None
+    index: Index,
+    table: Tables,
+    vector: np.ndarray,
+    depth: int,
+    wanted: int,
+    allowed: Callable[[str], bool] | None,
+    floor: Floor | None,
 ) -> Leg:
+    """Pages by cosine, read deep enough for ``wanted`` pages and, with a floor,
+    until the passages fall below it (so the count of results is exact), up
+    to ``FLOOR_DEPTH`` passages."""
     k = depth
     while True:
         hits = index.search(vector, k)
-        leg = Leg(floor=hits[min(NORM_DEPTH, len(hits)) - 1][1] if hits else 0.0)
+        everything = k >= index.vectors.ntotal
+        below = floor is None or not hits or hits[-1][1] < floor.page
+        leg = Leg(floor=hits[min(NORM_DEPTH, len(hits)) - 1][1] if hits else 0.0, complete=everything or below)
         titles = table.chunk_titles([cid for cid, _ in hits])
         for cid, score in hits:
             if cid in titles and (allowed is None or allowed(titles[cid])):
                 leg.add(titles[cid], cid, score)
-        if len(leg.scores) >= wanted or k >= index.vectors.ntotal:
-            openings = _opening_scores(index, table, vector, list(leg.scores))
-            for title, best in leg.scores.items():
-                leg.scores[title] = (best + openings.get(title, best)) / 2
+        if everything or (len(leg.scores) >= wanted and (below or k >= FLOOR_DEPTH)):
+            best = {title: chunks[0] for title, chunks in leg.chunks.items()}
+            leg.scores.update(_page_cosines(index, table, vector, best, dict(leg.scores)))
             return leg
         k *= 4
 
 
-def _opening_scores(index: Index, table: Tables, vector: np.ndarray, titles: list[str]) -> dict[str, float]:
-    """Cosine of each page's first chunk — its opening: the lead of an article,
-    the whole of a short page — with ``vector``. A page scores by the mean of
-    its best chunk and its opening, so one stray passage does not outrank the
-    page whose lead answers."""
-    known = [t for t in titles if t in table.openings]
-    if not known:
+def _page_cosines(
+    index: Index, table: Tables, vector: np.ndarray, best: dict[str, int], known: dict[str, float] | None = None
+) -> dict[str, float]:
+    """A page's cosine with ``vector``: the mean of its best chunk's (``best``;
+    looked up unless ``known``) and its opening's — the lead of an article, the
+    whole of a short page — so one stray passage does not outrank the page
+    whose lead answers."""
+    if not best:
         return {}
-    scores = index.vectors_of([table.openings[t] for t in known]) @ np.asarray(vector, dtype=np.float32)
-    return dict(zip(known, (float(s) for s in scores), strict=True))
+    query = np.asarray(vector, dtype=np.float32)
+    titles = list(best)
+    if known is None:
+        known = dict(zip(titles, (float(s) for s in index.vectors_of([best[t] for t in titles]) @ query), strict=True))
+    opening = [t for t in titles if t in table.openings]
+    openings = (
+        dict(
+            zip(
+                opening, (float(s) for s in index.vectors_of([table.openings[t] for t in opening]) @ query), strict=True
+            )
+        )
+        if opening
+        else {}
+    )
+    return {t: (known[t] + openings.get(t, known[t])) / 2 for t in titles}
 
 
 def _lexical(index: Index, table: Tables, query: str, depth: int, allowed: Callable[[str], bool] | None) -> Leg:
@@ -236,16 +341,9 @@ def _lexical(index: Index, table: Tables, query: str, depth: int, allowed: Calla
     return leg
 
 
-def _lift_exact_titles(
-    table: Tables, query: str, order: list[tuple[str, float]], allowed: Callable[[str], bool] | None
-) -> list[tuple[str, float]]:
-    """A query that names a page (its title or a redirect to it) gets that page first."""
-    matches = [t for t in table.titles_named(normalise_title(query)) if allowed is None or allowed(t)]
-    if not matches:
-        return order
-    top = order[0][1] if order else 1.0
-    lifted = [(t, top + 1.0) for t in matches]
-    return lifted + [(t, s) for t, s in order if t not in matches]
+def _exact_titles(table: Tables, query: str, allowed: Callable[[str], bool] | None) -> list[str]:
+    """Pages the query names (by title or a redirect): they go first, with score 1."""
+    return [t for t in table.titles_named(normalise_title(query)) if allowed is None or allowed(t)]
 
 
 def _sections(title: str, dense: Leg, lexical: Leg, table: Tables) -> list[int]:
@@ -258,7 +356,9 @@ def _sections(title: str, dense: Leg, lexical: Leg, table: Tables) -> list[int]:
     return ids
 
 
-def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: list[str]) -> PageHit:
+def _page_hit(
+    group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: list[str], relevance: float | None
+) -> PageHit:
     """The best section of a page, and up to two more with other anchors."""
     best_id, best_score = group[0]
     best = rows[best_id]
@@ -290,4 +390,5 @@ def _page_hit(group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: 
         action_url=best.action_url,
         timestamp=best.timestamp,
         facts=facts,
+        relevance=None if relevance is None else round(relevance, 4),
     )

@@ -28,7 +28,7 @@ from indexer.chunk import ChunkSettings, chunk_page
 from indexer.parse import parse_sections
 from indexer.sources.dump import DumpSource
 from query.ranking import Ranking
-from query.search import _opening_scores, search
+from query.search import _page_cosines, search
 from query.tables import tables
 from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build, shared
 
@@ -372,9 +372,10 @@ def test_a_pages_opening_is_its_first_chunk(fake_sample) -> None:
     )
     (title, first), (_, second) = rows
     table = tables(index)
-    scores = _opening_scores(index, table, index.vectors.reconstruct(first), [title, "No such page"])
-    assert list(scores) == [title] and scores[title] == pytest.approx(1.0, abs=1e-5)
-    assert _opening_scores(index, table, index.vectors.reconstruct(second), [title])[title] < 0.999
+    scores = _page_cosines(index, table, index.vectors.reconstruct(first), {title: first})
+    assert scores[title] == pytest.approx(1.0, abs=1e-5)  # its best chunk is its opening
+    # best chunk the second: the mean with the opening, which differs
+    assert _page_cosines(index, table, index.vectors.reconstruct(second), {title: second})[title] < 0.999
 
 
 @pytest.mark.parametrize(

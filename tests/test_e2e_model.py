@@ -64,7 +64,9 @@ def test_results_link_to_the_section_on_the_wiki(docs_index: Path) -> None:
 def test_plain_output_is_readable(docs_index: Path) -> None:
     result = run_cli("query", "--index", str(docs_index), "enable uploads")
     assert result.returncode == 0
-    assert result.stdout.startswith("1. ") and "https://www.mediawiki.org/wiki/" in result.stdout
+    head, _, rest = result.stdout.partition("\n\n")
+    assert re.fullmatch(r"results 1–10 of \d+", head)  # how many passed the relevance floor
+    assert rest.startswith("1. ") and "https://www.mediawiki.org/wiki/" in rest
 
 
 def test_manifest_records_model_provenance_and_source(docs_index: Path) -> None:

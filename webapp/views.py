@@ -221,7 +221,9 @@ def about() -> str:
 
 @bp.get("/api")
 def api_help() -> str:
-    return render_template("api.html", example_index=catalog().default, root=request.url_root.rstrip("/"))
+    return render_template(
+        "api.html", example_index=catalog().default, root=request.url_root.rstrip("/"), max_limit=settings().max_limit
+    )
 
 
 @bp.get("/healthz")

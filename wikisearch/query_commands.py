@@ -63,8 +63,15 @@ def query(
         answer = response.answer
         click.echo(click.style("Answer: ", bold=True) + answer.text)
         click.echo(f"   from {answer.section}  {answer.url}  (score {answer.score:.3f})\n")
-    if not response.results:
+    if not response.good_match:
+        click.echo(f"no good match for {response.query!r}")
+        if response.suggestions:
+            click.echo("closest pages, not good matches: " + " · ".join(s.title for s in response.suggestions))
+    elif not response.results:
         click.echo("no results" + (" with these filters" if filters.active else ""))
+    else:
+        shown = f"{offset + 1}–{offset + len(response.results)}"
+        click.echo(f"results {shown} of {'at least ' if not response.total_exact else ''}{response.total}\n")
     for rank, hit in enumerate(response.results, start=offset + 1):
         click.echo(click.style(f"{rank}. {hit.section}", bold=True) + f"  ({hit.score:.3f})")
         click.echo(f"   {hit.url}" + (f"  (edited {hit.timestamp[:10]})" if hit.timestamp else ""))
