@@ -173,12 +173,19 @@ def print_answers(answers: list[dict], configured: float) -> None:
         return
     levels = [level["min_score"] for level in answers[0]["levels"]]
     print(f"answer line (hybrid; configured threshold {configured}): answered / from a relevant page")
-    header = f"{'corpus':<18} {'questions':>9} " + " ".join(f"{'≥ ' + str(t):>12}" for t in levels)
+    header = (
+        f"{'corpus':<18} {'questions':>9} "
+        + " ".join(f"{'≥ ' + str(t):>12}" for t in levels)
+        + f" {'precision':>10} {'coverage':>9}"
+    )
     print(header)
     print("-" * len(header))
     for corpus in answers:
         cells = " ".join(f"{lv['answered']:>5} / {lv['from_relevant_page']:<4}" for lv in corpus["levels"])
-        print(f"{corpus['corpus']:<18} {corpus['questions']:>9} {cells}")
+        shown = next(lv for lv in corpus["levels"] if lv["min_score"] == configured)
+        precision = f"{shown['share_relevant']:.2f}" if shown["answered"] else "–"
+        coverage = f"{shown['answered'] / corpus['questions']:.2f}" if corpus["questions"] else "–"
+        print(f"{corpus['corpus']:<18} {corpus['questions']:>9} {cells} {precision:>10} {coverage:>9}")
     print()
 
 

@@ -270,12 +270,21 @@ _CODE_TOKEN = re.compile(
 )
 
 
+def _words(query: str) -> list[str]:
+    words = [w.strip(".,;!?\"'()[]{}") or w for w in query.split()]
+    return [w for w in words if w.lower() not in STOPWORDS]
+
+
+def code_words(query: str) -> list[str]:
+    """The words of a query written as code (``$wgDBserver``, ``wd:Q146``, ``getText``)."""
+    return [w for w in _words(query) if _CODE_TOKEN.match(w)]
+
+
 def identifier_share(query: str) -> float:
     """The share of a query's meaningful words that are identifiers (``Q146``,
     ``wdt:P18``, ``$wgSitename``, ``allpages``) rather than prose. A query of
     identifiers is asked of the lexical leg: the model cannot read them."""
-    words = [w.strip(".,;!?\"'()[]{}") or w for w in query.split()]
-    words = [w for w in words if w.lower() not in STOPWORDS]
+    words = _words(query)
     if not words:
         return 0.0
     coded = sum(1 for w in words if _CODE_TOKEN.match(w) or split_compound(w.lower()))

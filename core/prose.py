@@ -72,17 +72,33 @@ SENTENCE_WORDS = (3, 60)
 _PROSE_WORD = re.compile(r"[^\W\d_]+[.,;:!?]?")
 
 
+#: Openings of a sentence that leans on the one before it ("However, MediaWiki
+#: does support…", "Otherwise, the wikitext model is used."): quoted alone, it misleads.
+LEANING = ("however", "otherwise", "but ", "also,", "instead", "therefore", "thus", "in addition", "in this case")
+
+
 def sentences(text: str, title: str) -> list[str]:
     """What the answer line can quote of a passage: the sentences of its prose
     (``card_text``) that stand alone — whole, whitespace folded, neither
-    fragments, code nor walls — then its facts, each said with the page's name
-    ("$wgEnableUploads — Default: false")."""
+    fragments, walls nor mostly code (half its words prose), neither leaning on the sentence before
+    (``LEANING``) nor introducing a list (ending in ":") — then its facts, each
+    said with the page's name ("$wgEnableUploads — Default: false")."""
     prose, facts = card_text(text, title)
     low, high = SENTENCE_WORDS
     found = [" ".join(part.split()) for paragraph in _paragraphs(prose) for part in _SENTENCE.split(paragraph)]
     name = title.split(":", 1)[-1]
-    whole = [s for s in found if len(s.split()) <= high and sum(map(_is_prose, s.split())) >= low]
+    whole = [
+        s for s in found if low <= _prose_words(s) and len(s.split()) <= min(high, 2 * _prose_words(s)) and _alone(s)
+    ]
     return whole + [f"{name} — {f.label}: {f.value}" for f in facts]
+
+
+def _prose_words(sentence: str) -> int:
+    return sum(map(_is_prose, sentence.split()))
+
+
+def _alone(sentence: str) -> bool:
+    return not sentence.endswith(":") and not sentence.lower().startswith(LEANING)
 
 
 def _is_prose(word: str) -> bool:

@@ -143,7 +143,7 @@ class Settings:
         True, "a build stores a vector for every sentence, for the answer line (it embeds about twice the text)"
     )
     answer_min_score: float = setting(
-        0.55, "cosine a sentence needs with a question to be shown as the answer line (1: never)", low=0.0, high=1.0
+        0.6, "cosine a sentence needs with a question to be shown as the answer line (1: never)", low=0.0, high=1.0
     )
     rate_limit: str = setting("60/minute", "per-client rate limit of the web app (flask-limiter syntax)")
     user_agent: str = setting(

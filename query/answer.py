@@ -4,9 +4,12 @@ The build stores a vector for every sentence a card would show
 (``core.prose.sentences``); a search scores the sentences of the top
 result's best passages against the question's vector, a matrix product,
 with no extra model call. (Sentences of the next results were measured to
-add wrong answers more than right ones: docs/design/answer-line.md.) The sentence is shown only when its cosine clears
-``Settings.answer_min_score``, and only for questions in words (not
-identifier lookups such as ``$wgSitename`` or ``Q146``).
+add wrong answers more than right ones: docs/design/answer-line.md.) The
+sentence is shown only when its cosine clears ``Settings.answer_min_score``
+and the top result stands out (it leads the second by ``MIN_LEAD`` of the
+0–1 score: when two pages are close, the line quotes the wrong one too
+often), and only for questions in words (not identifier lookups such as
+``$wgSitename`` or ``Q146``). Silence is preferred to a wrong line.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from index_format import ChunkRow, Index
 ANSWER_PASSAGES = 3
 #: Words a query needs to be a question in words.
 QUESTION_WORDS = 3
+#: How far the top result's score must lead the second's for its sentence to be quoted.
+MIN_LEAD = 0.15
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,12 @@ def is_question(query: str) -> bool:
 
 
 def find_answer(
-    index: Index, query: str, query_vector: np.ndarray, passages: list[ChunkRow], min_score: float
+    index: Index, query: str, query_vector: np.ndarray, passages: list[ChunkRow], min_score: float, lead: float
 ) -> Answer | None:
     """The stored sentence of ``passages`` (the top result's, best first)
-    closest to the question, if it is close enough; a better passage wins a tie."""
-    if not passages or not is_question(query):
+    closest to the question, if it is close enough and the top result leads
+    the next by ``lead`` (``MIN_LEAD``); a better passage wins a tie."""
+    if not passages or not is_question(query) or lead < MIN_LEAD:
         return None
     rows, vectors = index.sentences_of([p.id for p in passages[:ANSWER_PASSAGES]])
     if not rows:

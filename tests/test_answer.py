@@ -15,7 +15,7 @@ from core.settings import Settings
 from index_format import Index
 from indexer.build import build_index
 from indexer.sources.dump import DumpSource
-from query.answer import find_answer, is_question
+from query.answer import MIN_LEAD, find_answer, is_question
 from query.search import search
 from query.tables import tables
 from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, copy_index
@@ -69,6 +69,13 @@ def test_a_passage_splits_into_the_sentences_a_reader_sees(docs: Index, title: s
             ["A list item without a stop", "Another item of the list"],
         ),
         ("Too short.\n\n" + "word " * 61, []),  # a fragment, a wall
+        # from the docs sample: sentences that lean on the one before, or open a list, are not quoted
+        (
+            "MediaWiki is written primarily for use with MySQL. "
+            "However, MediaWiki does support the following other DBMSs to varying degrees:\n\n"
+            "Otherwise, the wikitext model is used.",
+            ["MediaWiki is written primarily for use with MySQL."],
+        ),
     ],
 )
 def test_sentences_end_where_a_reader_would_end_them(text: str, expected: list[str]) -> None:
@@ -78,7 +85,10 @@ def test_sentences_end_where_a_reader_would_end_them(text: str, expected: list[s
 def test_a_wrapped_line_stays_one_sentence(docs: Index) -> None:
     """Extension pages wrap sentences over lines; the answer never quotes half of one."""
     found = opening_sentences(docs, "Extension:WikiEditor")
-    assert any(s.startswith("For installation, once the code is copied") and s.endswith("the line:") for s in found)
+    assert any(
+        s.startswith("By default, when installed this extension") and s.endswith("from their preferences.")
+        for s in found
+    )
     assert not [s for s in found if s[0].islower()], found  # no second half
     assert not [s for s in found if "wfLoadExtension" in s or "$wgHiddenPrefs[]" in s], found  # no code
 
@@ -152,4 +162,13 @@ def test_the_answer_is_the_top_results_closest_sentence_above_the_threshold(docs
     assert search(docs, embedder, query, settings=settings.replace(answer_min_score=1.0)).answer is None
     assert search(docs, embedder, query, settings=settings, answer=False).answer is None
     # no passages, no answer
-    assert find_answer(docs, query, embedder.encode([query])[0], [], 0.0) is None
+    assert find_answer(docs, query, embedder.encode([query])[0], [], 0.0, 1.0) is None
+
+
+def test_no_answer_line_when_the_top_result_does_not_stand_out(docs: Index) -> None:
+    """Two pages close in score: the line would too often quote the wrong one, so it stays silent."""
+    query = "enumerate all pages sequentially in a given namespace"
+    vector = FakeEmbedder().encode([query])[0]
+    passages = list(docs.chunks([tables(docs).openings["API:Allpages"]]).values())
+    assert find_answer(docs, query, vector, passages, 0.5, MIN_LEAD) is not None
+    assert find_answer(docs, query, vector, passages, 0.5, MIN_LEAD - 0.01) is None

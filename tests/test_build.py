@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.documents import TEXT_RULES, TEXT_RULES_FILES
 from core.errors import DumpError, IndexFormatError
+from core.hashing import files_hash
 from core.models import ModelInfo
 from core.settings import Settings
 from index_format import FORMAT_VERSION, Index, IndexWriter, Manifest
@@ -30,7 +32,7 @@ from indexer.sources.dump import DumpSource
 from query.ranking import Ranking
 from query.search import _page_cosines, search
 from query.tables import tables
-from tests.conftest import DUMPS, FAKE_MODEL, FakeEmbedder, fake_build, shared
+from tests.conftest import DUMPS, FAKE_MODEL, ROOT, FakeEmbedder, fake_build, shared
 
 SETTINGS = Settings(quiet=True)
 
@@ -457,3 +459,9 @@ def test_assemble_refuses_what_the_serial_build_refuses_and_keeps_the_index(tmp_
         assemble_index(tmp_path / "other", target, Settings(quiet=True))
     assert other.value.code == "bad_shards"
     assert (target / "manifest.json").read_text() == before and Index.open(target).manifest.counts.pages == 5
+
+
+def test_the_text_rules_fingerprint_is_the_rules_files() -> None:
+    """A change to parsing, chunking or sentence rules reaches every page of a rebuilt index."""
+    current = files_hash(ROOT, TEXT_RULES_FILES)
+    assert current == TEXT_RULES, f"the text rules changed: set core.documents.TEXT_RULES = {current!r}"

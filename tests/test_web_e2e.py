@@ -40,10 +40,18 @@ def test_gunicorn_serves_real_semantic_search(server: str) -> None:
     assert status == 200
     titles = [hit["title"] for hit in data["results"][:3]]  # type: ignore[index]
     assert "Manual:$wgWhitelistRead" in titles
-    status, data = get_json(server + "/api/v1/search?" + urllib.parse.urlencode({"q": "list all pages in a namespace"}))
+    status, data = get_json(
+        server + "/api/v1/search?" + urllib.parse.urlencode({"q": "list currently blocked users and IPs"})
+    )
     answer = data["answer"]  # type: ignore[call-overload]
-    assert set(answer) == {"text", "title", "section", "url", "score"} and answer["title"] == "API:Allpages"
+    assert set(answer) == {"text", "title", "section", "url", "score"} and answer["title"] == "API:Blocks"
     assert answer["url"] == data["results"][0]["url"]  # type: ignore[call-overload,index]
+    hits = data["results"]  # type: ignore[call-overload]
+    assert data["total_exact"] and data["total"] >= len(hits) and data["good_match"]  # type: ignore[call-overload]
+    assert all(0 <= h["score"] <= 1 and -1 <= h["relevance"] <= 1 for h in hits)  # the stated scales
+    status, data = get_json(server + "/api/v1/search?" + urllib.parse.urlencode({"q": "cheap hotels near the beach"}))
+    assert status == 200 and data["results"] == [] and data["total"] == 0 and data["answer"] is None  # type: ignore[call-overload]
+    assert data["good_match"] is False  # type: ignore[call-overload]
     status, data = get_json(server + "/api/v1/search?" + urllib.parse.urlencode({"q": "Manual:$wgSitename"}))
     assert status == 200 and data["answer"] is None  # type: ignore[call-overload]
     status, suggestions = get_json(server + "/api/v1/opensearch?search=uploading+files&limit=5")
@@ -218,12 +226,12 @@ def test_the_answer_line_quotes_the_top_result(server: str, browser, tmp_path: P
     result, linking to its section; an identifier lookup gets none."""
     context = browser.new_context(color_scheme=scheme, viewport={"width": 1000, "height": 1100})
     page = context.new_page()
-    page.goto(server + "/?q=list+all+pages+in+a+namespace")
+    page.goto(server + "/?q=list+currently+blocked+users+and+IPs")
     answer = page.locator("section.answer")
     assert answer.locator("h2").inner_text() == "Answer"
-    assert answer.locator(".answer-text").inner_text() == "Enumerate all pages sequentially in a given namespace."
+    assert answer.locator(".answer-text").inner_text() == "List all blocked users and IP addresses."
     source = answer.locator(".answer-source a")
-    assert source.inner_text().startswith("API:Allpages")
+    assert source.inner_text().startswith("API:Blocks")
     assert source.get_attribute("href") == page.locator("ol.results > li.result h2 a").first.get_attribute("href")
     # above the results, and the first thing after the filters a screen reader meets
     assert answer.bounding_box()["y"] < page.locator("ol.results").bounding_box()["y"]
@@ -254,3 +262,19 @@ def test_keyboard_alone_reaches_every_result_and_filter(server: str, browser) ->
             break
     page.close()
     assert wanted <= reached, wanted - reached
+
+
+def test_the_page_says_how_many_results_and_when_nothing_is_a_good_match(server: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(server + "/?q=change+the+logo+of+the+wiki")
+    summary = page.locator("p.summary").inner_text()
+    found = re.fullmatch(r"Results 1–10 of (\d+) for “change the logo of the wiki”", summary)
+    assert found, summary
+    total = int(found.group(1))
+    page.goto(server + f"/?q=change+the+logo+of+the+wiki&page={(total + 9) // 10}")  # the last page
+    assert page.locator("a[rel=next]").count() == 0  # paging stops where the floor cut
+    assert page.locator("ol.results > li").count() == (total % 10 or 10)
+    page.goto(server + "/?q=cheap+hotels+near+the+beach")
+    assert page.locator("p.message").inner_text() == "No good match for “cheap hotels near the beach”."
+    assert page.locator("ol.results").count() == 0 and page.locator("section.answer").count() == 0
+    page.close()
