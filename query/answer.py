@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.lexical import identifier_share
+from core.lexical import code_words, identifier_share
 from core.urls import with_anchor
 from index_format import ChunkRow, Index
+
+from .tables import Tables, normalise_title
 
 #: How many of the top result's best passages are read for a sentence.
 ANSWER_PASSAGES = 3
@@ -64,3 +66,12 @@ def find_answer(
     chunk_id, text = rows[best]
     passage = next(p for p in passages if p.id == chunk_id)
     return Answer(text, passage.title, passage.section, with_anchor(passage.url, passage.anchor), round(score, 4))
+
+
+def top_lead(table: Tables, query: str, passing: list[tuple[str, float]]) -> float:
+    """How far the top result stands out: its score's lead over the second's,
+    or 1 when a word of the query names it ("the default of $wgDBserver")."""
+    top = passing[0][0]
+    if any(top in table.titles_named(normalise_title(word)) for word in code_words(query)):
+        return 1.0
+    return passing[0][1] - (passing[1][1] if len(passing) > 1 else 0.0)

@@ -9,14 +9,14 @@ from typing import Any
 import numpy as np
 
 from core.errors import QueryError
-from core.lexical import code_words, fts_expression, identifier_share, query_terms
+from core.lexical import fts_expression, identifier_share, query_terms
 from core.models import Embedder
 from core.prose import Fact, card_text
 from core.settings import SEARCH_MODES, Settings
 from core.urls import with_anchor
 from index_format import ChunkRow, Index
 
-from .answer import Answer, find_answer
+from .answer import Answer, find_answer, top_lead
 from .filters import Facet, Filters, check_sort, namespace_facets
 from .floor import IDENTIFIER_MATCH, IDENTIFIER_QUERY, Floor, Verdict
 from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
@@ -173,7 +173,7 @@ def search(
     results, passages = _results(index, table, passing[offset : offset + limit], dense, lexical, query, verdict)
     line = None
     if answer and vector is not None and offset == 0 and sort == "relevance" and results:
-        line = find_answer(index, query, vector, passages, settings.answer_min_score, _lead(table, query, passing))
+        line = find_answer(index, query, vector, passages, settings.answer_min_score, top_lead(table, query, passing))
     return SearchResponse(
         query,
         results,
@@ -209,15 +209,6 @@ def _results(
     ]
     passages = [rows[cid] for cid in groups[0] if cid in rows] if groups else []
     return results, passages
-
-
-def _lead(table: Tables, query: str, passing: list[tuple[str, float]]) -> float:
-    """How far the top result stands out: its score's lead over the second's,
-    or 1 when a word of the query names it ("the default of $wgDBserver")."""
-    top = passing[0][0]
-    if any(top in table.titles_named(normalise_title(word)) for word in code_words(query)):
-        return 1.0
-    return passing[0][1] - (passing[1][1] if len(passing) > 1 else 0.0)
 
 
 def _judged(
