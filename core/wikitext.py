@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from datetime import date
 
 import mwparserfromhell
 from mwparserfromhell.nodes import (
@@ -82,6 +83,8 @@ LITERAL_TEMPLATES: dict[str, str] = {
     "nbsp": " ",
     "mediawiki:mainpage": "Main Page",  # the interface message, as a wiki in English renders it
 }
+#: Ages ({{age|1969|07|20}}): whole years to the day the page is read, as MediaWiki renders them.
+AGE_TEMPLATES = frozenset({"age"})
 #: Unit conversions ({{convert|29|km}}): the value and unit as written.
 CONVERT_TEMPLATES = frozenset({"convert", "cvt"})
 _RANGE_WORDS = frozenset({"-", "–", "to", "and", "or", "by", "x", "×", "+/-", "±"})
@@ -111,10 +114,46 @@ DROP_TAGS = frozenset(
 #: ``<kbd>``, ``<tt>``, ``<samp>`` only change the font: MediaWiki parses what they hold,
 #: so a link in them reads as its label, ``[[Special:ApiHelp/clientlogin|action=clientlogin]]``.)
 CODE_TAGS = frozenset({"syntaxhighlight", "source", "pre", "nowiki", "math", "chem"})
-#: Link namespaces that are not text: files, categories, interlanguage links.
-NON_TEXT_LINK = re.compile(r"^\s*:?\s*(file|image|category|media|[a-z]{2,3}(-[a-z]+)?)\s*:", re.IGNORECASE)
+#: Link namespaces that are not text: files, categories, and interlanguage links (a
+#: lowercase language code with no leading colon: ``[[fr:Paris]]``; ``[[:mw:Page|x]]`` and
+#: ``[[API:Edit]]`` are shown).
+NON_TEXT_LINK = re.compile(r"^\s*(?::?\s*(?i:file|image|category|media)|[a-z]{2,3}(?:-[a-z]+)?)\s*:")
 #: Keep ``:Category:Foo`` style links that are meant to be shown.
 SHOWN_LINK = re.compile(r"^\s*:\s*(category|file|image)\s*:", re.IGNORECASE)
+
+#: The Translate extension's markup, which MediaWiki removes before a reader sees the page:
+#: ``<translate>``, its unit markers ``<!--T:12-->`` and variables ``<tvar name=x>…</tvar>``.
+TRANSLATE_MARKUP = (
+    (re.compile(r"</?translate\s*>|<!--T:\d+-->\s?|</?languages\s*/?>"), ""),
+    (re.compile(r"<tvar(?:\s+name=\"?[^\">]*\"?|\|[^>]*)\s*>(.*?)</(?:tvar)?>", re.DOTALL), r"\1"),
+)
+#: Behaviour switches: MediaWiki consumes them; a reader never sees them.
+BEHAVIOUR_SWITCHES = re.compile(
+    r"__(?:NOTOC|FORCETOC|TOC|NOEDITSECTION|NEWSECTIONLINK|NONEWSECTIONLINK|NOGALLERY|HIDDENCAT|"
+    r"EXPECTUNUSEDCATEGORY|NOCONTENTCONVERT|NOCC|NOTITLECONVERT|NOTC|INDEX|NOINDEX|STATICREDIRECT|"
+    r"DISAMBIG|EXPECTUNUSEDTEMPLATE)__"
+)
+#: Bold and italic quotes (read as text: mwparserfromhell's style parsing gives up on an
+#: unclosed ``''`` and takes the ``<ref>`` after it with it).
+STYLE_QUOTES = re.compile(r"'{2,}")
+#: Table lines mwparserfromhell left unparsed, as MediaWiki reads them: ``{| attrs``,
+#: ``|-``, ``|}`` end nothing a reader sees; a cell line drops its ``attrs |``.
+TABLE_LINE = re.compile(
+    r"^(?:\{\||\|\}|\|-)[^\n]*$|^\|\+\s*|^[|!]\s*(?:[^|\n\[{]*?[^|\n\[{\s]\s*\|(?!\|))?", re.MULTILINE
+)
+TABLE_SEPARATOR = re.compile(r"\|\||!!")
+#: A template's ``|name=`` line, followed by the next ``|name=`` line: when its value
+#: holds ``}}`` but opens no ``{{`` and its braces balance (a JSON default), the braces
+#: are the value's, not the template's end.
+_PARAM_LINE = re.compile(r"^\|[ \w]+=[^\n]*\}\}[^\n]*(?=\n\|[ \w]+=)", re.MULTILINE)
+
+
+def _protect_value_braces(match: re.Match[str]) -> str:
+    line = match.group(0)
+    if "{{" in line or line.count("{") != line.count("}"):
+        return line
+    return line.replace("}", "&#125;")
+
 
 _MAX_DEPTH = 40
 #: Longest value kept of a labelled template parameter.
@@ -136,19 +175,48 @@ def unique_anchor(heading: str, seen: dict[str, int]) -> str:
     return base if count == 1 else f"{base}_{count}"
 
 
+def parse(wikitext: str) -> Wikicode:
+    """Wikitext as MediaWiki's preprocessor would hand it on: Translate markup
+    removed, a ``}}`` inside a one-line template value kept as text; bold and
+    italic quotes left as text (``render`` drops them)."""
+    wikitext = _PARAM_LINE.sub(_protect_value_braces, without_translate(wikitext))
+    return mwparserfromhell.parse(wikitext, skip_style_tags=True)
+
+
+def without_translate(wikitext: str) -> str:
+    """``TRANSLATE_MARKUP`` removed: the text a reader of the translated page sees."""
+    for pattern, replacement in TRANSLATE_MARKUP:
+        wikitext = pattern.sub(replacement, wikitext)
+    return wikitext
+
+
 def render(code: Wikicode | str | None, depth: int = 0) -> str:
     if code is None:
         return ""
     if isinstance(code, str):
-        code = mwparserfromhell.parse(code)
+        code = parse(code)
     return "".join(render_node(node, depth) for node in code.nodes)
+
+
+def render_text(value: str) -> str:
+    """A run of text as a reader sees it: no style quotes, behaviour switches or table markup."""
+    value = BEHAVIOUR_SWITCHES.sub("", STYLE_QUOTES.sub("", value))
+    if "|" not in value and "!" not in value:
+        return value
+    head, sep, rest = value.partition("\n")  # a run's first line may continue a line begun before it
+    if not sep:
+        return value
+    table = TABLE_LINE.sub("", rest)
+    if table != rest:
+        table = TABLE_SEPARATOR.sub(" | ", table)
+    return head + sep + table
 
 
 def render_node(node: Node, depth: int) -> str:
     if depth > _MAX_DEPTH:
         return ""
     if isinstance(node, Text):
-        return str(node.value)
+        return render_text(str(node.value))
     if isinstance(node, Wikilink):
         target = str(node.title)
         if NON_TEXT_LINK.match(target) and not SHOWN_LINK.match(target):
@@ -198,6 +266,8 @@ def _render_template(node: Template, depth: int) -> str:
         if value.isdigit():
             return letter + value
         return value if value[1:].isdigit() else render(value, depth + 1)
+    if key in AGE_TEMPLATES:
+        return _age([str(p.value).strip() for p in node.params if not p.showkey])
     if key in CONVERT_TEMPLATES:
         values = [str(p.value).strip() for p in node.params if not p.showkey]
         if len(values) >= 4 and values[1] in _RANGE_WORDS:
@@ -218,6 +288,15 @@ def _render_template(node: Template, depth: int) -> str:
                 facts.append(f"{str(param.name).strip().replace('_', ' ')}: {value}")
         return "\n" + "\n".join(facts) + "\n" if facts else ""
     return ""
+
+
+def _age(values: list[str]) -> str:
+    try:
+        born = date(*(int(v) for v in (values + ["1", "1"])[:3]))
+    except ValueError:
+        return ""
+    today = date.today()
+    return str(today.year - born.year - ((today.month, today.day) < (born.month, born.day)))
 
 
 def _render_tag(node: Tag, depth: int) -> str:

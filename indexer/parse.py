@@ -5,17 +5,16 @@ The rules of what is kept and dropped are the tables of ``core.wikitext``.
 
 from __future__ import annotations
 
-import mwparserfromhell
 from mwparserfromhell.nodes import Heading, Template
 
 from core.documents import Section
-from core.wikitext import FACT_TEMPLATE_PREFIXES, clean_text, render, render_node, template_key, unique_anchor
+from core.wikitext import FACT_TEMPLATE_PREFIXES, clean_text, parse, render, render_node, template_key, unique_anchor
 
 
 def parse_sections(wikitext: str) -> list[Section]:
     """Split a page into sections (lead first) of plain text, each with its
     heading path and the anchor MediaWiki gives that heading."""
-    code = mwparserfromhell.parse(wikitext)
+    code = parse(wikitext)
     sections: list[Section] = []
     stack: list[tuple[int, str]] = []
     seen: dict[str, int] = {}

@@ -87,7 +87,7 @@ def test_real_pages_fit_the_model(fake_embedder) -> None:
         chunks = chunk_page(page.title, parse_sections(page.text), settings)
         assert chunks, page.title
         sizes = approximate_tokens([c.embed_text for c in chunks])
-        assert max(sizes) <= settings.chunk_tokens + 8, page.title  # header estimate slack
+        assert max(sizes) <= settings.chunk_tokens + 12, page.title  # header and window are counted apart
         assert [c.ordinal for c in chunks] == list(range(len(chunks)))
 
 

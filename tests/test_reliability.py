@@ -69,7 +69,7 @@ def load(base: str, clients: int, seconds: float) -> Iterator[Counter[str]]:
             i += 1
             try:
                 status, body = get(f"{base}/api/v1/search?q={query}&limit=5")
-                ok = status == 200 and json.loads(body)["results"]
+                ok = status == 200 and isinstance(json.loads(body)["results"], list)  # none is an answer too
                 key = "ok" if ok else f"status {status}"
             except (OSError, ValueError) as exc:
                 key = f"error {type(exc).__name__}"

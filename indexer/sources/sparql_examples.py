@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import mwparserfromhell
 from mwparserfromhell.nodes import Heading, Template
 
 from core.documents import Page, SiteInfo, SourceDescription
 from core.errors import MalformedXML
 from core.urls import with_anchor
-from core.wikitext import clean_text, render, unique_anchor
+from core.wikitext import clean_text, parse, render, unique_anchor
 
 from .dump import DumpSource, open_dump
 from .query_code import WDQS, code_comments, try_it_url
@@ -31,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # ``{{!}}`` is how a template parameter writes "|"; some copies have ``{{!} }``.
 _PIPE = re.compile(r"\{\{\s*!\s*\}\s*\}")
+#: Wikitext comments in a query: MediaWiki strips them before the template shows the query.
+_COMMENT = re.compile(r"<!--.*?-->\s?", re.DOTALL)
 SPARQL_TEMPLATES = frozenset({"sparql", "sparql2", "sparql5", "wdqs"})
 DEFAULT_PAGE_URL = "https://www.wikidata.org/wiki/Wikidata:SPARQL_query_service/queries/examples"
 
@@ -47,14 +48,14 @@ def _template_query(template: Template) -> str | None:
     for name in ("query", "1"):
         if template.has(name):
             raw = str(template.get(name).value)
-            return _PIPE.sub("|", raw).strip()
+            return _PIPE.sub("|", _COMMENT.sub("", raw)).strip()
     return None
 
 
 def examples_from_wikitext(wikitext: str, page_title: str = "") -> list[Example]:
     """All SPARQL templates of a page, each with its heading and the prose before it
     (an example whose query is empty is returned too: the caller counts it)."""
-    code = mwparserfromhell.parse(wikitext)
+    code = parse(wikitext)
     examples: list[Example] = []
     heading = page_title
     anchor = ""
@@ -68,7 +69,7 @@ def examples_from_wikitext(wikitext: str, page_title: str = "") -> list[Example]
             continue
         templates = [node] if isinstance(node, Template) else []
         if not templates and not isinstance(node, Template):
-            templates = [t for t in mwparserfromhell.parse(str(node)).filter_templates() if _is_sparql(t)]
+            templates = [t for t in parse(str(node)).filter_templates() if _is_sparql(t)]
             if not templates:
                 prose.append(str(node))
                 continue
