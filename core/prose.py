@@ -37,9 +37,9 @@ def card_text(text: str, title: str) -> tuple[str, list[Fact]]:
         stripped = line.strip()
         labelled = _LABELLED.match(stripped)
         if labelled and labelled.group(1) in FACT_LABELS:
-            label, value = labelled.group(1), labelled.group(2).strip()
+            label, value = _SHORT_LABELS.get(labelled.group(1), labelled.group(1)), labelled.group(2).strip()
             if value and value.casefold() not in folded_title:
-                facts.append(Fact(_SHORT_LABELS.get(label, label), value))
+                _add_fact(facts, Fact(label, value))
             continue
         if labelled and not labelled.group(2).strip() and not (i + 1 < len(lines) and lines[i + 1].strip()):
             continue  # an empty field ("Items used:" with nothing under it)
@@ -47,6 +47,18 @@ def card_text(text: str, title: str) -> tuple[str, list[Fact]]:
             continue
         prose.append(line)
     return "\n".join(prose).strip(), facts
+
+
+def _add_fact(facts: list[Fact], fact: Fact) -> None:
+    """A label said twice is one fact: the prose's "Default: 100 MiB." reads
+    beside the template's 104857600 ("104857600 (100 MiB)"), not as a second label."""
+    for n, known in enumerate(facts):
+        if known.label == fact.label:
+            extra = fact.value.rstrip(".")
+            if extra != known.value:
+                facts[n] = Fact(known.label, f"{known.value} ({extra})")
+            return
+    facts.append(fact)
 
 
 def _is_heading(lines: list[str], i: int) -> bool:

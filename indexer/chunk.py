@@ -26,7 +26,7 @@ CHUNKER_VERSION = 5
 
 _WORDISH = re.compile(r"\w+|[^\w\s]")
 # Paragraph and line boundaries first, then sentences, then words.
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_SENTENCE_END = re.compile(r"((?<=[.!?;:])\s+|\n+)")
 
 
 def approximate_tokens(texts: list[str]) -> list[int]:
@@ -183,17 +183,18 @@ def _merge_small(sections: list[Section], settings: ChunkSettings, count_tokens:
 
 def split_text(text: str, budget: int, overlap: int, count_tokens: TokenCounter) -> list[str]:
     """Pack sentences into windows of at most ``budget`` tokens; consecutive
-    windows share up to ``overlap`` tokens of trailing sentences."""
+    windows share up to ``overlap`` tokens of trailing sentences. A window
+    keeps the line breaks between its sentences (a card reads its lines)."""
     if count_tokens([text])[0] <= budget:
         return [text]
-    units = _units(text, budget, count_tokens)
+    units, glues = _units(text, budget, count_tokens)
     sizes = count_tokens(units)
     windows: list[str] = []
     current: list[int] = []  # indexes into units
     size = 0
     for i, unit_size in enumerate(sizes):
         if current and size + unit_size > budget:
-            windows.append(_join(units, current))
+            windows.append(_join(units, glues, current))
             keep: list[int] = []
             kept = 0
             for j in reversed(current):
@@ -205,26 +206,38 @@ def split_text(text: str, budget: int, overlap: int, count_tokens: TokenCounter)
         current.append(i)
         size += unit_size
     if current:
-        tail = _join(units, current)
+        tail = _join(units, glues, current)
         if not windows or tail not in windows[-1]:
             windows.append(tail)
     return windows
 
 
-def _join(units: list[str], indexes: list[int]) -> str:
-    return " ".join(units[i] for i in indexes).strip()
+def _join(units: list[str], glues: list[str], indexes: list[int]) -> str:
+    return "".join(units[i] + (glues[i] if n < len(indexes) - 1 else "") for n, i in enumerate(indexes)).strip()
 
 
-def _units(text: str, budget: int, count_tokens: TokenCounter) -> list[str]:
-    """Sentences or lines; anything still over budget is cut by words."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-    sizes = count_tokens(sentences)
+def _units(text: str, budget: int, count_tokens: TokenCounter) -> tuple[list[str], list[str]]:
+    """Sentences or lines, each with what follows it (a space, a line break or
+    a blank line); anything still over budget is cut by words."""
+    parts = _SENTENCE_END.split(text)
+    pairs: list[tuple[str, str]] = []
+    for unit, after in zip(parts[0::2], [*parts[1::2], ""], strict=True):
+        glue = "\n\n" if after.count("\n") > 1 else "\n" if "\n" in after else " "
+        if unit.strip():
+            pairs.append((unit.strip(), glue))
+        elif pairs and glue != " ":
+            pairs[-1] = (pairs[-1][0], glue)
+    sizes = count_tokens([u for u, _ in pairs])
     units: list[str] = []
-    for sentence, size in zip(sentences, sizes, strict=True):
+    glues: list[str] = []
+    for (sentence, glue), size in zip(pairs, sizes, strict=True):
         if size <= budget:
             units.append(sentence)
+            glues.append(glue)
             continue
         words = sentence.split()
         per = max(1, int(len(words) * budget / size * 0.9))
-        units.extend(" ".join(words[k : k + per]) for k in range(0, len(words), per))
-    return units
+        pieces = [" ".join(words[k : k + per]) for k in range(0, len(words), per)]
+        units.extend(pieces)
+        glues.extend([" "] * (len(pieces) - 1) + [glue])
+    return units, glues

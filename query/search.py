@@ -359,21 +359,25 @@ def _sections(title: str, dense: Leg, lexical: Leg, table: Tables) -> list[int]:
 def _page_hit(
     group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: list[str], relevance: float | None
 ) -> PageHit:
-    """The best section of a page, and up to two more with other anchors."""
+    """The best section of a page, and up to two more with other anchors. A
+    section that is only facts (a setting's summary above its details) lends
+    them to the card instead of showing as a section with no text."""
     best_id, best_score = group[0]
     best = rows[best_id]
-    anchors = {best.anchor}
-    extra: list[tuple[int, float]] = []
-    for cid, score in group[1:]:
-        if rows[cid].anchor not in anchors and len(extra) < MORE_SECTIONS:
-            anchors.add(rows[cid].anchor)
-            extra.append((cid, score))
     prose, facts = card_text(best.text, best.title)
     snippet, marks = make_snippet(prose, terms) if prose else ("", [])
-    more = []
-    for cid, score in extra:
+    anchors = {best.anchor}
+    more: list[SectionHit] = []
+    for cid, score in group[1:]:
         row = rows[cid]
-        s, m = make_snippet(card_text(row.text, row.title)[0], terms, SNIPPET_CHARS // 2)
+        if row.anchor in anchors or len(more) >= MORE_SECTIONS:
+            continue
+        anchors.add(row.anchor)
+        text, its_facts = card_text(row.text, row.title)
+        if not text:
+            facts = facts + [f for f in its_facts if f.label not in {known.label for known in facts}]
+            continue
+        s, m = make_snippet(text, terms, SNIPPET_CHARS // 2)
         more.append(SectionHit(row.section, row.anchor, with_anchor(row.url, row.anchor), round(score, 4), s, m))
     return PageHit(
         title=best.title,

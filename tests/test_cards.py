@@ -40,6 +40,15 @@ def opening(index: Index, title: str) -> tuple[str, str]:
         ),
         ("API:Login", "Log in and get authentication cookies.", []),  # the module name is the title
         ("Extension:Cite", "The Cite extension provides a way for users to create references", []),
+        # issue 34: the prose's own "Default: 100 MiB." joins the template's value, not a second label
+        ("Manual:$wgMaxUploadSize", "Max size for uploads, in bytes.", [Fact("Default", "104857600 (100 MiB)")]),
+        # a setting page long enough to be cut into windows keeps its lines: a card, not one long "Setting:" fact
+        ("Manual:$wgWhitelistRead", "Pages anonymous user may see", [Fact("Default", "false")]),
+        (
+            "Manual:$wgPingback",
+            "Share data about this installation",
+            [Fact("Type", "boolean"), Fact("Default", "false"), Fact("Since", "1.28")],
+        ),
     ],
 )
 def test_documentation_cards_read_like_the_wiki(docs: Index, title: str, starts: str, facts: list[Fact]) -> None:
@@ -64,3 +73,22 @@ def test_query_cards_show_no_empty_labels(examples: Index, title: str) -> None:
 def test_a_label_that_introduces_lines_is_kept() -> None:
     prose, _ = card_text("README\n\nLicenses:\nGNU General Public Licence 2.0 or later", "Extension:X")
     assert prose == "README\n\nLicenses:\nGNU General Public Licence 2.0 or later"
+
+
+def test_a_section_of_facts_only_lends_them_to_the_card(docs: Index) -> None:
+    """$wgLogos: its summary (type, default, since) is a chunk of its own above the details;
+    it shows as the card's facts, not as a "more" section with no text."""
+    from query.search import _page_hit
+
+    ids = [
+        cid
+        for (cid,) in docs.db().execute(
+            "SELECT c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE p.title = 'Manual:$wgLogos' ORDER BY c.ordinal"
+        )
+    ]
+    rows = docs.chunks(ids)
+    lead, details = ids[0], ids[1]
+    assert card_text(rows[lead].text, "Manual:$wgLogos")[0] == ""  # the summary alone: facts, no prose
+    hit = _page_hit([(details, 0.9), (lead, 0.9)], rows, ["logo"], 0.5)
+    assert hit.snippet and [f.label for f in hit.facts] == ["Type", "Default", "Since"]
+    assert all(more.snippet for more in hit.more)
