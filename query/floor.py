@@ -31,9 +31,10 @@ class Floor:
     page: float  # each page shown must reach this
 
     @classmethod
-    def of(cls, model_name: str) -> Floor | None:
-        """The calibrated floor of a model; None for a model nobody calibrated."""
-        card = REGISTRY.get(model_name)
+    def of(cls, model_name: str, adapted: bool = False) -> Floor | None:
+        """The calibrated floor of a model; None for a model nobody calibrated,
+        or one adapted to an index (its cosines are no longer the model's)."""
+        card = None if adapted else REGISTRY.get(model_name)
         if card is None or card.match_floor is None or card.page_floor is None:
             return None
         return cls(card.match_floor, card.page_floor)

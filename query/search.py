@@ -154,7 +154,8 @@ def search(
     table = tables(index)
     wanted = offset + limit + 1  # one more page tells whether there is a next page
     vector = embedder.encode([query])[0] if ranking.mode != "lexical" else None
-    floor = Floor.of(index.model_name) if vector is not None and ranking.floor else None
+    adapted = index.manifest.adaptation is not None
+    floor = Floor.of(index.model_name, adapted) if vector is not None and ranking.floor else None
     identifiers = identifier_share(query) > IDENTIFIER_QUERY
     dense, lexical = _legs(index, table, vector, query, ranking, wanted, None, floor)
     order, verdict = _judged(index, table, vector, query, ranking, dense, lexical, floor, identifiers, None)

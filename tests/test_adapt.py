@@ -78,15 +78,17 @@ PAIR_CASES = [
             ("title", "Logos", "Setting: Logos\nType: object, boolean"),
             ("heading", "Logos > Details", "Specification for different versions of the wiki logo."),
             ("cloze", "Specification for different versions of the wiki logo.", "This is an array which should"),
+            ("cloze", "The wordmark key may be null or an array with the following fields", "src path to wordmark"),
         ],
     ),
     (
         "API:Allpages",  # a run-together module name split into words; one pair per section
         [
             ("title", "all pages", "API module: query+allpages"),
-            ("heading", "all pages > Parameters", "from The page title to start enumerating"),
+            ("heading", "all pages > Parameters", "from\nThe page title to start enumerating"),
             ("heading", "all pages > Examples", "Show a list of pages starting at the letter B."),
-            ("cloze", "Note that this may not consider langlinks added by extensions.", "limit How many total pages"),
+            ("cloze", "The page title to start enumerating from.", "from to The page title to stop enumerating at."),
+            ("cloze", "How many total pages to return.", "limit dir The direction in which to list."),
             ("cloze", "Show a list of pages starting at the letter B.", "Show info about 4 pages starting"),
         ],
     ),
