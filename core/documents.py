@@ -103,8 +103,8 @@ class Chunk:
 class SourceDescription:
     """What a source says about itself for the index's manifest."""
 
-    type: str  # "mediawiki-dump", "sparql-examples", "records"
-    path: Path
+    type: str  # "mediawiki-dump", "sparql-examples", "records", "mediawiki-api"
+    path: Path | str  # the file read, or the api.php URL of a live wiki (a URL is no path)
     schema: str = ""  # export schema version, "wikitext" or "records"
     namespaces: frozenset[int] = frozenset()  # the namespaces indexed, where the source has them
     preset: str | None = None

@@ -145,7 +145,10 @@ class Settings:
     answer_min_score: float = setting(
         0.6, "cosine a sentence needs with a question to be shown as the answer line (1: never)", low=0.0, high=1.0
     )
-    rate_limit: str = setting("60/minute", "per-client rate limit of the web app (flask-limiter syntax)")
+    rate_limit: str = setting("60/minute", "per-client rate limit of searches in the web app (flask-limiter syntax)")
+    suggest_rate_limit: str = setting(
+        "300/minute", "per-client rate limit of typing suggestions (`/api/v1/opensearch`), a budget of their own"
+    )
     user_agent: str = setting(
         "", "`sync`'s User-Agent: a name and a contact; required for Wikimedia wikis", flag="sync --user-agent"
     )

@@ -188,11 +188,12 @@ def chunking_of(settings: ChunkSettings) -> Chunking:
 
 def source_info(described: SourceDescription, site: SiteInfo) -> SourceInfo:
     """The manifest's ``source``, from what the source says of itself."""
+    read = described.path if isinstance(described.path, Path) else None
     return SourceInfo(
         type=described.type,
         path=str(described.path),
-        file=described.path.name,
-        bytes=described.path.stat().st_size if described.path.is_file() else 0,
+        file=read.name if read else "",
+        bytes=read.stat().st_size if read and read.is_file() else 0,
         schema=described.schema,
         siteinfo=SiteMeta(site.sitename, site.dbname, site.base, site.generator),
         namespaces=sorted(described.namespaces),

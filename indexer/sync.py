@@ -33,7 +33,7 @@ DEFAULT_RC_MAX_AGE = timedelta(days=30)
 
 @dataclass(frozen=True)
 class SyncReport:
-    mode: str  # "full" (every page read) or "incremental" (only what changed)
+    mode: str  # "full" (every page read), "incremental" (only what changed) or "unchanged" (nothing written)
     since: str  # the wiki's time the changes were read from ("" for a first sync)
     until: str  # ... and up to
     build: BuildReport
@@ -90,8 +90,17 @@ def sync_index(
                 since,
             )
             since = ""
-    if since:
-        titles = set(changed_titles(api, since, until))
+    if since and manifest is not None:
+        changes = list(changed_titles(api, since, until))
+        titles = {title for title, _ in changes}
+        if _already_indexed(target, changes):  # no new version; the next sync reads from ``since`` again
+            unchanged = BuildReport(
+                pages=manifest.counts.pages,
+                chunks=manifest.counts.chunks,
+                pages_unchanged=manifest.counts.pages,
+                version=target.resolve().name,
+            )
+            return SyncReport("unchanged", since, until, unchanged)
         source = TitlesSource(api, site, namespaces, titles)
         sync = SyncState(api.url, until, state.full_pass if state else "")
         try:
@@ -117,22 +126,23 @@ def sync_index(
     return SyncReport("full", since, until, report)
 
 
-def changed_titles(api: WikiApi, since: str, until: str) -> Iterator[str]:
+def changed_titles(api: WikiApi, since: str, until: str) -> Iterator[tuple[str, int | None]]:
     """Every title an edit, a new page or a log event (delete, restore, move,
-    merge, import) touched between ``since`` and ``until``; the caller reads
-    their current state, so one page edited ten times is read once."""
+    merge, import) touched between ``since`` and ``until``, with the revision
+    an edit made (None for a log event); the caller reads their current state,
+    so one page edited ten times is read once."""
     edits = {
         "list": "recentchanges",
         "rcstart": since,
         "rcend": until,
         "rcdir": "newer",
         "rctype": "edit|new",
-        "rcprop": "title|timestamp",
+        "rcprop": "title|timestamp|ids",
         "rclimit": "max",
     }
     for batch in api.query(edits):
         for change in batch.get("recentchanges", []):
-            yield str(change["title"])
+            yield str(change["title"]), int(change["revid"]) if "revid" in change else None
     logs = {
         "list": "logevents",
         "lestart": since,
@@ -144,11 +154,26 @@ def changed_titles(api: WikiApi, since: str, until: str) -> Iterator[str]:
     for batch in api.query(logs):
         for event in batch.get("logevents", []):
             if "title" in event:
-                yield str(event["title"])
+                yield str(event["title"]), None
             params = event.get("params") or {}
             for key in ("target_title", "dest_title"):  # move, merge
                 if key in params:
-                    yield str(params[key])
+                    yield str(params[key]), None
+
+
+def _already_indexed(target: Path, changes: list[tuple[str, int | None]]) -> bool:
+    """Whether every change is one the index holds already: edits whose revision
+    it stored (recent changes repeat the edits of the second a sync ended in)."""
+    if any(revision is None for _, revision in changes):
+        return False
+    if not changes:
+        return True
+    index = Index.open(target)
+    try:
+        stored = index.page_chunk_hashes()
+    finally:
+        index.close()
+    return all(title in stored and stored[title][0] >= (revision or 0) for title, revision in changes)
 
 
 def _newest_revision(target: Path) -> str:

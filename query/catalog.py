@@ -206,6 +206,7 @@ class Catalog:
             "embedded_with": as_dict(manifest.embedded_with) if manifest.embedded_with else {},
             "vector_index": manifest.index.faiss,
             "adaptation": as_dict(adaptation) if adaptation else None,
+            "sync": as_dict(manifest.sync) if manifest.sync else None,
             "floor": asdict(floor) if (floor := Floor.of(manifest.model.name, adaptation is not None)) else None,
         }
 

@@ -94,9 +94,13 @@ def test_a_first_sync_equals_a_build_from_the_wikis_own_dump(wiki: Wiki, tmp_pat
 def test_edits_new_pages_deletions_and_moves_reach_the_index(wiki: Wiki, tmp_path: Path) -> None:
     target = tmp_path / "idx"
     fake_sync(wiki.api, target)
-    again = fake_sync(wiki.api, target)
-    assert again.mode == "incremental" and again.build.chunks_embedded == 0
+    time.sleep(1.1)  # the wiki's clock counts seconds: edits of the second a sync began in are read again
+    fake_sync(wiki.api, target)
+    version, files = target.resolve(), sorted(p.name for p in target.parent.iterdir())
+    again = fake_sync(wiki.api, target)  # nothing changed on the wiki: nothing is written
+    assert again.mode == "unchanged" and again.build.chunks_embedded == 0 and again.build.version
     assert (again.build.pages_added, again.build.pages_changed, again.build.pages_removed) == (0, 0, 0)
+    assert target.resolve() == version and sorted(p.name for p in target.parent.iterdir()) == files
     before = Index.open(target)
     chunks_before = before.manifest.counts.chunks
     titles = [t for t in titles_of(docs_subset(tmp_path)) if t.startswith("Manual:$wg")]
@@ -278,6 +282,8 @@ def test_sync_through_the_cli_with_the_real_model(wiki: Wiki, tmp_path: Path) ->
     assert data["pages"]["changed"] == 1 and data["pages"]["added"] == 0 and data["chunks"]["embedded"] >= 1
     query = run_cli("query", "--index", str(target), "--json", "where do wombats sleep during the day")
     assert json.loads(query.stdout)["results"][0]["title"] == "Manual:Wombat guide"
+    source = json.loads(run_cli("info", "--index", str(target)).stdout)["source"]
+    assert source["path"] == wiki.api and source["path"].startswith("http://127.0.0.1")  # a URL, not a path
     shutil.rmtree(target.parent)
 
 
@@ -295,6 +301,9 @@ def test_a_served_index_follows_a_sync_without_a_failed_request(wiki: Wiki, tmp_
             assert synced.returncode == 0, synced.stderr
             assert wait_for(lambda: "Manual:Platypus notes" in lexical_titles(server.url, "platypuses"))
             time.sleep(2)
+        with urllib.request.urlopen(server.url + "/about", timeout=30) as response:
+            about = response.read().decode()
+        assert f'Follows</dt><dd><a href="{wiki.api}">' in about and "every change up to 20" in about
         log = server.stop()
     finally:
         server.proc.poll() is None and server.stop()

@@ -181,10 +181,11 @@ API_ERRORS = [
     ("/api/v1/search?q=", 400, "bad_query"),
     ("/api/v1/search?q=%20%20", 400, "bad_query"),
     ("/api/v1/search?q=" + "y" * 301, 400, "bad_query"),
-    ("/api/v1/search?q=ok&limit=0", 400, "bad_query"),
-    ("/api/v1/search?q=ok&limit=51", 400, "bad_query"),
+    ("/api/v1/search?q=ok&limit=0", 400, "bad_parameter"),  # a parameter's value, as limit=ten is
+    ("/api/v1/search?q=ok&limit=51", 400, "bad_parameter"),
     ("/api/v1/search?q=ok&limit=ten", 400, "bad_parameter"),
-    ("/api/v1/search?q=ok&offset=-1", 400, "bad_query"),
+    ("/api/v1/search?q=ok&offset=-1", 400, "bad_parameter"),
+    ("/api/v1/search?q=ok&mode=fuzzy", 400, "bad_parameter"),
     ("/api/v1/search?q=ok&offset=1e3", 400, "bad_parameter"),
     ("/api/v1/search?q=ok&index=nope", 404, "unknown_index"),
     ("/api/v1/search?q=ok&ns=manual", 400, "bad_parameter"),
@@ -252,21 +253,26 @@ def test_healthz_and_indexes(client: FlaskClient) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(indexes: dict[str, Path]) -> None:
-    limited = make_app(indexes, rate_limit="3/minute").test_client()
+    limited = make_app(indexes, rate_limit="3/minute", suggest_rate_limit="2/minute").test_client()
     statuses = [
         limited.get(url).status_code
         for url in [
             "/api/v1/search?q=upload",
             "/?q=upload",
-            "/api/v1/opensearch?search=upload",
+            "/api/v1/opensearch?search=upload",  # suggestions: a budget of their own
+            "/api/v1/search?q=upload",
             "/api/v1/search?q=upload",
         ]
     ]
-    assert statuses == [200, 200, 200, 429]  # one budget across all endpoints that search
+    assert statuses == [200, 200, 200, 200, 429]  # one budget across the searches
     response = limited.get("/api/v1/search?q=upload")
     assert response.get_json()["error"]["code"] == "rate_limited" and response.headers["Retry-After"]
     page = limited.get("/?q=upload")
     assert page.status_code == 429 and "too many requests" in page.get_data(as_text=True)
+    assert limited.get("/").status_code == 200  # the empty form ("Back to search") is never limited
+    assert limited.get("/?q=").status_code == 200
+    assert limited.get("/api/v1/opensearch?search=uplo").status_code == 200  # still within its own budget
+    assert limited.get("/api/v1/opensearch?search=uploa").status_code == 429
     assert limited.get("/healthz").status_code == 200  # monitoring is never limited
 
 
@@ -375,3 +381,23 @@ def test_the_page_offers_namespace_facets_and_a_friendly_empty_state(client: Fla
     )
     bad = client.get("/?q=password&ns=manual")
     assert bad.status_code == 400 and "A namespace is a number" in bad.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("index", "name"),
+    [
+        ("docs", "wikisearch docs"),
+        ("mediawiki-docs", "mediawiki-docs"),  # "wikisearch media" was cut mid-word
+        ("wikidata-examples", "wikidata"),
+        ("abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnop"),
+    ],
+)
+def test_the_browsers_name_for_the_search_is_whole_words_within_16_characters(index: str, name: str) -> None:
+    from webapp.views import short_name
+
+    assert short_name(index) == name and len(name) <= 16
+
+
+def test_the_opensearch_description_names_the_index(client: FlaskClient) -> None:
+    xml = client.get("/opensearch.xml?index=docs").get_data(as_text=True)
+    assert "<ShortName>wikisearch docs</ShortName>" in xml

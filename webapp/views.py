@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +20,13 @@ from .errors import ApiError
 from .limits import limiter
 
 bp = Blueprint("search", __name__)
-# One budget per client across everything that runs the model.
+# One budget per client across the searches that run the model; the empty form
+# costs nothing, and typing suggestions have a budget of their own.
 searches = limiter.shared_limit(lambda: settings().rate_limit, scope="search")
+page_searches = limiter.shared_limit(
+    lambda: settings().rate_limit, scope="search", exempt_when=lambda: not (request.args.get("q") or "").strip()
+)
+suggestions = limiter.shared_limit(lambda: settings().suggest_rate_limit, scope="suggest")
 PAGE_SIZE = 10
 SUGGESTIONS = 8
 
@@ -109,7 +115,7 @@ def result_json(response: SearchResponse, index: str) -> dict[str, Any]:
 
 
 @bp.get("/")
-@searches
+@page_searches
 def search_page() -> tuple[str, int] | str:
     cat = catalog()
     query = request.args.get("q")
@@ -183,7 +189,7 @@ def _narrowing() -> tuple[Filters, str]:
 
 
 @bp.get("/api/v1/opensearch")
-@searches
+@suggestions
 def api_opensearch() -> Response:
     """MediaWiki's ``action=opensearch`` shape: [query, titles, descriptions, urls]."""
     query = required_arg("search")
@@ -209,8 +215,23 @@ def opensearch_description() -> Response:
     index = request.args.get("index") or cat.default
     cat.get(index)
     root = request.url_root
-    xml = render_template("opensearch.xml", root=root, index=index, name=f"wikisearch {index}")
+    xml = render_template("opensearch.xml", root=root, index=index, name=short_name(index))
     return Response(xml, mimetype="application/opensearchdescription+xml")
+
+
+#: OpenSearch's ShortName: at most 16 characters.
+SHORT_NAME_CHARS = 16
+
+
+def short_name(index: str) -> str:
+    """A browser's name for this search, whole words within 16 characters:
+    "wikisearch enwiki", else the index's name, cut where a word ends."""
+    for name in (f"wikisearch {index}", index):
+        if len(name) <= SHORT_NAME_CHARS:
+            return name
+    cut = index[: SHORT_NAME_CHARS + 1]
+    words = re.split(r"(?<=[-_ .])", cut)[:-1]
+    return "".join(words).rstrip("-_ .") or index[:SHORT_NAME_CHARS]
 
 
 @bp.get("/about")

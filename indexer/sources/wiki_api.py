@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -214,7 +213,7 @@ class _ApiSource:
         self.skip_reasons: Counter[str] = Counter()
 
     def describe(self) -> SourceDescription:
-        return SourceDescription(self.kind, Path(self.api.url), "api", frozenset(self.namespaces))
+        return SourceDescription(self.kind, self.api.url, "api", frozenset(self.namespaces))
 
     def _page(self, data: dict[str, Any], targets: dict[str, str]) -> Page | None:
         title = str(data["title"])
