@@ -111,7 +111,7 @@ def test_a_person_searches_pages_and_follows_results(server: str, browser, tmp_p
     external: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(server) else external.append(r.url))
     page.goto(server + "/")
-    page.get_by_label("Search Wikimedia documentation").fill("how do I let people upload images")
+    page.get_by_label("Search MediaWiki").fill("how do I let people upload images")
     page.keyboard.press("Enter")
     page.wait_for_selector("ol.results li.result")
     assert page.locator("ol.results > li.result").count() == 10
@@ -141,7 +141,7 @@ def test_a_person_searches_pages_and_follows_results(server: str, browser, tmp_p
     page.get_by_role("link", name="← Previous").click()
     assert "Results 1–10" in page.locator("p.summary").inner_text()
     # the index selector and keyboard: Tab from the box reaches the selector, then the button
-    page.get_by_label("Search Wikimedia documentation").focus()
+    page.get_by_label("Search MediaWiki").focus()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "index"
     assert external == []  # no third-party requests
@@ -160,7 +160,7 @@ def test_a_person_searches_pages_and_follows_results(server: str, browser, tmp_p
 def test_suggestions_appear_while_typing(server: str, browser) -> None:
     page = browser.new_page()
     page.goto(server + "/")
-    page.get_by_label("Search Wikimedia documentation").press_sequentially("uploading files", delay=20)
+    page.get_by_label("Search MediaWiki").press_sequentially("uploading files", delay=20)
     page.wait_for_selector("#suggestions option", state="attached", timeout=15000)
     options = page.eval_on_selector_all("#suggestions option", "els => els.map(e => e.value)")
     assert "Manual:$wgEnableUploads" in options
@@ -170,7 +170,7 @@ def test_the_page_works_without_javascript(server: str, browser) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(server + "/")
-    page.get_by_label("Search Wikimedia documentation").fill("upload images")
+    page.get_by_label("Search MediaWiki").fill("upload images")
     page.get_by_role("button", name="Search").click()
     page.wait_for_selector("ol.results li.result")
     assert page.locator("ol.results > li.result").count() > 0

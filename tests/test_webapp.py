@@ -83,6 +83,21 @@ def test_home_shows_a_labelled_search_form_and_index_selector(client: FlaskClien
     assert '<ol class="results"' not in html
 
 
+@pytest.mark.parametrize(
+    ("index", "label", "prefix"),
+    [
+        ("docs", "Search MediaWiki", 'placeholder="e.g. Manual:"'),  # the wiki's name, a prefix it has
+        ("examples", "Search Wikidata", None),  # no namespaces: no prefix to suggest
+    ],
+)
+def test_the_form_speaks_of_the_index_searched(client: FlaskClient, index: str, label: str, prefix: str | None) -> None:
+    html = client.get(f"/?index={index}").get_data(as_text=True)
+    assert f'<label for="q" class="search-label">{label}</label>' in html
+    assert "Wikimedia documentation" not in html
+    form = html.split('id="prefix"')[1].split(">")[0]
+    assert (prefix in form) if prefix else "placeholder" not in form
+
+
 def test_search_page_shows_grouped_results_with_highlights_and_section_links(client: FlaskClient) -> None:
     html = client.get("/?q=upload+files&index=docs").get_data(as_text=True)
     assert 'class="results"' in html and html.count('<li class="result">') == 10
@@ -401,3 +416,17 @@ def test_the_browsers_name_for_the_search_is_whole_words_within_16_characters(in
 def test_the_opensearch_description_names_the_index(client: FlaskClient) -> None:
     xml = client.get("/opensearch.xml?index=docs").get_data(as_text=True)
     assert "<ShortName>wikisearch docs</ShortName>" in xml
+
+
+def test_a_namespace_filter_does_not_follow_the_reader_to_an_index_without_it(client: FlaskClient) -> None:
+    """Picking API (104) on docs, then switching to the SPARQL examples: the hidden ns=104 would
+    have filtered everything away unseen."""
+    html = client.get("/?q=cats&index=examples&ns=104").get_data(as_text=True)
+    assert "examples has no namespace 104: that filter was cleared." in html
+    assert '<li class="result">' in html and 'name="ns"' not in html
+
+
+def test_an_active_namespace_filter_is_always_shown(client: FlaskClient) -> None:
+    html = client.get("/?q=upload&index=docs&ns=102&prefix=Nowhere").get_data(as_text=True)
+    assert '<li class="result">' not in html and "with these filters" in html
+    assert '<strong aria-current="true">Namespace 102 (0)</strong>' in html  # the filter that emptied the page

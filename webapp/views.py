@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from index_format import arithmetic
 from query.catalog import Catalog
 from query.filters import Filters
 from query.search import SearchResponse
+from query.tables import tables
 
 from .errors import ApiError
 from .limits import limiter
@@ -131,11 +133,18 @@ def search_page() -> tuple[str, int] | str:
     }
     if index not in cat.served:
         context["index"] = cat.default
+        context.update(_labels(cat, cat.default))
         return render_template("search.html", error=f"There is no index called “{index}”.", **context), 404
+    context.update(_labels(cat, index))
     if query is None or not query.strip():
         return render_template("search.html", **context)
     try:
         filters, sort = _narrowing()
+        known = set(tables(cat.get(index).index).namespaces.values())
+        if filters.namespaces - known:  # kept from another index: say so, rather than filter unseen
+            stale = ", ".join(str(n) for n in sorted(filters.namespaces - known))
+            context["notice"] = f"{index} has no namespace {stale}: that filter was cleared."
+            filters = Filters(filters.namespaces & known, filters.prefix)
         context.update(filters=filters, sort=sort)
         mode = request.args.get("mode") or None
         response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE, mode, filters, sort)
@@ -157,6 +166,17 @@ def _friendly(exc: QueryError) -> str:
         return "That page of results is out of range."
     message = str(exc)
     return message[:1].upper() + message[1:] + "."
+
+
+def _labels(cat: Catalog, index: str) -> dict[str, str]:
+    """Words that fit the index searched: its wiki's name, and a title prefix it has."""
+    served = cat.get(index)
+    sitename = served.index.manifest.source.siteinfo.sitename
+    counts = Counter(
+        title.split(":", 1)[0] for title, ns in tables(served.index).namespaces.items() if ns != 0 and ":" in title
+    )
+    prefix = counts.most_common(1)[0][0] + ":" if counts else ""
+    return {"search_label": f"Search {sitename or index}", "prefix_example": f"e.g. {prefix}" if prefix else ""}
 
 
 def _index_choices(cat: Catalog) -> list[dict[str, str]]:
