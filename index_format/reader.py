@@ -174,6 +174,19 @@ class Index:
         )
         return {row[0]: ChunkRow(*row) for row in rows}
 
+    def chunk_at(self, title: str, anchor: str) -> int | None:
+        """The first chunk of a page's section (where a redirect to ``Page#anchor`` lands)."""
+        row = (
+            self.db()
+            .execute(
+                "SELECT c.id FROM chunks c JOIN pages p ON p.id = c.page WHERE p.title = ? AND c.anchor = ? "
+                "ORDER BY c.ordinal LIMIT 1",
+                (title, anchor),
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else None
+
     def chunk_pages(self) -> np.ndarray:
         """The page row of every chunk, indexed by chunk id."""
         rows = self.db().execute("SELECT page FROM chunks ORDER BY id").fetchall()

@@ -19,7 +19,7 @@ from typing import Any
 from core.errors import IndexFormatError, WikiApiError
 from core.models import Embedder, ModelInfo
 from core.settings import Settings
-from index_format import BuildReport, Index, SyncState, existing_manifest
+from index_format import BuildReport, Index, Manifest, SyncState, existing_manifest
 
 from .build import build_index
 from .index_model import QueryReader
@@ -79,28 +79,12 @@ def sync_index(
             f"{target} follows {state.api}, not {api.url}; pass --full to read the other wiki from scratch",
             "other_wiki",
         )
-    since = ""
-    if manifest is not None and not full:
-        since = state.since if state else _newest_revision(target)
-        if _older_than_recent_changes(since, until):
-            logger.warning(
-                "%s: last synced at %s, longer ago than this wiki keeps recent changes; reading every page again "
-                "(unchanged chunks keep their vectors)",
-                target,
-                since,
-            )
-            since = ""
+    since = _since(target, state, until) if manifest is not None and not full else ""
     if since and manifest is not None:
         changes = list(changed_titles(api, since, until))
         titles = {title for title, _ in changes}
         if _already_indexed(target, changes):  # no new version; the next sync reads from ``since`` again
-            unchanged = BuildReport(
-                pages=manifest.counts.pages,
-                chunks=manifest.counts.chunks,
-                pages_unchanged=manifest.counts.pages,
-                version=target.resolve().name,
-            )
-            return SyncReport("unchanged", since, until, unchanged)
+            return SyncReport("unchanged", since, until, _unchanged(target, manifest))
         source = TitlesSource(api, site, namespaces, titles)
         sync = SyncState(api.url, until, state.full_pass if state else "")
         try:
@@ -159,6 +143,29 @@ def changed_titles(api: WikiApi, since: str, until: str) -> Iterator[tuple[str, 
             for key in ("target_title", "dest_title"):  # move, merge
                 if key in params:
                     yield str(params[key]), None
+
+
+def _since(target: Path, state: SyncState | None, until: str) -> str:
+    """Where the last sync (or the dump's newest revision) left off; "" when that is
+    longer ago than the wiki keeps recent changes, and every page must be read."""
+    since = state.since if state else _newest_revision(target)
+    if _older_than_recent_changes(since, until):
+        logger.warning(
+            "%s: last synced at %s, longer ago than this wiki keeps recent changes; reading every page again "
+            "(unchanged chunks keep their vectors)",
+            target,
+            since,
+        )
+        return ""
+    return since
+
+
+def _unchanged(target: Path, manifest: Manifest) -> BuildReport:
+    """The report of a sync that wrote nothing: the version served stays."""
+    counts = manifest.counts
+    return BuildReport(
+        pages=counts.pages, chunks=counts.chunks, pages_unchanged=counts.pages, version=target.resolve().name
+    )
 
 
 def _already_indexed(target: Path, changes: list[tuple[str, int | None]]) -> bool:

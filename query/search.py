@@ -11,64 +11,23 @@ import numpy as np
 from core.errors import QueryError
 from core.lexical import fts_expression, identifier_share, query_terms
 from core.models import Embedder
-from core.prose import Fact, card_text
 from core.settings import SEARCH_MODES, Settings
-from core.urls import with_anchor
 from index_format import ChunkRow, Index
 
 from .answer import Answer, find_answer, top_lead
 from .filters import Facet, Filters, check_sort, namespace_facets
 from .floor import IDENTIFIER_MATCH, IDENTIFIER_QUERY, Floor, Verdict
+from .hits import PageHit, page_hit
 from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
-from .snippets import SNIPPET_CHARS, make_snippet
 from .tables import Tables, normalise_title, tables
 
 MAX_OFFSET = 1000
-MORE_SECTIONS = 2
 #: Passages the dense leg reads at most while looking for where the floor cuts.
 FLOOR_DEPTH = 4096
 #: Closest titles offered when a query has no good match.
 SUGGESTIONS = 3
 _DEFAULTS = Settings()
 NO_FILTERS = Filters()
-
-
-@dataclass(frozen=True)
-class SectionHit:
-    section: str
-    anchor: str
-    url: str
-    score: float
-    snippet: str
-    highlights: list[tuple[int, int]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PageHit:
-    """One page in the results: its best section, and up to two more beneath it."""
-
-    title: str
-    section: str
-    url: str
-    score: float
-    snippet: str
-    highlights: list[tuple[int, int]]
-    page_id: int
-    rev_id: int
-    more: list[SectionHit]
-    code: str = ""  # for query collections: the query itself
-    code_language: str = ""
-    action_url: str = ""  # where the query runs (the index's source names the action)
-    timestamp: str = ""  # when the page was last edited (ISO 8601; "" if the source does not say)
-    facts: list[Fact] = field(default_factory=list)  # template fields shown apart ("Default: false")
-    relevance: float | None = None  # cosine of query and page, the floor's scale (None: lexical search)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["highlights"] = [list(h) for h in self.highlights]
-        for m in data["more"]:
-            m["highlights"] = [list(h) for h in m["highlights"]]
-        return data
 
 
 @dataclass(frozen=True)
@@ -204,7 +163,7 @@ def _results(
     rows = index.chunks([cid for group in groups for cid in group])
     terms = query_terms(query)
     results = [
-        _page_hit([(cid, score) for cid in group if cid in rows], rows, terms, verdict.relevance.get(title))
+        page_hit([(cid, score) for cid in group if cid in rows], rows, terms, verdict.relevance.get(title))
         for group, (title, score) in zip(groups, page_slice, strict=True)
         if any(cid in rows for cid in group)
     ]
@@ -355,45 +314,3 @@ def _sections(title: str, dense: Leg, lexical: Leg, table: Tables) -> list[int]:
         chunk = table.openings.get(title)
         ids = [chunk] if chunk is not None else []
     return ids
-
-
-def _page_hit(
-    group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: list[str], relevance: float | None
-) -> PageHit:
-    """The best section of a page, and up to two more with other anchors. A
-    section that is only facts (a setting's summary above its details) lends
-    them to the card instead of showing as a section with no text."""
-    best_id, best_score = group[0]
-    best = rows[best_id]
-    prose, facts = card_text(best.text, best.title)
-    snippet, marks = make_snippet(prose, terms) if prose else ("", [])
-    anchors = {best.anchor}
-    more: list[SectionHit] = []
-    for cid, score in group[1:]:
-        row = rows[cid]
-        if row.anchor in anchors or len(more) >= MORE_SECTIONS:
-            continue
-        anchors.add(row.anchor)
-        text, its_facts = card_text(row.text, row.title)
-        if not text:
-            facts = facts + [f for f in its_facts if f.label not in {known.label for known in facts}]
-            continue
-        s, m = make_snippet(text, terms, SNIPPET_CHARS // 2)
-        more.append(SectionHit(row.section, row.anchor, with_anchor(row.url, row.anchor), round(score, 4), s, m))
-    return PageHit(
-        title=best.title,
-        section=best.section,
-        url=with_anchor(best.url, best.anchor),
-        score=round(best_score, 4),
-        snippet=snippet,
-        highlights=marks,
-        page_id=best.page_id,
-        rev_id=best.rev_id,
-        more=more,
-        code=best.code,
-        code_language=best.code_language,
-        action_url=best.action_url,
-        timestamp=best.timestamp,
-        facts=facts,
-        relevance=None if relevance is None else round(relevance, 4),
-    )

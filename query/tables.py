@@ -29,6 +29,7 @@ class Tables:
     page_titles: dict[int, str]
     openings: dict[str, int]  # title → first chunk id
     named: dict[str, list[str]]  # normalised title or alias → page titles
+    redirects: dict[str, list[tuple[str, str, str]]]  # normalised alias → (alias, target, anchor)
     namespaces: dict[str, int]  # title → namespace
     timestamps: dict[str, str]  # title → revision time (ISO 8601, "" if unknown)
 
@@ -40,6 +41,12 @@ class Tables:
     def titles_named(self, name: str) -> list[str]:
         """Pages whose title, or a redirect to them, reads ``name`` once normalised."""
         return list(dict.fromkeys(self.named.get(name, [])))
+
+    def redirected(self, name: str) -> dict[str, tuple[str, str]]:
+        """Pages that ``name`` reaches only through a redirect: target → (redirect title,
+        anchor of the section it points to, or "")."""
+        own = {t for t in self.named.get(name, []) if normalise_title(t) == name}
+        return {target: (alias, anchor) for alias, target, anchor in self.redirects.get(name, []) if target not in own}
 
 
 _tables: weakref.WeakKeyDictionary[Index, Tables] = weakref.WeakKeyDictionary()
@@ -62,9 +69,12 @@ def _load(index: Index) -> Tables:
     for title in page_titles.values():
         named.setdefault(normalise_title(title), []).append(title)
     pages = set(page_titles.values())
-    for alias, target in index.aliases():
+    redirects: dict[str, list[tuple[str, str, str]]] = {}
+    for alias, pointed in index.alias_rows():
+        target, _, anchor = pointed.partition("#")
         if target in pages:
             named.setdefault(normalise_title(alias), []).append(target)
+            redirects.setdefault(normalise_title(alias), []).append((alias, target, anchor))
     namespaces = {title: ns for _, title, ns, _ in rows}
     timestamps = {title: ts for _, title, _, ts in rows}
-    return Tables(index.chunk_pages(), page_titles, index.openings(), named, namespaces, timestamps)
+    return Tables(index.chunk_pages(), page_titles, index.openings(), named, redirects, namespaces, timestamps)

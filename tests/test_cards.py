@@ -78,7 +78,7 @@ def test_a_label_that_introduces_lines_is_kept() -> None:
 def test_a_section_of_facts_only_lends_them_to_the_card(docs: Index) -> None:
     """$wgLogos: its summary (type, default, since) is a chunk of its own above the details;
     it shows as the card's facts, not as a "more" section with no text."""
-    from query.search import _page_hit
+    from query.hits import page_hit
 
     ids = [
         cid
@@ -89,6 +89,6 @@ def test_a_section_of_facts_only_lends_them_to_the_card(docs: Index) -> None:
     rows = docs.chunks(ids)
     lead, details = ids[0], ids[1]
     assert card_text(rows[lead].text, "Manual:$wgLogos")[0] == ""  # the summary alone: facts, no prose
-    hit = _page_hit([(details, 0.9), (lead, 0.9)], rows, ["logo"], 0.5)
+    hit = page_hit([(details, 0.9), (lead, 0.9)], rows, ["logo"], 0.5)
     assert hit.snippet and [f.label for f in hit.facts] == ["Type", "Default", "Since"]
     assert all(more.snippet for more in hit.more)
