@@ -43,6 +43,7 @@ class PageHit:
     timestamp: str = ""  # when the page was last edited (ISO 8601; "" if the source does not say)
     facts: list[Fact] = field(default_factory=list)  # template fields shown apart ("Default: false")
     relevance: float | None = None  # cosine of query and page, the floor's scale (None: lexical search)
+    redirect_from: str = ""  # the redirect the query named this page by
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -53,11 +54,16 @@ class PageHit:
 
 
 def page_hit(
-    group: list[tuple[int, float]], rows: dict[int, ChunkRow], terms: list[str], relevance: float | None
+    group: list[tuple[int, float]],
+    rows: dict[int, ChunkRow],
+    terms: list[str],
+    relevance: float | None,
+    redirect: tuple[str, str] | None = None,
 ) -> PageHit:
     """The best section of a page, and up to two more with other anchors. A
     section that is only facts (a setting's summary above its details) lends
-    them to the card instead of showing as a section with no text."""
+    them to the card instead of showing as a section with no text. ``redirect``:
+    the redirect (title, section anchor) the query named the page by."""
     best_id, best_score = group[0]
     best = rows[best_id]
     prose, facts = card_text(best.text, best.title)
@@ -78,7 +84,7 @@ def page_hit(
     return PageHit(
         title=best.title,
         section=best.section,
-        url=with_anchor(best.url, best.anchor),
+        url=with_anchor(best.url, redirect[1] if redirect and redirect[1] else best.anchor),
         score=round(best_score, 4),
         snippet=snippet,
         highlights=marks,
@@ -91,4 +97,5 @@ def page_hit(
         timestamp=best.timestamp,
         facts=facts,
         relevance=None if relevance is None else round(relevance, 4),
+        redirect_from=redirect[0] if redirect else "",
     )

@@ -113,11 +113,10 @@ def search(
     table = tables(index)
     wanted = offset + limit + 1  # one more page tells whether there is a next page
     vector = embedder.encode([query])[0] if ranking.mode != "lexical" else None
-    adapted = index.manifest.adaptation is not None
-    floor = Floor.of(index.model_name, adapted) if vector is not None and ranking.floor else None
+    floor = Floor.of(index.model_name, index.manifest.adaptation is not None) if vector is not None else None
+    floor = floor if ranking.floor else None
     identifiers = identifier_share(query) > IDENTIFIER_QUERY
-    dense, lexical = _legs(index, table, vector, query, ranking, wanted, None, floor)
-    order, verdict = _judged(index, table, vector, query, ranking, dense, lexical, floor, identifiers, None)
+    dense, lexical, order, verdict = _ranked(index, table, vector, query, ranking, wanted, floor, identifiers, None)
     good = verdict.good_match([t for t, _ in order])
     passing = [ts for ts in order if verdict.passes(ts[0])] if good else []
     others = Filters(prefix=filters.prefix).predicate(table)  # facets count under the other filters
@@ -125,12 +124,13 @@ def search(
     suggestions = [] if good else _suggestions(index, table, order, verdict)
     allowed = filters.predicate(table)
     if allowed is not None and good:
-        dense, lexical = _legs(index, table, vector, query, ranking, wanted, allowed, floor)
-        order, verdict = _judged(index, table, vector, query, ranking, dense, lexical, floor, identifiers, allowed)
+        ranked = _ranked(index, table, vector, query, ranking, wanted, floor, identifiers, allowed)
+        dense, lexical, order, verdict = ranked
         passing = [ts for ts in order if verdict.passes(ts[0])]
     if sort == "recent":
         passing = sorted(passing, key=lambda ts: table.timestamps.get(ts[0], ""), reverse=True)
-    results, passages = _results(index, table, passing[offset : offset + limit], dense, lexical, query, verdict)
+    page = passing[offset : offset + limit]
+    results, passages = _results(index, table, page, dense, lexical, query, verdict, ranking.title_boost)
     line = None
     if answer and vector is not None and offset == 0 and sort == "relevance" and results:
         line = find_answer(index, query, vector, passages, settings.answer_min_score, top_lead(table, query, passing))
@@ -149,6 +149,23 @@ def search(
     )
 
 
+def _ranked(
+    index: Index,
+    table: Tables,
+    vector: np.ndarray | None,
+    query: str,
+    ranking: Ranking,
+    wanted: int,
+    floor: Floor | None,
+    identifiers: bool,
+    allowed: Callable[[str], bool] | None,
+) -> tuple[Leg, Leg, list[tuple[str, float]], Verdict]:
+    """Both legs, their fused order of pages, and which pages pass the floor."""
+    dense, lexical = _legs(index, table, vector, query, ranking, wanted, allowed, floor)
+    order, verdict = _judged(index, table, vector, query, ranking, dense, lexical, floor, identifiers, allowed)
+    return dense, lexical, order, verdict
+
+
 def _results(
     index: Index,
     table: Tables,
@@ -157,13 +174,23 @@ def _results(
     lexical: Leg,
     query: str,
     verdict: Verdict,
+    lift: bool,
 ) -> tuple[list[PageHit], list[ChunkRow]]:
-    """One page of results, and the top result's passages (best first) for the answer line."""
+    """One page of results, and the top result's passages (best first) for the
+    answer line. A page the query names through a redirect (with ``lift``)
+    says so, and a redirect to a section shows that section first."""
+    via = table.redirected(normalise_title(query)) if lift else {}
     groups = [_sections(title, dense, lexical, table) for title, _ in page_slice]
+    for group, (title, _) in zip(groups, page_slice, strict=True):
+        landing = index.chunk_at(title, via[title][1]) if via.get(title, ("", ""))[1] else None
+        if landing is not None:
+            group[:] = [landing] + [cid for cid in group if cid != landing]
     rows = index.chunks([cid for group in groups for cid in group])
     terms = query_terms(query)
     results = [
-        page_hit([(cid, score) for cid in group if cid in rows], rows, terms, verdict.relevance.get(title))
+        page_hit(
+            [(cid, score) for cid in group if cid in rows], rows, terms, verdict.relevance.get(title), via.get(title)
+        )
         for group, (title, score) in zip(groups, page_slice, strict=True)
         if any(cid in rows for cid in group)
     ]

@@ -257,6 +257,7 @@ def test_sync_through_the_cli_with_the_real_model(wiki: Wiki, tmp_path: Path) ->
     """A dump build caught up by sync (a killed sync first: it changes nothing),
     JSON out, and a search that finds the edit."""
     target = tmp_path / "indexes" / "docs"
+    wiki.edit("Where uploads are kept", "#REDIRECT [[Manual:$wgUploadDirectory#Details]]")
     wiki.edit("Manual:Wombat guide", "Wombats dig burrows; this page was written before the dump.")
     dump = wiki.dump(tmp_path / "dump.xml")
     assert run_cli("build", str(dump), "--index", str(target), "-q").returncode == 0
@@ -282,6 +283,9 @@ def test_sync_through_the_cli_with_the_real_model(wiki: Wiki, tmp_path: Path) ->
     assert data["pages"]["changed"] == 1 and data["pages"]["added"] == 0 and data["chunks"]["embedded"] >= 1
     query = run_cli("query", "--index", str(target), "--json", "where do wombats sleep during the day")
     assert json.loads(query.stdout)["results"][0]["title"] == "Manual:Wombat guide"
+    named = run_cli("query", "--index", str(target), "Where uploads are kept")  # a redirect to a section
+    assert "1. Manual:$wgUploadDirectory  (redirect from Where uploads are kept)" in named.stdout, named.stdout
+    assert "/index.php/Manual:$wgUploadDirectory#Details" in named.stdout  # lands on the section
     source = json.loads(run_cli("info", "--index", str(target)).stdout)["source"]
     assert source["path"] == wiki.api and source["path"].startswith("http://127.0.0.1")  # a URL, not a path
     shutil.rmtree(target.parent)

@@ -73,7 +73,8 @@ def query(
         shown = f"{offset + 1}–{offset + len(response.results)}"
         click.echo(f"results {shown} of {'at least ' if not response.total_exact else ''}{response.total}\n")
     for rank, hit in enumerate(response.results, start=offset + 1):
-        click.echo(click.style(f"{rank}. {hit.section}", bold=True) + f"  ({hit.score:.3f})")
+        redirect = f"  (redirect from {hit.redirect_from})" if hit.redirect_from else ""
+        click.echo(click.style(f"{rank}. {hit.section}", bold=True) + redirect + f"  ({hit.score:.3f})")
         click.echo(f"   {hit.url}" + (f"  (edited {hit.timestamp[:10]})" if hit.timestamp else ""))
         click.echo(f"   {hit.snippet}")
         for more in hit.more:

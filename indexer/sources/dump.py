@@ -256,7 +256,8 @@ class DumpSource:
             logger.warning("skipped page %r: no text", title)
             return None
         text = latest.text
-        redirect = page.redirect or redirect_target(text)
+        written = redirect_target(text)  # a dump's <redirect title=…> drops the section: the text keeps it
+        redirect = written if written and "#" in written else page.redirect or written
         return Page(
             title=title,
             namespace=namespace,

@@ -83,6 +83,9 @@
 			var link = el('a', 'wikisearch-title', hit.title);
 			link.href = href;
 			item.appendChild(link);
+			if (typeof hit.redirect_from === 'string' && hit.redirect_from) {
+				item.appendChild(el('span', 'wikisearch-redirect', ' (redirect from ' + hit.redirect_from + ')'));
+			}
 			var parts = typeof hit.section === 'string' ? hit.section.split(' > ').slice(1) : [];
 			if (parts.length) {
 				item.appendChild(el('div', 'wikisearch-section', parts.join(' › ')));
