@@ -430,3 +430,58 @@ def test_a_synced_index_gives_back_each_chunk_as_the_model_read_it(wiki: Wiki, t
     old = Index.open(tmp_path / "synced")
     stored = [(p, c) for p, _, chunks in old.stored_pages() for c in chunks]
     assert stored and all(restored(p, c).key == c.key for p, c in stored)
+
+
+GADGET_SKINS = ["vector", "vector-2022", "monobook", "minerva", "timeless"]
+LONG_URL = "https://www.mediawiki.org/wiki/Special:MyLanguage/Manual:Numbat_diet/" + "termites-and-ants-" * 8
+
+
+@pytest.mark.model
+def test_the_gadget_panel_fits_every_skin_wide_and_narrow(wiki: Wiki, tmp_path: Path) -> None:
+    """On every skin, at 1280 and 390 px: the panel never overflows (a long URL wraps), sits after
+    the wiki's exact-title match and above its results, never beside them (MediaWiki's
+    .mw-search-visualclear left a blank column beside a floated panel); a wrong index says
+    why the panel is silent in the console."""
+    from playwright.sync_api import sync_playwright
+
+    wiki.edit("Manual:Numbat diet", f"Numbats eat termites, as {LONG_URL} explains at length.")
+    target = tmp_path / "indexes" / "live"
+    assert run_cli("sync", "--api", wiki.api, "--index", str(target), "-q").returncode == 0
+    server = Server({"live": target}, tmp_path / "server.log")
+    gadget = f"mw.loader.load('{server.url}/static/gadget/wikisearch.js');"
+    shots = Path(os.environ.get("WIKISEARCH_GADGET_SHOTS", tmp_path))
+    try:
+        site_config = f"window.wikisearchConfig = window.wikisearchConfig || {{url: '{server.url}', index: 'live'}};"
+        wiki.edit("MediaWiki:Common.js", f"{site_config}\n{gadget}")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+            for skin in GADGET_SKINS:
+                for width in (1280, 390):
+                    page = browser.new_page(viewport={"width": width, "height": 900})
+                    page.goto(
+                        f"{wiki.url}/index.php?title=Special:Search&fulltext=1&useskin={skin}&search=Manual:Numbat+diet"
+                    )
+                    panel = page.wait_for_selector("#wikisearch-panel .wikisearch-result", timeout=60_000)
+                    assert panel and LONG_URL[:60] in page.locator(".wikisearch-snippet").first.text_content()
+                    box = page.locator("#wikisearch-panel").bounding_box()
+                    fits = page.locator("#wikisearch-panel").evaluate("p => p.scrollWidth <= p.clientWidth + 1")
+                    column = page.locator(".searchresults").bounding_box()  # the wiki's own content column
+                    assert fits and box["x"] + box["width"] <= column["x"] + column["width"] + 1, (skin, width, box)
+                    exact = page.locator(".mw-search-exists").bounding_box()
+                    results = page.locator(".mw-search-results").first.bounding_box()
+                    assert exact["y"] + exact["height"] <= box["y"] + 1, (skin, width)  # the wiki's match first
+                    assert results["y"] >= box["y"] + box["height"] - 1, (skin, width)  # its results below, not beside
+                    page.screenshot(path=str(shots / f"gadget-{skin}-{width}.png"), full_page=False)
+                    page.close()
+            page = browser.new_page()  # a user whose own config names an index the tool does not serve
+            page.add_init_script(f"window.wikisearchConfig = {{url: '{server.url}', index: 'nope'}};")
+            messages: list[str] = []
+            page.on("console", lambda m: messages.append(m.text))
+            page.goto(f"{wiki.url}/index.php?title=Special:Search&fulltext=1&search=what+do+numbats+eat")
+            page.wait_for_timeout(3000)
+            assert page.locator("#wikisearch-panel").count() == 0
+            assert any("wikisearch gadget:" in m and "404 unknown_index" in m for m in messages), messages
+            browser.close()
+    finally:
+        server.proc.poll() is None and server.stop()
+        wiki.edit("MediaWiki:Common.js", "/* no gadget */")

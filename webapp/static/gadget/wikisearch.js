@@ -106,18 +106,34 @@
 	}
 
 	function place(panel) {
-		var anchor = document.querySelector('.searchresults') || document.getElementById('mw-content-text');
-		if (!anchor) {
+		// After the wiki's own exact-title match ("There is a page named …"), before its results.
+		var exact = document.querySelector('.searchresults .mw-search-exists, .searchresults .mw-search-createlink');
+		if (exact && exact.parentNode) {
+			exact.parentNode.insertBefore(panel, exact.nextSibling);
 			return;
 		}
-		anchor.insertBefore(panel, anchor.firstChild);
+		var anchor = document.querySelector('.searchresults') || document.getElementById('mw-content-text');
+		if (anchor) {
+			anchor.insertBefore(panel, anchor.firstChild);
+		}
+	}
+
+	function silent(reason) {
+		// The panel stays away; the reason is for whoever set the gadget up.
+		if (window.console && console.warn) {
+			console.warn('wikisearch gadget: ' + reason);
+		}
 	}
 
 	function run() {
 		var cfg = config();
 		var page = window.mw && mw.config ? mw.config.get('wgCanonicalSpecialPageName') : null;
 		var term = searchTerm();
-		if (!cfg || page !== 'Search' || !term || !window.fetch || document.getElementById('wikisearch-panel')) {
+		if (page !== 'Search' || !term || !window.fetch || document.getElementById('wikisearch-panel')) {
+			return;
+		}
+		if (!cfg) {
+			silent('no tool to ask: set wikisearchConfig (or wgWikisearch) to {url: "https://…", index: "…"}');
 			return;
 		}
 		var url = cfg.url + '/api/v1/search?q=' + encodeURIComponent(term) + '&limit=' + cfg.limit +
@@ -126,10 +142,21 @@
 		var timer = controller ? setTimeout(function () { controller.abort(); }, cfg.timeout) : null;
 		fetch(url, { mode: 'cors', credentials: 'omit', signal: controller ? controller.signal : undefined })
 			.then(function (response) {
-				return response.ok ? response.json() : null;
+				return response.json().catch(function () { return null; }).then(function (data) {
+					if (!response.ok) {
+						var error = data && data.error ? data.error : {};
+						silent(cfg.url + ' answered ' + response.status + (error.code ? ' ' + error.code : '') +
+							(error.message ? ': ' + error.message : ''));
+						return null;
+					}
+					return data;
+				});
 			})
 			.then(function (data) {
-				var panel = render(cfg, term, data);
+				var panel = data ? render(cfg, term, data) : null;
+				if (data && !panel) {
+					silent('no good match for "' + term + '" in ' + (cfg.index || 'the default index'));
+				}
 				if (panel) {
 					if (window.mw && mw.loader) {
 						mw.loader.load(cfg.url + '/static/gadget/wikisearch.css', 'text/css');
@@ -137,7 +164,7 @@
 					place(panel);
 				}
 			})
-			.catch(function () { /* the tool is down or slow: show the wiki's own results only */ })
+			.catch(function (error) { silent('the tool did not answer (' + error + '): the wiki\'s own results only'); })
 			.then(function () {
 				if (timer) {
 					clearTimeout(timer);
