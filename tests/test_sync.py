@@ -441,18 +441,22 @@ def test_the_gadget_panel_fits_every_skin_wide_and_narrow(wiki: Wiki, tmp_path: 
     """On every skin, at 1280 and 390 px: the panel never overflows (a long URL wraps), sits after
     the wiki's exact-title match and above its results, never beside them (MediaWiki's
     .mw-search-visualclear left a blank column beside a floated panel); a wrong index says
-    why the panel is silent in the console."""
+    why the panel is silent in the console. The gadget is loaded into the wiki's page as a
+    user script would load it (installing it site-wide is the test above; the wiki caches
+    its site script, so a second install here would race that cache)."""
     from playwright.sync_api import sync_playwright
 
     wiki.edit("Manual:Numbat diet", f"Numbats eat termites, as {LONG_URL} explains at length.")
     target = tmp_path / "indexes" / "live"
     assert run_cli("sync", "--api", wiki.api, "--index", str(target), "-q").returncode == 0
     server = Server({"live": target}, tmp_path / "server.log")
-    gadget = f"mw.loader.load('{server.url}/static/gadget/wikisearch.js');"
     shots = Path(os.environ.get("WIKISEARCH_GADGET_SHOTS", tmp_path))
+
+    def load_gadget(page, index: str) -> None:
+        page.evaluate("cfg => { window.wikisearchConfig = cfg; }", {"url": server.url, "index": index})
+        page.add_script_tag(url=f"{server.url}/static/gadget/wikisearch.js")
+
     try:
-        site_config = f"window.wikisearchConfig = window.wikisearchConfig || {{url: '{server.url}', index: 'live'}};"
-        wiki.edit("MediaWiki:Common.js", f"{site_config}\n{gadget}")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium")
             for skin in GADGET_SKINS:
@@ -461,8 +465,12 @@ def test_the_gadget_panel_fits_every_skin_wide_and_narrow(wiki: Wiki, tmp_path: 
                     page.goto(
                         f"{wiki.url}/index.php?title=Special:Search&fulltext=1&useskin={skin}&search=Manual:Numbat+diet"
                     )
-                    panel = page.wait_for_selector("#wikisearch-panel .wikisearch-result", timeout=60_000)
-                    assert panel and LONG_URL[:60] in page.locator(".wikisearch-snippet").first.text_content()
+                    load_gadget(page, "live")
+                    page.wait_for_selector("#wikisearch-panel .wikisearch-result", timeout=60_000)
+                    page.wait_for_function(
+                        "() => getComputedStyle(document.getElementById('wikisearch-panel')).overflowWrap === 'anywhere'"
+                    )  # its stylesheet applied
+                    assert LONG_URL[:60] in page.locator(".wikisearch-snippet").first.text_content()
                     box = page.locator("#wikisearch-panel").bounding_box()
                     fits = page.locator("#wikisearch-panel").evaluate("p => p.scrollWidth <= p.clientWidth + 1")
                     column = page.locator(".searchresults").bounding_box()  # the wiki's own content column
@@ -473,15 +481,14 @@ def test_the_gadget_panel_fits_every_skin_wide_and_narrow(wiki: Wiki, tmp_path: 
                     assert results["y"] >= box["y"] + box["height"] - 1, (skin, width)  # its results below, not beside
                     page.screenshot(path=str(shots / f"gadget-{skin}-{width}.png"), full_page=False)
                     page.close()
-            page = browser.new_page()  # a user whose own config names an index the tool does not serve
-            page.add_init_script(f"window.wikisearchConfig = {{url: '{server.url}', index: 'nope'}};")
+            page = browser.new_page()  # a user whose config names an index the tool does not serve
             messages: list[str] = []
             page.on("console", lambda m: messages.append(m.text))
             page.goto(f"{wiki.url}/index.php?title=Special:Search&fulltext=1&search=what+do+numbats+eat")
+            load_gadget(page, "nope")
             page.wait_for_timeout(3000)
             assert page.locator("#wikisearch-panel").count() == 0
             assert any("wikisearch gadget:" in m and "404 unknown_index" in m for m in messages), messages
             browser.close()
     finally:
         server.proc.poll() is None and server.stop()
-        wiki.edit("MediaWiki:Common.js", "/* no gadget */")
