@@ -115,8 +115,8 @@ def search(
     vector = embedder.encode([query])[0] if ranking.mode != "lexical" else None
     floor = Floor.of(index.model_name, index.manifest.adaptation is not None) if vector is not None else None
     floor = floor if ranking.floor else None
-    identifiers = identifier_share(query) > IDENTIFIER_QUERY
-    dense, lexical, order, verdict = _ranked(index, table, vector, query, ranking, wanted, floor, identifiers, None)
+    ask = _Ask(index, table, vector, query, ranking, wanted, floor, identifier_share(query) > IDENTIFIER_QUERY)
+    dense, lexical, order, verdict = _ranked(ask, None)
     good = verdict.good_match([t for t, _ in order])
     passing = [ts for ts in order if verdict.passes(ts[0])] if good else []
     others = Filters(prefix=filters.prefix).predicate(table)  # facets count under the other filters
@@ -124,8 +124,7 @@ def search(
     suggestions = [] if good else _suggestions(index, table, order, verdict)
     allowed = filters.predicate(table)
     if allowed is not None and good:
-        ranked = _ranked(index, table, vector, query, ranking, wanted, floor, identifiers, allowed)
-        dense, lexical, order, verdict = ranked
+        dense, lexical, order, verdict = _ranked(ask, allowed)
         passing = [ts for ts in order if verdict.passes(ts[0])]
     if sort == "recent":
         passing = sorted(passing, key=lambda ts: table.timestamps.get(ts[0], ""), reverse=True)
@@ -149,20 +148,24 @@ def search(
     )
 
 
-def _ranked(
-    index: Index,
-    table: Tables,
-    vector: np.ndarray | None,
-    query: str,
-    ranking: Ranking,
-    wanted: int,
-    floor: Floor | None,
-    identifiers: bool,
-    allowed: Callable[[str], bool] | None,
-) -> tuple[Leg, Leg, list[tuple[str, float]], Verdict]:
+@dataclass(frozen=True)
+class _Ask:
+    """One search request as the legs and the floor read it."""
+
+    index: Index
+    table: Tables
+    vector: np.ndarray | None
+    query: str
+    ranking: Ranking
+    wanted: int  # pages the caller needs, one more than a page tells whether another follows
+    floor: Floor | None
+    identifiers: bool  # a query mostly of identifiers (query.floor.IDENTIFIER_QUERY)
+
+
+def _ranked(ask: _Ask, allowed: Callable[[str], bool] | None) -> tuple[Leg, Leg, list[tuple[str, float]], Verdict]:
     """Both legs, their fused order of pages, and which pages pass the floor."""
-    dense, lexical = _legs(index, table, vector, query, ranking, wanted, allowed, floor)
-    order, verdict = _judged(index, table, vector, query, ranking, dense, lexical, floor, identifiers, allowed)
+    dense, lexical = _legs(ask, allowed)
+    order, verdict = _judged(ask, dense, lexical, allowed)
     return dense, lexical, order, verdict
 
 
@@ -199,18 +202,10 @@ def _results(
 
 
 def _judged(
-    index: Index,
-    table: Tables,
-    vector: np.ndarray | None,
-    query: str,
-    ranking: Ranking,
-    dense: Leg,
-    lexical: Leg,
-    floor: Floor | None,
-    identifiers: bool,
-    allowed: Callable[[str], bool] | None,
+    ask: _Ask, dense: Leg, lexical: Leg, allowed: Callable[[str], bool] | None
 ) -> tuple[list[tuple[str, float]], Verdict]:
     """The fused order of candidates, and which of them pass the floor."""
+    index, table, vector, query, ranking = ask.index, ask.table, ask.vector, ask.query, ask.ranking
     order = fuse(dense, lexical, ranking, identifier_share(query))
     lifted = _exact_titles(table, query, allowed) if ranking.title_boost else []
     if lifted:
@@ -220,10 +215,10 @@ def _judged(
     if vector is not None:
         unscored = {t: lexical.chunks[t][0] for t in lexical.scores if t not in relevance and lexical.chunks.get(t)}
         relevance.update(_page_cosines(index, table, vector, unscored))
-    if identifiers and lexical.scores:
+    if ask.identifiers and lexical.scores:
         best = max(lexical.scores.values())
         named |= {t for t, s in lexical.scores.items() if s >= IDENTIFIER_MATCH * best}
-    return order, Verdict(floor, relevance, named)
+    return order, Verdict(ask.floor, relevance, named)
 
 
 def _suggestions(index: Index, table: Tables, order: list[tuple[str, float]], verdict: Verdict) -> list[Suggestion]:
@@ -235,19 +230,11 @@ def _suggestions(index: Index, table: Tables, order: list[tuple[str, float]], ve
     return [Suggestion(t, urls[t]) for t in near if t in urls]
 
 
-def _legs(
-    index: Index,
-    table: Tables,
-    vector: np.ndarray | None,
-    query: str,
-    ranking: Ranking,
-    wanted: int,
-    allowed: Callable[[str], bool] | None,
-    floor: Floor | None,
-) -> tuple[Leg, Leg]:
+def _legs(ask: _Ask, allowed: Callable[[str], bool] | None) -> tuple[Leg, Leg]:
+    index, table, vector, wanted = ask.index, ask.table, ask.vector, ask.wanted
     depth = max(NORM_DEPTH, wanted * 10)
-    dense = _dense(index, table, vector, depth, wanted, allowed, floor) if vector is not None else Leg()
-    lexical = _lexical(index, table, query, depth, allowed) if ranking.mode != "dense" else Leg()
+    dense = _dense(index, table, vector, depth, wanted, allowed, ask.floor) if vector is not None else Leg()
+    lexical = _lexical(index, table, ask.query, depth, allowed) if ask.ranking.mode != "dense" else Leg()
     return dense, lexical
 
 
