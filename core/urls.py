@@ -18,3 +18,12 @@ def with_anchor(url: str, anchor: str) -> str:
     if not url or not anchor:
         return url
     return url + "#" + quote(anchor, safe=_FRAGMENT_SAFE)
+
+
+def retitle(url: str, title: str, other: str) -> str:
+    """The URL of page ``other`` on the wiki where ``url`` is ``title``'s (a redirect's own URL
+    from its target's); ``url`` itself when it does not end with ``title``."""
+    quoted = page_url("/", title)[1:]
+    if not quoted or not url.endswith(quoted):
+        return url
+    return page_url(url[: -len(quoted)], other)

@@ -187,6 +187,23 @@ class Index:
         )
         return int(row[0]) if row else None
 
+    def titles_starting(self, prefix: str, limit: int) -> list[tuple[str, str, str]]:
+        """Pages and redirects whose title starts with ``prefix``, read in the title
+        indexes' order (not a scan): (title, the redirect's target or "", the URL of
+        the page, or of the redirect's target)."""
+        end = prefix + "\U0010ffff"
+        db = self.db()
+        pages = db.execute(
+            "SELECT title, '', url FROM pages WHERE title >= ? AND title < ? ORDER BY title LIMIT ?",
+            (prefix, end, limit),
+        ).fetchall()
+        redirects = db.execute(
+            "SELECT a.title, a.target, p.url FROM aliases a JOIN pages p ON p.title = a.target "
+            "WHERE a.title >= ? AND a.title < ? ORDER BY a.title LIMIT ?",
+            (prefix, end, limit),
+        ).fetchall()
+        return [(str(t), str(target), str(url)) for t, target, url in sorted(pages + redirects)[:limit]]
+
     def chunk_pages(self) -> np.ndarray:
         """The page row of every chunk, indexed by chunk id."""
         rows = self.db().execute("SELECT page FROM chunks ORDER BY id").fetchall()

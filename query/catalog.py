@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import IndexFormatError, UnknownIndex, WikisearchError
+from core.errors import IndexFormatError, QueryError, UnknownIndex, WikisearchError
 from core.models import REGISTRY, Embedder, load_embedder
 from core.settings import Settings
 from index_format import Index, as_dict, open_index
 
+from .complete import Completion, complete
 from .filters import Filters
 from .floor import Floor
 from .ranking import Ranking
@@ -189,6 +190,13 @@ class Catalog:
             filters=filters,
             sort=sort,
         )
+
+    def complete(self, name: str | None, typed: str, limit: int) -> list[Completion]:
+        """Title completion (``query.complete``) in the index named ``name``."""
+        if not 1 <= limit <= self.settings.max_limit:
+            raise QueryError(f"limit must be between 1 and {self.settings.max_limit}", "bad_limit")
+        served = self.get(name)
+        return complete(served.index, served.embedder, typed, limit, self.settings)
 
     def describe(self, name: str) -> dict[str, Any]:
         """What /about and /api/v1/indexes show of one index: model provenance, source, counts."""

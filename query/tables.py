@@ -31,6 +31,7 @@ class Tables:
     named: dict[str, list[str]]  # normalised title or alias → page titles
     redirects: dict[str, list[tuple[str, str, str]]]  # normalised alias → (alias, target, anchor)
     namespaces: dict[str, int]  # title → namespace
+    namespace_labels: dict[str, str]  # a namespace's name, case-folded → as titles write it
     timestamps: dict[str, str]  # title → revision time (ISO 8601, "" if unknown)
 
     def chunk_titles(self, ids: Sequence[int]) -> dict[int, str]:
@@ -76,5 +77,15 @@ def _load(index: Index) -> Tables:
             named.setdefault(normalise_title(alias), []).append(target)
             redirects.setdefault(normalise_title(alias), []).append((alias, target, anchor))
     namespaces = {title: ns for _, title, ns, _ in rows}
+    labels = {title.split(":", 1)[0] for title, ns in namespaces.items() if ns != 0 and ":" in title}
     timestamps = {title: ts for _, title, _, ts in rows}
-    return Tables(index.chunk_pages(), page_titles, index.openings(), named, redirects, namespaces, timestamps)
+    return Tables(
+        index.chunk_pages(),
+        page_titles,
+        index.openings(),
+        named,
+        redirects,
+        namespaces,
+        {label.casefold(): label for label in labels},
+        timestamps,
+    )

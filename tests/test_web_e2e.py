@@ -56,6 +56,10 @@ def test_gunicorn_serves_real_semantic_search(server: str) -> None:
     assert status == 200 and data["answer"] is None  # type: ignore[call-overload]
     status, suggestions = get_json(server + "/api/v1/opensearch?search=uploading+files&limit=5")
     assert status == 200 and "Manual:$wgEnableUploads" in suggestions[1]  # type: ignore[index]
+    status, titles = get_json(server + "/api/v1/opensearch?" + urllib.parse.urlencode({"search": "Manual:$wgUp"}))
+    assert status == 200 and len(titles[1]) >= 5  # type: ignore[index,arg-type]
+    assert all(t.startswith("Manual:$wgUp") for t in titles[1])  # type: ignore[index,union-attr]
+    assert all("#" not in url for url in titles[3])  # type: ignore[index,operator]
 
 
 def test_gunicorn_errors_are_json_not_tracebacks(server: str) -> None:

@@ -211,16 +211,16 @@ def _narrowing() -> tuple[Filters, str]:
 @bp.get("/api/v1/opensearch")
 @suggestions
 def api_opensearch() -> Response:
-    """MediaWiki's ``action=opensearch`` shape: [query, titles, descriptions, urls]."""
+    """MediaWiki's ``action=opensearch``: [query, titles, descriptions, urls], titles that
+    start with what was typed first (``query.complete``), page URLs without anchors."""
     query = required_arg("search")
     index = request.args.get("index") or catalog().default
     limit = int_arg("limit", SUGGESTIONS)
     if not query.strip():
         catalog().get(index)  # an unknown index is still an error
         return jsonify([query, [], [], []])
-    response = catalog().search(index, query, limit, 0)
-    hits = response.results
-    return jsonify([query, [h.title for h in hits], [h.snippet for h in hits], [h.url for h in hits]])
+    found = catalog().complete(index, query, limit)
+    return jsonify([query, [c.title for c in found], [c.description for c in found], [c.url for c in found]])
 
 
 @bp.get("/api/v1/indexes")
