@@ -61,6 +61,20 @@ def _add_fact(facts: list[Fact], fact: Fact) -> None:
     facts.append(fact)
 
 
+def heading_above(text: str, sentence: str) -> str:
+    """The heading line ``sentence`` of a passage sits under ("" if none): where a
+    page read whole as one passage keeps its sections, the answer line links to one."""
+    words = sentence.split()[:8]
+    found = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
+    if found is None:
+        return ""
+    lines = text.split("\n")
+    for i in range(text[: found.start()].count("\n") - 1, -1, -1):
+        if _is_heading(lines, i):
+            return lines[i].strip()
+    return ""
+
+
 def _is_heading(lines: list[str], i: int) -> bool:
     """A short line of its own paragraph, without closing punctuation, that text follows."""
     line = lines[i].strip()

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.lexical import code_words, identifier_share
+from core.prose import heading_above
 from core.urls import with_anchor
+from core.wikitext import heading_anchor
 from index_format import ChunkRow, Index
 
 from .tables import Tables, normalise_title
@@ -65,7 +67,11 @@ def find_answer(
         return None
     chunk_id, text = rows[best]
     passage = next(p for p in passages if p.id == chunk_id)
-    return Answer(text, passage.title, passage.section, with_anchor(passage.url, passage.anchor), round(score, 4))
+    anchor, section = passage.anchor, passage.section
+    heading = heading_above(passage.text, text) if not anchor else ""
+    if heading:  # a short page read whole: the sentence's own section
+        anchor, section = heading_anchor(heading), f"{passage.section} > {heading}"
+    return Answer(text, passage.title, section, with_anchor(passage.url, anchor), round(score, 4))
 
 
 def top_lead(table: Tables, query: str, passing: list[tuple[str, float]]) -> float:

@@ -172,3 +172,18 @@ def test_no_answer_line_when_the_top_result_does_not_stand_out(docs: Index) -> N
     passages = list(docs.chunks([tables(docs).openings["API:Allpages"]]).values())
     assert find_answer(docs, query, vector, passages, 0.5, MIN_LEAD) is not None
     assert find_answer(docs, query, vector, passages, 0.5, MIN_LEAD - 0.01) is None
+
+
+def test_an_answer_from_a_page_read_whole_links_to_its_own_section(docs: Index) -> None:
+    """$wgPingback is short: one passage holds its summary and its Details section; the
+    sentence quoted from Details links to #Details, not to the top of the page."""
+    sentence = (
+        "When set to true, MediaWiki will periodically ping https://www.mediawiki.org/ "
+        "with basic data about this MediaWiki instance."
+    )
+    passage = next(iter(docs.chunks([tables(docs).openings["Manual:$wgPingback"]]).values()))
+    assert passage.anchor == ""  # the page read whole
+    answer = find_answer(docs, sentence, FakeEmbedder().encode([sentence])[0], [passage], 0.5, 1.0)
+    assert answer is not None and answer.text == sentence
+    assert answer.url == "https://www.mediawiki.org/wiki/Manual:$wgPingback#Details"
+    assert answer.section == "Manual:$wgPingback > Details"
