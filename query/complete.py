@@ -23,7 +23,7 @@ from index_format import Index
 
 from .floor import IDENTIFIER_QUERY, Floor
 from .search import search
-from .tables import Tables, tables
+from .tables import tables, wiki_title
 
 logger = logging.getLogger(__name__)
 _DEFAULTS = Settings()
@@ -39,25 +39,12 @@ class Completion:
     url: str  # the page's URL, never an anchor
 
 
-def fold(typed: str, table: Tables) -> str:
-    """``typed`` as MediaWiki reads a title: spaces for underscores, a known
-    namespace written as the wiki writes it, the first letter of the name upper case."""
-    text = typed.replace("_", " ").lstrip()
-    space, sep, name = text.partition(":")
-    if sep and space.strip().casefold() in table.namespace_labels:
-        label = table.namespace_labels[space.strip().casefold()] + ":"
-        name = name.lstrip()
-    else:
-        label, name = "", text
-    return label + name[:1].upper() + name[1:]
-
-
 def complete(
     index: Index, embedder: Embedder, typed: str, limit: int, settings: Settings = _DEFAULTS
 ) -> list[Completion]:
     """Up to ``limit`` completions of ``typed``: titles first, then semantic ones."""
     table = tables(index)
-    prefix = fold(typed, table)
+    prefix = wiki_title(typed, table)
     found = index.titles_starting(prefix, limit * _READ_AHEAD) if prefix else []
     found.sort(key=lambda row: row[0].replace(" ", "_"))
     titles = [

@@ -12,6 +12,7 @@ from core.errors import QueryError
 from core.lexical import fts_expression, identifier_share, query_terms
 from core.models import Embedder
 from core.settings import SEARCH_MODES, Settings
+from core.urls import retitle
 from index_format import ChunkRow, Index
 
 from .answer import Answer, find_answer, top_lead
@@ -19,7 +20,7 @@ from .filters import Facet, Filters, check_sort, namespace_facets
 from .floor import IDENTIFIER_MATCH, IDENTIFIER_QUERY, Floor, Verdict
 from .hits import PageHit, page_hit
 from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
-from .tables import Tables, normalise_title, tables
+from .tables import Tables, normalise_title, tables, wiki_title
 
 MAX_OFFSET = 1000
 #: Passages the dense leg reads at most while looking for where the floor cuts.
@@ -51,6 +52,7 @@ class SearchResponse:
     total_exact: bool = False  # False: at least ``total`` (no floor, or more passages than were read)
     good_match: bool = True  # False: nothing reached the floor; ``suggestions`` may say where to look
     suggestions: list[Suggestion] = field(default_factory=list)
+    exact: Suggestion | None = None  # the page (or redirect) whose title the query is, as the wiki says so
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class SearchResponse:
             "has_more": self.has_more,
             "good_match": self.good_match,
             "suggestions": [asdict(s) for s in self.suggestions],
+            "exact": asdict(self.exact) if self.exact else None,
             "results": [r.as_dict() for r in self.results],
             "facets": {"namespaces": [asdict(f) for f in self.facets]},
         }
@@ -145,6 +148,7 @@ def search(
         total_exact=floor is not None and dense.complete,
         good_match=good,
         suggestions=suggestions,
+        exact=_exact_page(index, table, query),
     )
 
 
@@ -219,6 +223,18 @@ def _judged(
         best = max(lexical.scores.values())
         named |= {t for t, s in lexical.scores.items() if s >= IDENTIFIER_MATCH * best}
     return order, Verdict(ask.floor, relevance, named)
+
+
+def _exact_page(index: Index, table: Tables, query: str) -> Suggestion | None:
+    """The page or redirect titled exactly what was searched, as MediaWiki reads a title
+    ("There is a page named … on this wiki")."""
+    title = wiki_title(query, table)
+    target = title if title in table.namespaces else index.alias_target(title)
+    chunk = table.openings.get(target) if target else None
+    if target is None or chunk is None:
+        return None
+    url = next(iter(index.chunks([chunk]).values())).url
+    return Suggestion(title, url if target == title else retitle(url, target, title))
 
 
 def _suggestions(index: Index, table: Tables, order: list[tuple[str, float]], verdict: Verdict) -> list[Suggestion]:

@@ -89,3 +89,16 @@ def _load(index: Index) -> Tables:
         {label.casefold(): label for label in labels},
         timestamps,
     )
+
+
+def wiki_title(typed: str, table: Tables) -> str:
+    """``typed`` as MediaWiki reads a title: spaces for underscores, a known
+    namespace written as the wiki writes it, the first letter of the name upper case."""
+    text = typed.replace("_", " ").lstrip()
+    space, sep, name = text.partition(":")
+    if sep and space.strip().casefold() in table.namespace_labels:
+        label = table.namespace_labels[space.strip().casefold()] + ":"
+        name = name.lstrip()
+    else:
+        label, name = "", text
+    return label + name[:1].upper() + name[1:]

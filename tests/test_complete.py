@@ -9,8 +9,8 @@ import urllib.parse
 import pytest
 
 from index_format import Index
-from query.complete import complete, fold
-from query.tables import tables
+from query.complete import complete
+from query.tables import tables, wiki_title
 from tests.conftest import FakeEmbedder
 
 
@@ -36,7 +36,7 @@ def enwiki(fake_sample) -> Index:
     ],
 )
 def test_what_was_typed_is_read_as_mediawiki_reads_a_title(docs: Index, typed: str, title: str) -> None:
-    assert fold(typed, tables(docs)) == title
+    assert wiki_title(typed, tables(docs)) == title
 
 
 def test_titles_that_start_with_what_was_typed_come_in_the_wikis_order(docs: Index) -> None:
@@ -71,3 +71,25 @@ def test_the_api_has_the_shape_of_mediawikis_opensearch(docs: Index) -> None:
     typed, titles, descriptions, urls = data
     assert typed == "Manual:$wgUp" and len(titles) == len(descriptions) == len(urls) == 6
     assert all(t.startswith("Manual:$wgUp") for t in titles) and all("#" not in u for u in urls)
+
+
+@pytest.mark.parametrize(
+    ("query", "exact"),
+    [
+        ("manual:$wgUploadPath", ("Manual:$wgUploadPath", "https://www.mediawiki.org/wiki/Manual:$wgUploadPath")),
+        ("upload files", None),  # words, not a title
+    ],
+)
+def test_a_query_that_is_a_title_says_there_is_a_page_named_so(docs: Index, query: str, exact) -> None:
+    from query.search import search
+
+    found = search(docs, FakeEmbedder(), query).exact
+    assert (found.title, found.url) == exact if exact else found is None
+
+
+def test_a_redirect_title_is_a_page_named_so_too(enwiki: Index) -> None:
+    from query.search import search
+
+    found = search(enwiki, FakeEmbedder(), "analysis of Variance").exact
+    assert found is not None and found.title == "Analysis of Variance"
+    assert found.url == "https://en.wikipedia.org/wiki/Analysis_of_Variance"

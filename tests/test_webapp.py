@@ -430,3 +430,10 @@ def test_an_active_namespace_filter_is_always_shown(client: FlaskClient) -> None
     html = client.get("/?q=upload&index=docs&ns=102&prefix=Nowhere").get_data(as_text=True)
     assert '<li class="result">' not in html and "with these filters" in html
     assert '<strong aria-current="true">Namespace 102 (0)</strong>' in html  # the filter that emptied the page
+
+
+def test_a_search_for_a_title_says_there_is_a_page_named_so(client: FlaskClient) -> None:
+    html = client.get("/?q=manual%3A%24wgUploadPath&index=docs").get_data(as_text=True)
+    link = '<a href="https://www.mediawiki.org/wiki/Manual:$wgUploadPath">Manual:$wgUploadPath</a>'
+    assert f"There is a page named “{link}” on this wiki." in html
+    assert "There is a page named" not in client.get("/?q=upload+files&index=docs").get_data(as_text=True)

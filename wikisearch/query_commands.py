@@ -59,6 +59,8 @@ def query(
     if as_json:
         click.echo(json.dumps(response.as_dict(), ensure_ascii=False))
         return
+    if response.exact:
+        click.echo(f"There is a page named {response.exact.title!r} on this wiki: {response.exact.url}\n")
     if response.answer:
         answer = response.answer
         click.echo(click.style("Answer: ", bold=True) + answer.text)
