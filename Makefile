@@ -85,7 +85,7 @@ typecheck: $(STAMP)
 
 # The settings tables and the CLI reference, made from the code (a test checks they are current).
 docs: $(STAMP)
-	$(VENV)/bin/cog -r README.md docs/reference/settings.md docs/reference/cli.md docs/reference/model.md
+	$(VENV)/bin/cog -r docs/reference/settings.md docs/reference/cli.md docs/reference/model.md
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not model"

@@ -3,7 +3,7 @@
 Values come from defaults, then ``WIKISEARCH_*`` environment variables, then
 explicit overrides (CLI flags). Each setting is declared here with its help, its
 choices or range, and whether a user sets it or it is a capacity threshold: the
-validation, the README's settings table and docs/reference/settings.md are made
+validation and the tables of docs/reference/settings.md are made
 from these declarations (``markdown_table``; a test checks the docs are current).
 """
 
