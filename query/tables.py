@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ class Tables:
     redirects: dict[str, list[tuple[str, str, str]]]  # normalised alias → (alias, target, anchor)
     namespaces: dict[str, int]  # title → namespace
     namespace_labels: dict[str, str]  # a namespace's name, case-folded → as titles write it
+    namespace_sizes: dict[int, int]  # namespace → its pages
+    largest_label: str  # the name of the namespace (not the main one) with the most pages, "" if none
     timestamps: dict[str, str]  # title → revision time (ISO 8601, "" if unknown)
 
     def chunk_titles(self, ids: Sequence[int]) -> dict[int, str]:
@@ -77,7 +80,7 @@ def _load(index: Index) -> Tables:
             named.setdefault(normalise_title(alias), []).append(target)
             redirects.setdefault(normalise_title(alias), []).append((alias, target, anchor))
     namespaces = {title: ns for _, title, ns, _ in rows}
-    labels = {title.split(":", 1)[0] for title, ns in namespaces.items() if ns != 0 and ":" in title}
+    labels = Counter(title.split(":", 1)[0] for title, ns in namespaces.items() if ns != 0 and ":" in title)
     timestamps = {title: ts for _, title, _, ts in rows}
     return Tables(
         index.chunk_pages(),
@@ -87,6 +90,8 @@ def _load(index: Index) -> Tables:
         redirects,
         namespaces,
         {label.casefold(): label for label in labels},
+        dict(Counter(namespaces.values())),
+        labels.most_common(1)[0][0] if labels else "",
         timestamps,
     )
 

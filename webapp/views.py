@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,7 +139,7 @@ def search_page() -> tuple[str, int] | str:
         return render_template("search.html", **context)
     try:
         filters, sort = _narrowing()
-        known = set(tables(cat.get(index).index).namespaces.values())
+        known = tables(cat.get(index).index).namespace_sizes.keys()
         if filters.namespaces - known:  # kept from another index: say so, rather than filter unseen
             stale = ", ".join(str(n) for n in sorted(filters.namespaces - known))
             context["notice"] = f"{index} has no namespace {stale}: that filter was cleared."
@@ -172,11 +171,8 @@ def _labels(cat: Catalog, index: str) -> dict[str, str]:
     """Words that fit the index searched: its wiki's name, and a title prefix it has."""
     served = cat.get(index)
     sitename = served.index.manifest.source.siteinfo.sitename
-    counts = Counter(
-        title.split(":", 1)[0] for title, ns in tables(served.index).namespaces.items() if ns != 0 and ":" in title
-    )
-    prefix = counts.most_common(1)[0][0] + ":" if counts else ""
-    return {"search_label": f"Search {sitename or index}", "prefix_example": f"e.g. {prefix}" if prefix else ""}
+    label = tables(served.index).largest_label
+    return {"search_label": f"Search {sitename or index}", "prefix_example": f"e.g. {label}:" if label else ""}
 
 
 def _index_choices(cat: Catalog) -> list[dict[str, str]]:
