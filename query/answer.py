@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.lexical import code_words, identifier_share
+from core.lexical import code_words
 from core.prose import heading_above
 from core.urls import with_anchor
 from core.wikitext import heading_anchor
 from index_format import ChunkRow, Index
 
+from .floor import reads_as_identifiers
 from .tables import Tables, normalise_title
 
 #: How many of the top result's best passages are read for a sentence.
@@ -46,7 +47,7 @@ class Answer:
 def is_question(query: str) -> bool:
     """Words, not identifiers: a few of them, at least as much prose as code
     ("what is the default of $wgEnableUploads" is one; "$wgSitename" is not)."""
-    return len(query.split()) >= QUESTION_WORDS and identifier_share(query) <= 0.5
+    return len(query.split()) >= QUESTION_WORDS and not reads_as_identifiers(query)
 
 
 def find_answer(

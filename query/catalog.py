@@ -215,7 +215,7 @@ class Catalog:
             "vector_index": manifest.index.faiss,
             "adaptation": as_dict(adaptation) if adaptation else None,
             "sync": as_dict(manifest.sync) if manifest.sync else None,
-            "floor": asdict(floor) if (floor := Floor.of(manifest.model.name, adaptation is not None)) else None,
+            "floor": asdict(floor) if (floor := Floor.of_index(self.get(name).index)) else None,
         }
 
     def close(self) -> None:

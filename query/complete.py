@@ -15,13 +15,12 @@ import logging
 from dataclasses import dataclass
 
 from core.errors import QueryError
-from core.lexical import identifier_share
 from core.models import Embedder
 from core.settings import Settings
 from core.urls import retitle
 from index_format import Index
 
-from .floor import IDENTIFIER_QUERY, Floor
+from .floor import Floor, reads_as_identifiers
 from .search import search
 from .tables import tables, wiki_title
 
@@ -52,7 +51,7 @@ def complete(
         for t, target, url in found
     ]
     titles = titles[:limit]
-    if len(titles) < limit and identifier_share(typed) <= IDENTIFIER_QUERY:  # words, not a title being typed
+    if len(titles) < limit and not reads_as_identifiers(typed):  # words, not a title being typed
         titles += _semantic(index, embedder, typed, limit, settings, {c.title for c in titles})[: limit - len(titles)]
     return titles
 
@@ -66,6 +65,6 @@ def _semantic(
         response = search(index, embedder, typed, limit=limit, settings=settings, answer=False)
     except QueryError:
         return []
-    floor = Floor.of(index.model_name, index.manifest.adaptation is not None)
+    floor = Floor.of_index(index)
     good = [h for h in response.results if floor is None or (h.relevance or 0.0) >= floor.match]
     return [Completion(h.title, "", h.url.split("#", 1)[0]) for h in good if h.title not in seen]

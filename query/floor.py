@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from core.lexical import identifier_share
 from core.models import REGISTRY
+from index_format import Index
 
 #: Share of identifiers above which a query is read as identifiers, not words.
 IDENTIFIER_QUERY = 0.5
@@ -38,6 +40,16 @@ class Floor:
         if card is None or card.match_floor is None or card.page_floor is None:
             return None
         return cls(card.match_floor, card.page_floor)
+
+    @classmethod
+    def of_index(cls, index: Index) -> Floor | None:
+        """The floor of the model that reads ``index``'s queries."""
+        return cls.of(index.model_name, index.manifest.adaptation is not None)
+
+
+def reads_as_identifiers(query: str) -> bool:
+    """A query mostly of identifiers (``wdt:P31 wd:Q146``, ``API:Rec``), not words."""
+    return identifier_share(query) > IDENTIFIER_QUERY
 
 
 @dataclass(frozen=True)

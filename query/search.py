@@ -17,7 +17,7 @@ from index_format import ChunkRow, Index
 
 from .answer import Answer, find_answer, top_lead
 from .filters import Facet, Filters, check_sort, namespace_facets
-from .floor import IDENTIFIER_MATCH, IDENTIFIER_QUERY, Floor, Verdict
+from .floor import IDENTIFIER_MATCH, Floor, Verdict, reads_as_identifiers
 from .hits import PageHit, page_hit
 from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
 from .tables import Tables, normalise_title, tables, wiki_title
@@ -116,9 +116,8 @@ def search(
     table = tables(index)
     wanted = offset + limit + 1  # one more page tells whether there is a next page
     vector = embedder.encode([query])[0] if ranking.mode != "lexical" else None
-    floor = Floor.of(index.model_name, index.manifest.adaptation is not None) if vector is not None else None
-    floor = floor if ranking.floor else None
-    ask = _Ask(index, table, vector, query, ranking, wanted, floor, identifier_share(query) > IDENTIFIER_QUERY)
+    floor = Floor.of_index(index) if vector is not None and ranking.floor else None
+    ask = _Ask(index, table, vector, query, ranking, wanted, floor, reads_as_identifiers(query))
     dense, lexical, order, verdict = _ranked(ask, None)
     good = verdict.good_match([t for t, _ in order])
     passing = [ts for ts in order if verdict.passes(ts[0])] if good else []
@@ -163,7 +162,7 @@ class _Ask:
     ranking: Ranking
     wanted: int  # pages the caller needs, one more than a page tells whether another follows
     floor: Floor | None
-    identifiers: bool  # a query mostly of identifiers (query.floor.IDENTIFIER_QUERY)
+    identifiers: bool  # a query mostly of identifiers (query.floor.reads_as_identifiers)
 
 
 def _ranked(ask: _Ask, allowed: Callable[[str], bool] | None) -> tuple[Leg, Leg, list[tuple[str, float]], Verdict]:
@@ -230,10 +229,9 @@ def _exact_page(index: Index, table: Tables, query: str) -> Suggestion | None:
     ("There is a page named … on this wiki")."""
     title = wiki_title(query, table)
     target = title if title in table.namespaces else index.alias_target(title)
-    chunk = table.openings.get(target) if target else None
-    if target is None or chunk is None:
+    url = _page_urls(index, table, [target]).get(target) if target else None
+    if target is None or url is None:
         return None
-    url = next(iter(index.chunks([chunk]).values())).url
     return Suggestion(title, url if target == title else retitle(url, target, title))
 
 
@@ -241,9 +239,14 @@ def _suggestions(index: Index, table: Tables, order: list[tuple[str, float]], ve
     """The closest titles of a query without a good match, when they are at
     least as close as a result may be: offered as places to look, not as results."""
     near = [t for t, _ in order if verdict.passes(t)][:SUGGESTIONS]
-    rows = index.chunks([table.openings[t] for t in near if t in table.openings])
-    urls = {row.title: row.url for row in rows.values()}
+    urls = _page_urls(index, table, near)
     return [Suggestion(t, urls[t]) for t in near if t in urls]
+
+
+def _page_urls(index: Index, table: Tables, titles: list[str]) -> dict[str, str]:
+    """The URL of each page (read with its opening chunk, the one stored row it surely has)."""
+    rows = index.chunks([table.openings[t] for t in titles if t in table.openings])
+    return {row.title: row.url for row in rows.values()}
 
 
 def _legs(ask: _Ask, allowed: Callable[[str], bool] | None) -> tuple[Leg, Leg]:
@@ -292,20 +295,11 @@ def _page_cosines(
     whose lead answers."""
     if not best:
         return {}
-    query = np.asarray(vector, dtype=np.float32)
     titles = list(best)
     if known is None:
-        known = dict(zip(titles, (float(s) for s in index.vectors_of([best[t] for t in titles]) @ query), strict=True))
+        known = dict(zip(titles, _cosines(index, [best[t] for t in titles], vector), strict=True))
     opening = [t for t in titles if t in table.openings]
-    openings = (
-        dict(
-            zip(
-                opening, (float(s) for s in index.vectors_of([table.openings[t] for t in opening]) @ query), strict=True
-            )
-        )
-        if opening
-        else {}
-    )
+    openings = dict(zip(opening, _cosines(index, [table.openings[t] for t in opening], vector), strict=True))
     return {t: (known[t] + openings.get(t, known[t])) / 2 for t in titles}
 
 
@@ -329,6 +323,13 @@ def _lexical(index: Index, table: Tables, query: str, depth: int, allowed: Calla
             if first is not None:
                 leg.add(target, first, score)
     return leg
+
+
+def _cosines(index: Index, ids: list[int], vector: np.ndarray) -> list[float]:
+    """The cosine of each stored chunk vector with ``vector`` (unit vectors: a dot product)."""
+    if not ids:
+        return []
+    return [float(s) for s in index.vectors_of(ids) @ np.asarray(vector, dtype=np.float32)]
 
 
 def _exact_titles(table: Tables, query: str, allowed: Callable[[str], bool] | None) -> list[str]:
