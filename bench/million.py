@@ -118,6 +118,7 @@ def write_shards(root: Path, n: int, seed: int = 7) -> tuple[Path, np.ndarray]:
                 "code_language": "",
                 "action_url": "",
                 "source_hash": text_hash(title),
+                "categories": [],
                 "ordinal": ordinal,
                 "section": f"Part {ordinal}" if ordinal else "",
                 "anchor": f"Part_{ordinal}" if ordinal else "",

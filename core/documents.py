@@ -38,6 +38,11 @@ class SiteInfo:
             return base[: base.index("?title=") + len("?title=")]
         return base.rsplit("/", 1)[0] + "/" if base else ""
 
+    @property
+    def category_names(self) -> frozenset[str]:
+        """The category namespace's names, case-folded: its canonical name and the wiki's own."""
+        return frozenset({"category", self.namespaces.get(14, "category").casefold()})
+
 
 @dataclass(frozen=True)
 class Action:
@@ -65,6 +70,7 @@ class Page:
     code_language: str = ""  # "sparql", "sql"
     code_notes: str = ""  # the query's own comments, one a line: the model reads them, not the code
     action_url: str = ""  # where the code runs (the source's ``Action``)
+    categories: tuple[str, ...] = ()  # names without the namespace: ("Configuration settings",)
 
     @property
     def source_hash(self) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,16 @@ import numpy as np
 
 from core.documents import Page
 from core.errors import IndexFormatError
-from core.lexical import fts_expression
 
 from .lexical import TantivyLexical
+from .lookups import TextLookups, as_json
 from .manifest import LEXICAL, MANIFEST, SENTENCES, STORE, VECTORS, Manifest, VectorIndexInfo, first_line, read_manifest
-from .schema import ALIAS_BM25_WEIGHTS, CHUNK_BM25_WEIGHTS, ChunkRow, StoredChunk
+from .schema import ChunkRow, StoredChunk
 from .versions import versions
 
 logger = logging.getLogger(__name__)
+#: Pages whose categories ``stored_pages`` reads in one query.
+_PAGE_BATCH = 1000
 
 
 def read_vectors(path: Path, info: VectorIndexInfo) -> Any:
@@ -40,16 +42,11 @@ def read_vectors(path: Path, info: VectorIndexInfo) -> Any:
     return vectors
 
 
-def _json(values: Iterable[Any]) -> str:
-    """A list of values as one SQL parameter (read with ``json_each``): any number of them."""
-    return json.dumps(list(values))
-
-
 class NotAnIndex(IndexFormatError):
     """The path holds something else: never overwritten, even with --replace."""
 
 
-class Index:
+class Index(TextLookups):
     """A loaded, read-only index. Safe to share between threads."""
 
     def __init__(self, path: Path, version_dir: Path, manifest: Manifest, vectors: Any):
@@ -172,7 +169,9 @@ class Index:
             f"FROM chunks c JOIN pages p ON p.id = c.page WHERE c.id IN ({marks})",
             list(ids),
         )
-        return {row[0]: ChunkRow(*row) for row in rows}
+        found = {row[0]: ChunkRow(*row[:13]) for row in rows}
+        named = self.categories_of(sorted({row.title for row in found.values()}))
+        return {cid: replace(row, categories=named.get(row.title, ())) for cid, row in found.items()}
 
     def chunk_at(self, title: str, anchor: str) -> int | None:
         """The first chunk of a page's section (where a redirect to ``Page#anchor`` lands)."""
@@ -227,7 +226,9 @@ class Index:
             rows = self.db().execute("SELECT title, target FROM aliases")
         else:
             among = "SELECT value FROM json_each(?)"
-            rows = self.db().execute(f"SELECT title, target FROM aliases WHERE target IN ({among})", (_json(targets),))
+            rows = self.db().execute(
+                f"SELECT title, target FROM aliases WHERE target IN ({among})", (as_json(targets),)
+            )
         for alias, target in rows:
             yield str(alias), str(target)
 
@@ -246,15 +247,27 @@ class Index:
             "SELECT p.id, p.page_id, p.title, p.namespace, p.rev_id, p.timestamp, p.url, p.code, p.code_language, "
             "p.action_url, p.text_hash, c.ordinal, c.section, c.anchor, c.text, c.hash "
             f"FROM pages p JOIN chunks c ON c.page = p.id {among}ORDER BY p.id, c.ordinal",
-            () if rows is None else (_json(rows),),
+            () if rows is None else (as_json(rows),),
         )
+        pages: list[tuple[Page, str, list[StoredChunk]]] = []
         for _, grouped in itertools.groupby(found, key=lambda row: row[0]):
             chunks = list(grouped)
             _, page_id, title, ns, rev_id, timestamp, url, code, language, action, source_hash = chunks[0][:11]
             page = Page(
                 title, ns, page_id, rev_id, timestamp, "", url, code=code, code_language=language, action_url=action
             )
-            yield page, str(source_hash), [StoredChunk(title, *row[11:]) for row in chunks]
+            pages.append((page, str(source_hash), [StoredChunk(title, *row[11:]) for row in chunks]))
+            if len(pages) >= _PAGE_BATCH:
+                yield from self._with_categories(pages)
+                pages = []
+        yield from self._with_categories(pages)
+
+    def _with_categories(
+        self, pages: list[tuple[Page, str, list[StoredChunk]]]
+    ) -> Iterator[tuple[Page, str, list[StoredChunk]]]:
+        named = self.categories_of(page.title for page, _, _ in pages)
+        for page, source_hash, chunks in pages:
+            yield replace(page, categories=named.get(page.title, ())), source_hash, chunks
 
     def newest_timestamp(self) -> str:
         """The newest revision timestamp of the pages: where a dump leaves off."""
@@ -264,39 +277,6 @@ class Index:
     def alias_target(self, title: str) -> str | None:
         row = self.db().execute("SELECT target FROM aliases WHERE title = ?", (title,)).fetchone()
         return str(row[0]) if row else None
-
-    # ------------------------------------------------------------ lexical
-
-    def lexical(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Chunks matching any of a query's meaningful terms (``core.lexical.query_terms``),
-        by BM25, higher is better: from tantivy in a large index, else from FTS5."""
-        if self.tantivy is not None:
-            return self.tantivy.search(terms, k)
-        expression = fts_expression(terms)
-        if not expression:
-            return []
-        return [
-            (int(cid), score) for cid, score in self._bm25("chunks_fts", "rowid", CHUNK_BM25_WEIGHTS, expression, k)
-        ]
-
-    def lexical_aliases(self, expression: str, k: int) -> list[tuple[str, float]]:
-        """Pages whose redirect titles match, with the redirect's BM25."""
-        hits = self._bm25("aliases_fts", "target", ALIAS_BM25_WEIGHTS, expression, k)
-        return [(str(target), score) for target, score in hits]
-
-    def _bm25(
-        self, table: str, column: str, weights: tuple[float, ...], expression: str, k: int
-    ) -> list[tuple[Any, float]]:
-        rank = f"bm25({table}, {', '.join(str(w) for w in weights)})"
-        try:
-            rows = self.db().execute(
-                f"SELECT {column}, -{rank} FROM {table} WHERE {table} MATCH ? ORDER BY {rank} LIMIT ?",
-                (expression, k),
-            )
-            return [(value, float(score)) for value, score in rows]
-        except sqlite3.OperationalError as exc:
-            logger.warning("lexical search of %s failed for %r: %s", table, expression, exc)
-            return []
 
     # ------------------------------------------------------------ for rebuilds
 

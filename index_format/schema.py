@@ -39,6 +39,13 @@ CREATE TABLE sentences (
 );
 CREATE INDEX sentences_chunk ON sentences(chunk);
 CREATE INDEX sentences_hash ON sentences(hash);
+-- The categories a page is in (names without the namespace), as its source gave them.
+CREATE TABLE categories (
+    page INTEGER NOT NULL REFERENCES pages(id),
+    name TEXT NOT NULL
+);
+CREATE INDEX categories_name ON categories(name, page);
+CREATE INDEX categories_page ON categories(page);
 CREATE TABLE aliases (
     title TEXT PRIMARY KEY,          -- a redirect's title
     target TEXT NOT NULL,            -- the page it points to
@@ -90,3 +97,4 @@ class ChunkRow:
     code_language: str
     action_url: str
     timestamp: str  # the page's revision time, ISO 8601 ("" for records)
+    categories: tuple[str, ...] = ()

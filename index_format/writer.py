@@ -249,6 +249,9 @@ class IndexWriter:
             ),
         )
         page_row = cur.lastrowid
+        self.conn.executemany(
+            "INSERT INTO categories (page, name) VALUES (?, ?)", [(page_row, name) for name in page.categories]
+        )
         first = self.chunk_count
         title_terms = expand_identifiers(page.title, names=True)
         rows = [(first + i, page_row, c.ordinal, c.section, c.anchor, c.text, c.key) for i, c in enumerate(chunks)]

@@ -84,6 +84,7 @@ def _page(row: dict[str, Any]) -> Page:
         code=row["code"],
         code_language=row["code_language"],
         action_url=row["action_url"],
+        categories=tuple(row["categories"] or ()),
     )
 
 

@@ -48,6 +48,7 @@ def schema(table: str) -> Any:
         *[("page_id", pa.int64()), ("title", text), ("namespace", pa.int32()), ("rev_id", pa.int64())],
         *[("timestamp", text), ("url", text), ("code", text), ("code_language", text), ("action_url", text)],
         ("source_hash", text),
+        ("categories", pa.list_(text)),
     ]
     columns = {
         CHUNKS: [*page, ("ordinal", pa.int32()), ("section", text), ("anchor", text), ("text", text), ("key", text)],

@@ -136,7 +136,7 @@ def _chunk_rows(pages: Iterable[tuple], settings: ChunkSettings, spec: EncoderSp
     for _, seq, page, _, _ in pages:
         assert isinstance(page, Page)
         head: tuple[Any, ...] = (seq, page.page_id, page.title, page.namespace, page.rev_id, page.timestamp)
-        head += (page.url, page.code, page.code_language, page.action_url, page.source_hash)
+        head += (page.url, page.code, page.code_language, page.action_url, page.source_hash, list(page.categories))
         chunks = page_chunks(page, settings, encoder)
         if not chunks:
             yield (*head, -1, "", "", "", "", "", [])

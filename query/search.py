@@ -6,10 +6,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 from core.errors import QueryError
-from core.lexical import fts_expression, identifier_share, query_terms
+from core.lexical import identifier_share, query_terms
 from core.models import Embedder
 from core.settings import SEARCH_MODES, Settings
 from core.urls import retitle
@@ -19,12 +17,13 @@ from .answer import Answer, find_answer, top_lead
 from .filters import Facet, Filters, check_sort, namespace_facets
 from .floor import IDENTIFIER_MATCH, Floor, Verdict, reads_as_identifiers
 from .hits import PageHit, page_hit
-from .ranking import NORM_DEPTH, Leg, Ranking, fuse, prefer_lexical
+from .legs import Ask, legs, page_cosines
+from .operators import Narrowing, narrowing
+from .ranking import Leg, Ranking, fuse, prefer_lexical
+from .syntax import parse_query
 from .tables import Tables, normalise_title, tables, wiki_title
 
 MAX_OFFSET = 1000
-#: Passages the dense leg reads at most while looking for where the floor cuts.
-FLOOR_DEPTH = 4096
 #: Closest titles offered when a query has no good match.
 SUGGESTIONS = 3
 _DEFAULTS = Settings()
@@ -53,6 +52,7 @@ class SearchResponse:
     good_match: bool = True  # False: nothing reached the floor; ``suggestions`` may say where to look
     suggestions: list[Suggestion] = field(default_factory=list)
     exact: Suggestion | None = None  # the page (or redirect) whose title the query is, as the wiki says so
+    notices: list[str] = field(default_factory=list)  # operators that could not be applied, and why
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +66,7 @@ class SearchResponse:
             "good_match": self.good_match,
             "suggestions": [asdict(s) for s in self.suggestions],
             "exact": asdict(self.exact) if self.exact else None,
+            "notices": self.notices,
             "results": [r.as_dict() for r in self.results],
             "facets": {"namespaces": [asdict(f) for f in self.facets]},
         }
@@ -114,11 +115,17 @@ def search(
         raise QueryError(f"mode must be one of {', '.join(SEARCH_MODES)}", "bad_mode")
     check_sort(sort)
     table = tables(index)
+    parsed = parse_query(query)
+    narrow = narrowing(index, table, parsed) if parsed.clauses else Narrowing()
+    if not parsed.text.strip():
+        return _listing(index, table, query, narrow, filters, limit, offset, sort)
+    text = parsed.text
     wanted = offset + limit + 1  # one more page tells whether there is a next page
-    vector = embedder.encode([query])[0] if ranking.mode != "lexical" else None
+    vector = embedder.encode([text])[0] if ranking.mode != "lexical" else None
     floor = Floor.of_index(index) if vector is not None and ranking.floor else None
-    ask = _Ask(index, table, vector, query, ranking, wanted, floor, reads_as_identifiers(query))
-    dense, lexical, order, verdict = _ranked(ask, None)
+    ask = Ask(index, table, vector, text, ranking, wanted, floor, reads_as_identifiers(text), narrow.required)
+    narrowed = narrow.predicate()
+    dense, lexical, order, verdict = _ranked(ask, narrowed, narrow.matched)
     good = verdict.good_match([t for t, _ in order])
     passing = [ts for ts in order if verdict.passes(ts[0])] if good else []
     others = Filters(prefix=filters.prefix).predicate(table)  # facets count under the other filters
@@ -126,15 +133,15 @@ def search(
     suggestions = [] if good else _suggestions(index, table, order, verdict)
     allowed = filters.predicate(table)
     if allowed is not None and good:
-        dense, lexical, order, verdict = _ranked(ask, allowed)
+        dense, lexical, order, verdict = _ranked(ask, _both(allowed, narrowed), narrow.matched)
         passing = [ts for ts in order if verdict.passes(ts[0])]
     if sort == "recent":
         passing = sorted(passing, key=lambda ts: table.timestamps.get(ts[0], ""), reverse=True)
     page = passing[offset : offset + limit]
-    results, passages = _results(index, table, page, dense, lexical, query, verdict, ranking.title_boost)
+    results, passages = _results(index, table, page, dense, lexical, text, verdict, ranking.title_boost)
     line = None
     if answer and vector is not None and offset == 0 and sort == "relevance" and results:
-        line = find_answer(index, query, vector, passages, settings.answer_min_score, top_lead(table, query, passing))
+        line = find_answer(index, text, vector, passages, settings.answer_min_score, top_lead(table, text, passing))
     return SearchResponse(
         query,
         results,
@@ -147,28 +154,50 @@ def search(
         total_exact=floor is not None and dense.complete,
         good_match=good,
         suggestions=suggestions,
-        exact=_exact_page(index, table, query),
+        exact=None if parsed.clauses else _exact_page(index, table, query),
+        notices=list(narrow.notices),
     )
 
 
-@dataclass(frozen=True)
-class _Ask:
-    """One search request as the legs and the floor read it."""
-
-    index: Index
-    table: Tables
-    vector: np.ndarray | None
-    query: str
-    ranking: Ranking
-    wanted: int  # pages the caller needs, one more than a page tells whether another follows
-    floor: Floor | None
-    identifiers: bool  # a query mostly of identifiers (query.floor.reads_as_identifiers)
+def _both(one: Callable[[str], bool], other: Callable[[str], bool] | None) -> Callable[[str], bool]:
+    return one if other is None else (lambda title: one(title) and other(title))
 
 
-def _ranked(ask: _Ask, allowed: Callable[[str], bool] | None) -> tuple[Leg, Leg, list[tuple[str, float]], Verdict]:
-    """Both legs, their fused order of pages, and which pages pass the floor."""
-    dense, lexical = _legs(ask, allowed)
-    order, verdict = _judged(ask, dense, lexical, allowed)
+def _listing(
+    index: Index, table: Tables, query: str, narrow: Narrowing, filters: Filters, limit: int, offset: int, sort: str
+) -> SearchResponse:
+    """A query of operators alone (``incategory:X``, ``prefix:Manual:``): every page they
+    allow is a result, in the wiki's title order (or the most recent first); there is no
+    meaning to rank by, so no floor and no answer line."""
+    listed = narrow.listing(table)
+    others = Filters(prefix=filters.prefix).predicate(table)
+    facets = namespace_facets([t for t in listed if others is None or others(t)], table)
+    allowed = filters.predicate(table)
+    listed = [t for t in listed if allowed is None or allowed(t)]
+    if sort == "recent":
+        listed = sorted(listed, key=lambda t: table.timestamps.get(t, ""), reverse=True)
+    page = [(t, 1.0) for t in listed[offset : offset + limit]]
+    results, _ = _results(index, table, page, Leg(), Leg(), "", Verdict(None, {}, frozenset()), False)
+    return SearchResponse(
+        query,
+        results,
+        offset,
+        limit,
+        len(listed) > offset + limit,
+        facets,
+        total=len(listed),
+        total_exact=True,
+        notices=list(narrow.notices),
+    )
+
+
+def _ranked(
+    ask: Ask, allowed: Callable[[str], bool] | None, matched: frozenset[str]
+) -> tuple[Leg, Leg, list[tuple[str, float]], Verdict]:
+    """Both legs, their fused order of pages, and which pages pass the floor (``matched``:
+    pages an operator asked for by their words pass it, as a named page does)."""
+    dense, lexical = legs(ask, allowed)
+    order, verdict = _judged(ask, dense, lexical, allowed, matched)
     return dense, lexical, order, verdict
 
 
@@ -205,7 +234,7 @@ def _results(
 
 
 def _judged(
-    ask: _Ask, dense: Leg, lexical: Leg, allowed: Callable[[str], bool] | None
+    ask: Ask, dense: Leg, lexical: Leg, allowed: Callable[[str], bool] | None, matched: frozenset[str]
 ) -> tuple[list[tuple[str, float]], Verdict]:
     """The fused order of candidates, and which of them pass the floor."""
     index, table, vector, query, ranking = ask.index, ask.table, ask.vector, ask.query, ask.ranking
@@ -213,11 +242,11 @@ def _judged(
     lifted = _exact_titles(table, query, allowed) if ranking.title_boost else []
     if lifted:
         order = [(t, 1.0) for t in lifted] + [(t, s) for t, s in order if t not in lifted]
-    named = set(lifted)
+    named = set(lifted) | matched
     relevance = dict(dense.scores)
     if vector is not None:
         unscored = {t: lexical.chunks[t][0] for t in lexical.scores if t not in relevance and lexical.chunks.get(t)}
-        relevance.update(_page_cosines(index, table, vector, unscored))
+        relevance.update(page_cosines(index, table, vector, unscored))
     if ask.identifiers and lexical.scores:
         best = max(lexical.scores.values())
         named |= {t for t, s in lexical.scores.items() if s >= IDENTIFIER_MATCH * best}
@@ -247,89 +276,6 @@ def _page_urls(index: Index, table: Tables, titles: list[str]) -> dict[str, str]
     """The URL of each page (read with its opening chunk, the one stored row it surely has)."""
     rows = index.chunks([table.openings[t] for t in titles if t in table.openings])
     return {row.title: row.url for row in rows.values()}
-
-
-def _legs(ask: _Ask, allowed: Callable[[str], bool] | None) -> tuple[Leg, Leg]:
-    index, table, vector, wanted = ask.index, ask.table, ask.vector, ask.wanted
-    depth = max(NORM_DEPTH, wanted * 10)
-    dense = _dense(index, table, vector, depth, wanted, allowed, ask.floor) if vector is not None else Leg()
-    lexical = _lexical(index, table, ask.query, depth, allowed) if ask.ranking.mode != "dense" else Leg()
-    return dense, lexical
-
-
-def _dense(
-    index: Index,
-    table: Tables,
-    vector: np.ndarray,
-    depth: int,
-    wanted: int,
-    allowed: Callable[[str], bool] | None,
-    floor: Floor | None,
-) -> Leg:
-    """Pages by cosine, read deep enough for ``wanted`` pages and, with a floor,
-    until the passages fall below it (so the count of results is exact), up
-    to ``FLOOR_DEPTH`` passages."""
-    k = depth
-    while True:
-        hits = index.search(vector, k)
-        everything = k >= index.vectors.ntotal
-        below = floor is None or not hits or hits[-1][1] < floor.page
-        leg = Leg(floor=hits[min(NORM_DEPTH, len(hits)) - 1][1] if hits else 0.0, complete=everything or below)
-        titles = table.chunk_titles([cid for cid, _ in hits])
-        for cid, score in hits:
-            if cid in titles and (allowed is None or allowed(titles[cid])):
-                leg.add(titles[cid], cid, score)
-        if everything or (len(leg.scores) >= wanted and (below or k >= FLOOR_DEPTH)):
-            best = {title: chunks[0] for title, chunks in leg.chunks.items()}
-            leg.scores.update(_page_cosines(index, table, vector, best, dict(leg.scores)))
-            return leg
-        k *= 4
-
-
-def _page_cosines(
-    index: Index, table: Tables, vector: np.ndarray, best: dict[str, int], known: dict[str, float] | None = None
-) -> dict[str, float]:
-    """A page's cosine with ``vector``: the mean of its best chunk's (``best``;
-    looked up unless ``known``) and its opening's — the lead of an article, the
-    whole of a short page — so one stray passage does not outrank the page
-    whose lead answers."""
-    if not best:
-        return {}
-    titles = list(best)
-    if known is None:
-        known = dict(zip(titles, _cosines(index, [best[t] for t in titles], vector), strict=True))
-    opening = [t for t in titles if t in table.openings]
-    openings = dict(zip(opening, _cosines(index, [table.openings[t] for t in opening], vector), strict=True))
-    return {t: (known[t] + openings.get(t, known[t])) / 2 for t in titles}
-
-
-def _lexical(index: Index, table: Tables, query: str, depth: int, allowed: Callable[[str], bool] | None) -> Leg:
-    leg = Leg()
-    terms = query_terms(query)
-    if not terms:
-        return leg
-    hits = index.lexical(terms, depth)
-    titles = table.chunk_titles([cid for cid, _ in hits])
-    for cid, score in hits:
-        if cid in titles and (allowed is None or allowed(titles[cid])):
-            leg.add(titles[cid], cid, score)
-    for target, score in index.lexical_aliases(fts_expression(terms), 20):
-        if allowed is not None and not allowed(target):
-            continue
-        if target in leg.scores:
-            leg.scores[target] = max(leg.scores[target], score)
-        else:
-            first = table.openings.get(target)
-            if first is not None:
-                leg.add(target, first, score)
-    return leg
-
-
-def _cosines(index: Index, ids: list[int], vector: np.ndarray) -> list[float]:
-    """The cosine of each stored chunk vector with ``vector`` (unit vectors: a dot product)."""
-    if not ids:
-        return []
-    return [float(s) for s in index.vectors_of(ids) @ np.asarray(vector, dtype=np.float32)]
 
 
 def _exact_titles(table: Tables, query: str, allowed: Callable[[str], bool] | None) -> list[str]:

@@ -29,8 +29,9 @@ from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_page
 from indexer.parse import parse_sections
 from indexer.sources.dump import DumpSource
+from query.legs import page_cosines
 from query.ranking import Ranking
-from query.search import _page_cosines, search
+from query.search import search
 from query.tables import tables
 from tests.conftest import DUMPS, FAKE_MODEL, ROOT, FakeEmbedder, fake_build, shared
 
@@ -374,10 +375,10 @@ def test_a_pages_opening_is_its_first_chunk(fake_sample) -> None:
     )
     (title, first), (_, second) = rows
     table = tables(index)
-    scores = _page_cosines(index, table, index.vectors.reconstruct(first), {title: first})
+    scores = page_cosines(index, table, index.vectors.reconstruct(first), {title: first})
     assert scores[title] == pytest.approx(1.0, abs=1e-5)  # its best chunk is its opening
     # best chunk the second: the mean with the opening, which differs
-    assert _page_cosines(index, table, index.vectors.reconstruct(second), {title: second})[title] < 0.999
+    assert page_cosines(index, table, index.vectors.reconstruct(second), {title: second})[title] < 0.999
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,7 @@ def serial(split: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 PAGE_SQL = "SELECT title, namespace, page_id, rev_id, timestamp, url, text_hash FROM pages"
+CATEGORY_SQL = "SELECT p.title, c.name FROM categories c JOIN pages p ON p.id = c.page"
 
 
 def test_a_spark_build_of_split_dumps_equals_the_serial_build(
@@ -92,6 +93,7 @@ def test_a_spark_build_of_split_dumps_equals_the_serial_build(
     assert min(float(ours[k] @ theirs[k]) for k in ours) > 0.9999  # the same encoder; batches differ
     assert stored(a, PAGE_SQL) == stored(b, PAGE_SQL)
     assert stored(a, "SELECT text, hash FROM sentences") == stored(b, "SELECT text, hash FROM sentences")
+    assert stored(a, CATEGORY_SQL) == stored(b, CATEGORY_SQL) and len(stored(b, CATEGORY_SQL)) > 100
     assert b.manifest.source.file == "part1-multistream.xml.bz2, part2.xml.bz2"
     assert re.search(r"part1-multistream.xml.bz2: 6 streams in [3-6] ranges", result.stderr), result.stderr[-2000:]
     assert b.manifest.embedded_with is not None and b.manifest.embedded_with.runtime == "onnxruntime"

@@ -76,9 +76,10 @@ def test_a_first_sync_equals_a_build_from_the_wikis_own_dump(wiki: Wiki, tmp_pat
     build_index(DumpSource(dump), tmp_path / "built", FakeEmbedder(), FAKE_MODEL, SETTINGS)
     synced, built = Index.open(tmp_path / "synced"), Index.open(tmp_path / "built")
     assert synced.page_chunk_hashes() == built.page_chunk_hashes()  # same pages, revisions, chunks
-    assert [(p.title, p.url, p.namespace) for p, _, _ in synced.stored_pages()] == [
-        (p.title, p.url, p.namespace) for p, _, _ in built.stored_pages()
+    assert [(p.title, p.url, p.namespace, p.categories) for p, _, _ in synced.stored_pages()] == [
+        (p.title, p.url, p.namespace, p.categories) for p, _, _ in built.stored_pages()
     ]
+    assert sum(bool(p.categories) for p, _, _ in synced.stored_pages()) >= PAGES - 2
     assert synced.alias_target("Uploading files") == built.alias_target("Uploading files") == "Manual:$wgEnableUploads"
     assert synced.manifest.sync is not None and synced.manifest.sync.api == wiki.api
     assert synced.manifest.source.type == "mediawiki-api" and synced.manifest.source.namespaces == [
@@ -492,3 +493,16 @@ def test_the_gadget_panel_fits_every_skin_wide_and_narrow(wiki: Wiki, tmp_path: 
             browser.close()
     finally:
         server.proc.poll() is None and server.stop()
+
+
+def test_categories_a_template_adds_reach_a_synced_index(wiki: Wiki, tmp_path: Path) -> None:
+    """The Action API gives the categories MediaWiki files a page in, templates' too,
+    which a dump's wikitext does not show."""
+    wiki.edit("Template:Deprecated setting", "This setting is deprecated.[[Category:Deprecated settings]]")
+    wiki.edit("Manual:$wgOldThing", "{{Deprecated setting}}\nAn old setting.\n[[Category:Configuration settings]]")
+    fake_sync(wiki.api, tmp_path / "idx")
+    index = Index.open(tmp_path / "idx")
+    assert set(index.categories_of(["Manual:$wgOldThing"])["Manual:$wgOldThing"]) == {
+        "Configuration settings",
+        "Deprecated settings",
+    }

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.categories import categories
 from core.documents import Page, SiteInfo, SourceDescription
 from core.errors import DumpError
 from core.urls import page_url
@@ -116,6 +117,7 @@ class ContentTableSource:
             text=text,
             url=page_url(self.site.article_path, title),
             redirect=redirect.replace("_", " ") if redirect else None,
+            categories=categories(text, self.site.category_names),
         )
 
 

@@ -27,6 +27,7 @@ from xml.etree.ElementTree import ParseError
 import mwxml
 import mwxml.errors
 
+from core.categories import categories
 from core.documents import Page, SiteInfo, SourceDescription
 from core.errors import DumpError, MalformedXML
 from core.urls import page_url
@@ -267,6 +268,7 @@ class DumpSource:
             text=text,
             url=page_url(self.site.article_path, title),
             redirect=str(redirect).replace("_", " ") if redirect else None,
+            categories=categories(text, self.site.category_names),
         )
 
     def _namespace_of(self, title: str) -> int:

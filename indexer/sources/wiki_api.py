@@ -151,6 +151,28 @@ class WikiApi:
                 return
             cont = data["continue"]
 
+    def query_pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The pages of an ``action=query`` request, one generator batch at a time, each page
+        whole: a property's continuation (``clcontinue``, ``rvcontinue``) sends a page's
+        categories or revisions over several answers, which are merged here."""
+        cont: dict[str, Any] = {}
+        pending: dict[str, dict[str, Any]] = {}
+        while True:
+            data = self.call({"action": "query", **params, **cont})
+            for page in data.get("query", {}).get("pages", []):
+                merged = pending.setdefault(str(page.get("title")), {})
+                for key, value in page.items():
+                    if isinstance(value, list):
+                        merged.setdefault(key, []).extend(value)
+                    else:
+                        merged.setdefault(key, value)
+            cont = data.get("continue") or {}
+            if not any(k != "continue" and not k.startswith("g") for k in cont):  # the batch is whole
+                yield list(pending.values())
+                pending = {}
+            if not cont:
+                return
+
     def login(self, user: str, password: str) -> None:
         """Log in with a bot password (Special:BotPasswords); the session keeps the cookie."""
         token = self.call({"action": "query", "meta": "tokens", "type": "login"})["query"]["tokens"]["logintoken"]
@@ -198,7 +220,12 @@ def _seconds(value: str | None, cap: float) -> float | None:
         return None
 
 
-_REVISIONS = {"prop": "revisions|info", "rvprop": "ids|timestamp|content", "rvslots": "main"}
+_REVISIONS = {
+    "prop": "revisions|info|categories",
+    "rvprop": "ids|timestamp|content",
+    "rvslots": "main",
+    "cllimit": "max",
+}
 
 
 class _ApiSource:
@@ -235,12 +262,13 @@ class _ApiSource:
             text=text,
             url=page_url(self.site.article_path, title),
             redirect=redirect,
+            categories=tuple(str(c["title"]).partition(":")[2] for c in data.get("categories", [])),
         )
 
     def _read(self, params: dict[str, Any]) -> Iterator[Page]:
         """The pages (and redirects) of the chosen namespaces that a query answers with."""
-        for batch in self.api.query({**params, **_REVISIONS}):
-            pages = [p for p in batch.get("pages", []) if int(p.get("ns", 0)) in self.namespaces]
+        for batch in self.api.query_pages({**params, **_REVISIONS}):
+            pages = [p for p in batch if int(p.get("ns", 0)) in self.namespaces]
             redirects = [str(p["title"]) for p in pages if p.get("redirect")]
             targets = self._redirect_targets(redirects) if redirects else {}
             for data in pages:
