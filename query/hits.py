@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.prose import Fact, card_text
-from core.urls import with_anchor
+from core.urls import retitle, with_anchor
 from index_format import ChunkRow
 
 from .snippets import SNIPPET_CHARS, make_snippet
@@ -22,6 +22,14 @@ class SectionHit:
     score: float
     snippet: str
     highlights: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Category:
+    """A category of a result's page, linked to the category's page on the wiki."""
+
+    name: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class PageHit:
     facts: list[Fact] = field(default_factory=list)  # template fields shown apart ("Default: false")
     relevance: float | None = None  # cosine of query and page, the floor's scale (None: lexical search)
     redirect_from: str = ""  # the redirect the query named this page by
+    categories: list[Category] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,4 +107,5 @@ def page_hit(
         facts=facts,
         relevance=None if relevance is None else round(relevance, 4),
         redirect_from=redirect[0] if redirect else "",
+        categories=[Category(name, retitle(best.url, best.title, f"Category:{name}")) for name in best.categories],
     )

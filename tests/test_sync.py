@@ -366,7 +366,8 @@ def test_the_gadget_shows_semantic_results_on_the_wikis_special_search(wiki: Wik
     # vector, title included (a short page titled "Gadget test page" scored 0.29, under it)
     wiki.edit(
         "Manual:Numbat diet",
-        'Numbats eat termites.\n\nMarkup is shown as text: <nowiki><img src=x onerror="window.__xss=1"></nowiki>',
+        'Numbats eat termites.\n\nMarkup is shown as text: <nowiki><img src=x onerror="window.__xss=1"></nowiki>'
+        "\n[[Category:Marsupials]]",
     )
     target = tmp_path / "indexes" / "live"
     assert run_cli("sync", "--api", wiki.api, "--index", str(target), "-q").returncode == 0
@@ -393,6 +394,9 @@ def test_the_gadget_shows_semantic_results_on_the_wikis_special_search(wiki: Wik
             answer = page.locator(".wikisearch-answer")  # the answer line: its sentence, linked to its page
             assert answer.locator(".wikisearch-answer-text").text_content().startswith("Numbats eat termites.")
             assert answer.locator("a").get_attribute("href") == hrefs[0]
+            category = page.locator(".wikisearch-result").first.locator(".wikisearch-categories a")
+            assert category.text_content() == "Marsupials"  # the page's categories, linked to the wiki's
+            assert category.get_attribute("href") == wiki.url + "/index.php/Category:Marsupials"
             assert page.evaluate("window.__xss") is None and page.locator("#wikisearch-panel img").count() == 0
             assert page.locator(".searchresults").count() == 1  # the wiki's own results are still there
             page.screenshot(path=str(tmp_path / "special-search.png"), full_page=True)

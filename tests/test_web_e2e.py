@@ -62,6 +62,29 @@ def test_gunicorn_serves_real_semantic_search(server: str) -> None:
     assert all("#" not in url for url in titles[3])  # type: ignore[index,operator]
 
 
+def test_cirrussearch_operators_narrow_real_semantic_search(server: str) -> None:
+    """The bar of issue 35, with the real model behind gunicorn."""
+
+    def titles(q: str, limit: int = 50) -> tuple[dict, list[str]]:
+        status, data = get_json(server + "/api/v1/search?" + urllib.parse.urlencode({"q": q, "limit": limit}))
+        assert status == 200, data
+        return data, [r["title"] for r in data["results"]]  # type: ignore[index,call-overload]
+
+    _, plain = titles("table name prefix", 10)
+    assert "Manual:$wgDBprefix" in plain[1:]  # not first without the quotes
+    assert titles('"table name prefix"')[1][0] == "Manual:$wgDBprefix"
+    data, found = titles("intitle:upload")
+    assert found and all("upload" in t.lower() for t in found)
+    assert found and not any(t.startswith("API:") for t in titles("upload -API")[1])
+    data, found = titles('incategory:"Configuration settings"')
+    assert data["total"] == 730 and all(  # type: ignore[index,call-overload]
+        [c["name"] for c in r["categories"]] == ["Configuration settings"]
+        for r in data["results"]  # type: ignore[index,call-overload]
+    )
+    data, _ = titles("insource:wgLogos logo")
+    assert "insource:" in data["notices"][0]  # type: ignore[index,call-overload]
+
+
 def test_gunicorn_errors_are_json_not_tracebacks(server: str) -> None:
     status, data = get_json(server + "/api/v1/search?q=" + "z" * 400)
     assert status == 400 and data["error"]["code"] == "bad_query"  # type: ignore[index,call-overload]

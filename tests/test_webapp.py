@@ -437,3 +437,23 @@ def test_a_search_for_a_title_says_there_is_a_page_named_so(client: FlaskClient)
     link = '<a href="https://www.mediawiki.org/wiki/Manual:$wgUploadPath">Manual:$wgUploadPath</a>'
     assert f"There is a page named “{link}” on this wiki." in html
     assert "There is a page named" not in client.get("/?q=upload+files&index=docs").get_data(as_text=True)
+
+
+def test_the_page_reads_operators_shows_categories_and_says_what_it_left_out(client: FlaskClient) -> None:
+    html = client.get("/", query_string={"q": 'incategory:"MediaWiki action API"', "index": "docs"}).get_data(
+        as_text=True
+    )
+    assert "Results 1–10 of 142 for" in html and html.count('<li class="result">') == 10
+    assert (
+        html.count(
+            '<p class="categories">Category: <a href="https://www.mediawiki.org/wiki/Category:MediaWiki_action_API">MediaWiki action API</a></p>'
+        )
+        == 10
+    )
+    html = client.get("/", query_string={"q": "insource:wgLogos logo", "index": "docs"}).get_data(as_text=True)
+    assert "insource: is not supported" in html and '<li class="result">' in html
+    quoted = client.get("/api/v1/search", query_string={"q": '"table name prefix"', "index": "docs"}).get_json()
+    assert [r["title"] for r in quoted["results"]] == ["Manual:$wgDBprefix"] and quoted["notices"] == []
+    assert quoted["results"][0]["categories"] == [
+        {"name": "Configuration settings", "url": "https://www.mediawiki.org/wiki/Category:Configuration_settings"}
+    ]

@@ -59,6 +59,8 @@ def query(
     if as_json:
         click.echo(json.dumps(response.as_dict(), ensure_ascii=False))
         return
+    for said in response.notices:
+        click.echo(said + "\n")
     if response.exact:
         click.echo(f"There is a page named {response.exact.title!r} on this wiki: {response.exact.url}\n")
     if response.answer:
@@ -79,6 +81,8 @@ def query(
         click.echo(click.style(f"{rank}. {hit.section}", bold=True) + redirect + f"  ({hit.score:.3f})")
         click.echo(f"   {hit.url}" + (f"  (edited {hit.timestamp[:10]})" if hit.timestamp else ""))
         click.echo(f"   {hit.snippet}")
+        if hit.categories:
+            click.echo("   categories: " + " · ".join(c.name for c in hit.categories))
         for more in hit.more:
             click.echo(f"   · {more.section}  {more.url}")
 

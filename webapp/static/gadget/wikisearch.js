@@ -93,6 +93,22 @@
 			if (typeof hit.snippet === 'string' && hit.snippet) {
 				item.appendChild(el('div', 'wikisearch-snippet', hit.snippet));
 			}
+			var categories = Array.isArray(hit.categories) ? hit.categories.filter(function (c) {
+				return c && typeof c.name === 'string' && safeUrl(c.url);
+			}) : [];
+			if (categories.length) {
+				// As the wiki's own catlinks read: "Categories: A | B".
+				var line = el('div', 'wikisearch-categories', categories.length === 1 ? 'Category: ' : 'Categories: ');
+				categories.forEach(function (c, i) {
+					if (i) {
+						line.appendChild(document.createTextNode(' | '));
+					}
+					var a = el('a', null, c.name);
+					a.href = safeUrl(c.url);
+					line.appendChild(a);
+				});
+				item.appendChild(line);
+			}
 			list.appendChild(item);
 		});
 		if (!list.children.length) {
