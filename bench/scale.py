@@ -27,7 +27,7 @@ import numpy as np
 from bench import percentiles  # bench/bench.py, beside this script
 from core.settings import Settings
 from index_format import Index
-from index_format.writer import HNSW_EF_SEARCH, HNSW_M, to_hnsw
+from index_format.vector_kinds import HNSW_EF_SEARCH, HNSW_M, to_hnsw
 from query.catalog import Catalog
 from query.search import search
 

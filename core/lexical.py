@@ -149,6 +149,12 @@ def _inflected(word: str, known: frozenset[str]) -> bool:
     return False
 
 
+def english_word(word: str) -> bool:
+    """A known English word (``words.txt``), or one with an ending (``readers``, ``crewed``)."""
+    known = vocabulary()
+    return word in known or _inflected(word, known)
+
+
 def split_compound(word: str) -> list[str]:
     """The words of a run-together lower-case identifier, fewest parts first:
     ``createaccount`` → create, account; ``allpages`` → all, pages;
@@ -289,3 +295,12 @@ def identifier_share(query: str) -> float:
         return 0.0
     coded = sum(1 for w in words if _CODE_TOKEN.match(w) or split_compound(w.lower()))
     return coded / len(words)
+
+
+#: A word of the vocabulary: letters only (identifiers, numbers and code are never respelled).
+_PLAIN_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def plain_words(text: str) -> list[str]:
+    """The lower-case words of letters in ``text``: what the vocabulary counts and spelling corrects."""
+    return _PLAIN_WORD.findall(text.lower())

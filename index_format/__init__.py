@@ -6,8 +6,8 @@ An index is a directory (a symlink to its current version, see ``versions``)::
                     model, source, chunking, counts, FAISS type, build report
     vectors.faiss   normalised vectors; FAISS id == chunks.id in SQLite; exact
                     (IndexFlatIP) up to ``Settings.flat_max_chunks``, then HNSW,
-                    then IVF-PQ re-ranked exactly (``writer.choose_vector_index``)
-    store.sqlite    pages, chunks, aliases, sentences, FTS5 tables (``schema``)
+                    then IVF-PQ re-ranked exactly (``vector_kinds.choose_vector_index``)
+    store.sqlite    pages, chunks, categories, aliases, sentences, vocabulary, FTS5 tables (``schema``)
     sentences.f16   the answer line's sentence vectors (float16; row = sentences.id)
     lexical.tantivy/  a large index's lexical leg (``lexical``); FTS5 below that
     encoder.onnx, tokenizer.json   the query encoder (optional; in an index adapted on

@@ -121,3 +121,12 @@ class TextLookups:
         except sqlite3.OperationalError as exc:
             logger.warning("match of %r failed: %s", expression, exc)
             return set()
+
+    @functools.cached_property
+    def vocabulary(self) -> dict[str, int]:
+        """Every word of letters in the pages, with how often it occurs (empty for an
+        index built before the vocabulary was kept)."""
+        exists = self.db().execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vocabulary'")
+        if exists.fetchone() is None:
+            return {}
+        return {str(word): int(count) for word, count in self.db().execute("SELECT word, count FROM vocabulary")}

@@ -46,6 +46,12 @@ CREATE TABLE categories (
 );
 CREATE INDEX categories_name ON categories(name, page);
 CREATE INDEX categories_page ON categories(page);
+-- Every word of letters in the pages' titles and text, with how often it occurs:
+-- the vocabulary that spelling suggestions ("Did you mean") are drawn from.
+CREATE TABLE vocabulary (
+    word TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE aliases (
     title TEXT PRIMARY KEY,          -- a redirect's title
     target TEXT NOT NULL,            -- the page it points to

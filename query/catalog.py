@@ -177,6 +177,7 @@ class Catalog:
         mode: str | None = None,
         filters: Filters = NO_FILTERS,
         sort: str = "relevance",
+        respell: bool = True,
     ) -> SearchResponse:
         served = self.get(name)
         return search(
@@ -189,6 +190,7 @@ class Catalog:
             settings=self.settings,
             filters=filters,
             sort=sort,
+            respell=respell,
         )
 
     def complete(self, name: str | None, typed: str, limit: int) -> list[Completion]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from core.errors import QueryError
@@ -20,6 +20,7 @@ from .hits import PageHit, page_hit
 from .legs import Ask, legs, page_cosines
 from .operators import Narrowing, narrowing
 from .ranking import Leg, Ranking, fuse, prefer_lexical
+from .spelling import did_you_mean
 from .syntax import parse_query
 from .tables import Tables, normalise_title, tables, wiki_title
 
@@ -53,6 +54,9 @@ class SearchResponse:
     suggestions: list[Suggestion] = field(default_factory=list)
     exact: Suggestion | None = None  # the page (or redirect) whose title the query is, as the wiki says so
     notices: list[str] = field(default_factory=list)  # operators that could not be applied, and why
+    did_you_mean: str | None = None  # the query with its unknown words respelled
+    respelled: bool = False  # True: these are the results of ``did_you_mean``, not of the query
+    text: str = ""  # what was searched as words (the query without its operators)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,8 @@ class SearchResponse:
             "suggestions": [asdict(s) for s in self.suggestions],
             "exact": asdict(self.exact) if self.exact else None,
             "notices": self.notices,
+            "did_you_mean": self.did_you_mean,
+            "respelled": self.respelled,
             "results": [r.as_dict() for r in self.results],
             "facets": {"namespaces": [asdict(f) for f in self.facets]},
         }
@@ -103,17 +109,53 @@ def search(
     filters: Filters = NO_FILTERS,
     sort: str = "relevance",
     answer: bool = True,
+    respell: bool = True,
 ) -> SearchResponse:
     """Search one index: dense, lexical or both fused; results grouped by page,
     those above the model's relevance floor (``query.floor``). ``settings``
     bound the request; ``ranking`` defaults to theirs. ``filters`` narrow it;
     facets count the results under the other filters (a facet's count is what
-    a click gives). ``answer``: look for the answer line (first page, by relevance)."""
+    a click gives). ``answer``: look for the answer line (first page, by relevance).
+    A query with unknown words gets a close spelling (``did_you_mean``); with
+    ``respell``, its results instead when the query found nothing above the floor or
+    the spelling's best page is closer to it (measured: bench/spelling.py)."""
     query = validate(query, limit, offset, settings)
     ranking = ranking or Ranking.from_settings(settings)
     if ranking.mode not in SEARCH_MODES:
         raise QueryError(f"mode must be one of {', '.join(SEARCH_MODES)}", "bad_mode")
     check_sort(sort)
+    asked = _Request(limit, offset, ranking, settings, filters, sort, answer)
+    response = _searched(index, embedder, query, asked)
+    spelled = did_you_mean(index, query, response.text) if response.text else None
+    if spelled is None:
+        return response
+    if respell:
+        instead = _searched(index, embedder, spelled, asked)
+        if instead.results and (not response.results or _closest(instead) > _closest(response)):
+            return replace(instead, query=query, did_you_mean=spelled, respelled=True)
+    return replace(response, did_you_mean=spelled)
+
+
+def _closest(response: SearchResponse) -> float:
+    """How close the best page is to its query, on the model's scale (0 in lexical mode)."""
+    return max((hit.relevance or 0.0 for hit in response.results), default=0.0)
+
+
+@dataclass(frozen=True)
+class _Request:
+    limit: int
+    offset: int
+    ranking: Ranking
+    settings: Settings
+    filters: Filters
+    sort: str
+    answer: bool
+
+
+def _searched(index: Index, embedder: Embedder, query: str, asked: _Request) -> SearchResponse:
+    """One search of ``query`` as it is written."""
+    limit, offset, ranking, settings = asked.limit, asked.offset, asked.ranking, asked.settings
+    filters, sort, answer = asked.filters, asked.sort, asked.answer
     table = tables(index)
     parsed = parse_query(query)
     narrow = narrowing(index, table, parsed) if parsed.clauses else Narrowing()
@@ -156,6 +198,7 @@ def search(
         suggestions=suggestions,
         exact=None if parsed.clauses else _exact_page(index, table, query),
         notices=list(narrow.notices),
+        text=text,
     )
 
 

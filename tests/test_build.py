@@ -24,7 +24,7 @@ from core.settings import Settings
 from index_format import FORMAT_VERSION, Index, IndexWriter, Manifest
 from index_format.lexical import choose_lexical_engine
 from index_format.manifest import LEXICAL, MANIFEST, STORE, VECTORS
-from index_format.writer import choose_vector_index
+from index_format.vector_kinds import choose_vector_index
 from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_page
 from indexer.parse import parse_sections

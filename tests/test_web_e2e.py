@@ -83,6 +83,11 @@ def test_cirrussearch_operators_narrow_real_semantic_search(server: str) -> None
     )
     data, _ = titles("insource:wgLogos logo")
     assert "insource:" in data["notices"][0]  # type: ignore[index,call-overload]
+    data, found = titles("uplod images", 10)
+    assert data["did_you_mean"] == "upload images" and data["respelled"]  # type: ignore[index,call-overload]
+    assert found == titles("upload images", 10)[1]
+    data, found = titles("recnt chnages api", 10)  # was API:Xmlfm, API:Rawfm
+    assert data["did_you_mean"] == "recent changes api" and found[0] == "API:Recentchanges"  # type: ignore[index,call-overload]
 
 
 def test_gunicorn_errors_are_json_not_tracebacks(server: str) -> None:

@@ -457,3 +457,14 @@ def test_the_page_reads_operators_shows_categories_and_says_what_it_left_out(cli
     assert quoted["results"][0]["categories"] == [
         {"name": "Configuration settings", "url": "https://www.mediawiki.org/wiki/Category:Configuration_settings"}
     ]
+
+
+def test_a_typo_is_respelled_with_a_way_back_to_what_was_typed(client: FlaskClient) -> None:
+    html = client.get("/", query_string={"q": "intitle:uplod", "index": "docs"}).get_data(as_text=True)
+    assert "Showing results for" in html and "<em>intitle:upload</em>" in html
+    back = re.search(r'Search instead for <a href="([^"]+)">intitle:uplod</a>', html)
+    assert back and "respell=0" in back.group(1)
+    typed = client.get(back.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Did you mean:" in typed and "<em>intitle:upload</em>" in typed and '<li class="result">' not in typed
+    bad = client.get("/api/v1/search", query_string={"q": "uplod", "respell": "yes"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "bad_parameter"

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 #: Refusals that name a bad parameter value rather than a bad query.
 PARAMETER_CODES = dict.fromkeys(
-    ("bad_namespace", "bad_prefix", "bad_sort", "bad_limit", "bad_offset", "bad_mode"), "bad_parameter"
+    ("bad_namespace", "bad_prefix", "bad_sort", "bad_limit", "bad_offset", "bad_mode", "bad_respell"), "bad_parameter"
 )
 CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 429: "rate_limited", 500: "internal_error"}
 

@@ -146,7 +146,7 @@ def search_page() -> tuple[str, int] | str:
             filters = Filters(filters.namespaces & known, filters.prefix)
         context.update(filters=filters, sort=sort)
         mode = request.args.get("mode") or None
-        response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE, mode, filters, sort)
+        response = cat.search(index, query, PAGE_SIZE, (page - 1) * PAGE_SIZE, mode, filters, sort, _respell())
     except QueryError as exc:
         return render_template("search.html", error=_friendly(exc), **context), 400
     action = cat.get(index).index.manifest.source.action
@@ -191,11 +191,20 @@ def api_search() -> Response:
     index = request.args.get("index") or catalog().default
     mode = request.args.get("mode") or None
     filters, sort = _narrowing()
-    response = catalog().search(index, query, int_arg("limit", PAGE_SIZE), int_arg("offset", 0), mode, filters, sort)
+    limit, offset = int_arg("limit", PAGE_SIZE), int_arg("offset", 0)
+    response = catalog().search(index, query, limit, offset, mode, filters, sort, _respell())
     data = result_json(response, index)
     data["mode"] = mode or settings().search_mode
     data["sort"] = sort
     return jsonify(data)
+
+
+def _respell() -> bool:
+    """``respell=0``: search the query as typed, never its respelling (the "search instead for" link)."""
+    value = request.args.get("respell", "1")
+    if value not in ("0", "1"):
+        raise QueryError(f"respell must be 0 or 1, not {value[:20]!r}", "bad_respell")
+    return value == "1"
 
 
 def _narrowing() -> tuple[Filters, str]:

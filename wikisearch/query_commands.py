@@ -32,6 +32,7 @@ def _catalog(index_dir: Path, settings: Settings) -> Any:
 @click.option("--namespace", "namespaces", multiple=True, help="Only pages in this namespace number (repeatable).")
 @click.option("--prefix", help="Only pages whose title starts with this (e.g. Manual: or API:).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True, help="Order of matches.")
+@click.option("--as-typed", is_flag=True, help="Search QUERY as typed, never its spelling suggestion (still shown).")
 @click.option("--json", "as_json", is_flag=True, help='Print one JSON object: {"results": [...]}.')
 @click.pass_context
 @handle_errors
@@ -45,9 +46,11 @@ def query(
     namespaces: tuple[str, ...],
     prefix: str | None,
     sort: str,
+    as_typed: bool,
     as_json: bool,
 ) -> None:
-    """Search the index at --index for QUERY."""
+    """Search the index at --index for QUERY (CirrusSearch's "phrase", -word, intitle:,
+    incategory: and prefix: work in it: docs/reference/search-syntax.md)."""
     setup_logging(ctx.obj["verbose"], True)
     settings = Settings.load({"search_mode": mode})
     from query.search import validate
@@ -55,12 +58,16 @@ def query(
     validate(query, limit, offset, settings)
     filters = Filters.parse(namespaces, prefix)
     catalog = _catalog(index_dir, settings)
-    response = catalog.search(None, query, limit, offset, filters=filters, sort=sort)
+    response = catalog.search(None, query, limit, offset, filters=filters, sort=sort, respell=not as_typed)
     if as_json:
         click.echo(json.dumps(response.as_dict(), ensure_ascii=False))
         return
     for said in response.notices:
         click.echo(said + "\n")
+    if response.respelled:
+        click.echo(f"showing results for {response.did_you_mean!r}; search instead for {query!r} with --as-typed\n")
+    elif response.did_you_mean:
+        click.echo(f"did you mean: {response.did_you_mean!r}?\n")
     if response.exact:
         click.echo(f"There is a page named {response.exact.title!r} on this wiki: {response.exact.url}\n")
     if response.answer:

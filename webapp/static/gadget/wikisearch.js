@@ -63,6 +63,12 @@
 		panel.setAttribute('aria-label', 'Semantic results');
 		var heading = el('h2', 'wikisearch-heading', 'Semantic results');
 		panel.appendChild(heading);
+		if (data.respelled === true && typeof data.did_you_mean === 'string') {
+			// The tool searched a respelling: say so, as the wiki's own "Showing results for" does.
+			var respelled = el('p', 'wikisearch-respelled', 'Showing results for ');
+			respelled.appendChild(el('em', null, data.did_you_mean));
+			panel.appendChild(respelled);
+		}
 		var answer = data.answer;
 		if (answer && typeof answer.text === 'string' && typeof answer.section === 'string' && safeUrl(answer.url)) {
 			var box = el('p', 'wikisearch-answer');
