@@ -5,13 +5,13 @@ unknown when neither the pages nor English (``core/words.txt``) have it."""
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 
 from symspellpy import SymSpell, Verbosity
 
 from core.lexical import english_word
 from index_format import Index
+
+from .tables import PerIndex
 
 #: Words shorter than this are never respelled; up to ``SHORT_WORD`` letters one edit
 #: is allowed, beyond it two (an edit is a letter dropped, added, changed, or two swapped).
@@ -58,16 +58,8 @@ class Speller:
         return fixes
 
 
-_spellers: weakref.WeakKeyDictionary[Index, Speller] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def speller(index: Index) -> Speller:
-    with _lock:
-        found = _spellers.get(index)
-        if found is None:
-            found = _spellers[index] = Speller(index.vocabulary)
-        return found
+#: Each index's speller, made on first use and kept while the index is.
+speller = PerIndex(lambda index: Speller(index.vocabulary))
 
 
 def did_you_mean(index: Index, query: str, text: str) -> str | None:

@@ -7,13 +7,16 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from core.lexical import without_config_prefix
 from index_format import Index
+
+T = TypeVar("T")
 
 
 def normalise_title(title: str) -> str:
@@ -53,20 +56,25 @@ class Tables:
         return {target: (alias, anchor) for alias, target, anchor in self.redirects.get(name, []) if target not in own}
 
 
-_tables: weakref.WeakKeyDictionary[Index, Tables] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
+class PerIndex(Generic[T]):
+    """A value derived from an index once, on first use, and kept while the index is
+    (a served index reloaded after a build is a new one)."""
 
+    def __init__(self, make: Callable[[Index], T]):
+        self.make = make
+        self.kept: weakref.WeakKeyDictionary[Index, T] = weakref.WeakKeyDictionary()
+        self.lock = threading.Lock()
 
-def tables(index: Index) -> Tables:
-    """The tables of ``index``, loaded on first use and kept while it is."""
-    with _lock:
-        found = _tables.get(index)
-        if found is None:
-            found = _tables[index] = _load(index)
-        return found
+    def __call__(self, index: Index) -> T:
+        with self.lock:
+            found = self.kept.get(index)
+            if found is None:
+                found = self.kept[index] = self.make(index)
+            return found
 
 
 def _load(index: Index) -> Tables:
+    """The tables of ``index`` (``tables``)."""
     rows = list(index.page_rows())
     page_titles = {row_id: title for row_id, title, _, _ in rows}
     named: dict[str, list[str]] = {}
@@ -94,6 +102,10 @@ def _load(index: Index) -> Tables:
         labels.most_common(1)[0][0] if labels else "",
         timestamps,
     )
+
+
+#: The tables of an index, loaded on first use and kept while it is.
+tables = PerIndex(_load)
 
 
 def wiki_title(typed: str, table: Tables) -> str:
