@@ -534,6 +534,7 @@ def test_a_sample_is_drawn_among_the_pages_there_are_when_rows_have_gaps(tmp_pat
         for sql in ("UPDATE pages SET id = -id", "UPDATE pages SET id = -2 * id"):
             db.execute(sql)
         db.execute("UPDATE chunks SET page = 2 * page")
+        db.execute("UPDATE categories SET page = 2 * page")
     assert read_wiki(index, 10**6, seed=0) == whole
     for size in (40, len(whole.pages) - 1):
         some = read_wiki(index, size, seed=0)
