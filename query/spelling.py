@@ -4,7 +4,9 @@ unknown when neither the pages nor English (``core/words.txt``) have it."""
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 
 from symspellpy import SymSpell, Verbosity
 
@@ -34,10 +36,18 @@ class Speller:
 
     def __init__(self, vocabulary: dict[str, int]):
         self.known = vocabulary
-        self.symspell = SymSpell(max_dictionary_edit_distance=MAX_EDITS, prefix_length=7)
-        offered = sorted((n, w) for w, n in vocabulary.items() if n >= MIN_COUNT)[-OFFERED_MAX:]
-        for count, word in offered:
-            self.symspell.create_dictionary_entry(word, count)
+        self._lock = threading.Lock()
+
+    @functools.cached_property
+    def symspell(self) -> SymSpell:
+        """The lookup, made when a query first has an unknown word (~2.3 KiB and ~20 µs a
+        word offered: docs/experiments/2026-12-05-search-language.md)."""
+        with self._lock:
+            found = SymSpell(max_dictionary_edit_distance=MAX_EDITS, prefix_length=7)
+            offered = sorted((n, w) for w, n in self.known.items() if n >= MIN_COUNT)[-OFFERED_MAX:]
+            for count, word in offered:
+                found.create_dictionary_entry(word, count)
+            return found
 
     def correct(self, text: str) -> dict[str, str]:
         """The unknown words of ``text`` respelled, word → spelling: all of them, or none when
