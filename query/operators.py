@@ -77,6 +77,8 @@ def narrowing(index: Index, table: Tables, parsed: Parsed) -> Narrowing:
             )
             continue
         titles = _titles(index, table, clause.keyword, clause.value)
+        if clause.keyword == "incategory" and not titles and not clause.negated:
+            notices.append(f"No page of {index.path.name} is in the category “{clause.value.replace('_', ' ')}”.")
         if clause.negated:
             excluded |= titles
             continue

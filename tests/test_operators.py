@@ -116,6 +116,13 @@ def test_what_cannot_be_applied_is_said_and_the_rest_is_searched(docs: Index, tm
     assert response.as_dict()["notices"] == response.notices
 
 
+def test_a_category_no_page_is_in_is_said_so(docs: Index) -> None:
+    response = search(docs, FakeEmbedder(), "incategory:Marsupials upload")
+    assert not response.results and response.notices == [
+        f"No page of {Path(docs.path).name} is in the category “Marsupials”."
+    ]
+
+
 def test_facets_count_what_the_operators_allow(docs: Index) -> None:
     response = search(docs, FakeEmbedder(), 'incategory:"MediaWiki action API"')
     assert [(f.label, f.count) for f in response.facets] == [("API", 142)]
