@@ -73,7 +73,7 @@ def parse_query(query: str) -> Parsed:
     clauses: list[Clause] = []
     for node in tree.children:
         if isinstance(node, Token):
-            if node.type == "PHRASE":
+            if node.type == "PHRASE" and _has_words(_unquote(node)):
                 clauses.append(Clause("phrase", _unquote(node)))
             words.append(_unquote(node))
         elif node.data == "prefix":
@@ -84,20 +84,30 @@ def parse_query(query: str) -> Parsed:
                 words.append("prefix:")
         else:
             _read(node, clauses, words)
+    if not clauses and not any(_has_words(w) for w in words):  # '""', '-': nothing to read but the text
+        return Parsed(query)
     return Parsed(" ".join(w for w in words if w), tuple(clauses))
+
+
+def _has_words(value: str) -> bool:
+    """A value an operator can match: ``""`` and ``"!!!"`` hold no word and are left out."""
+    return any(ch.isalnum() for ch in value)
 
 
 def _read(node: Tree, clauses: list[Clause], words: list[str]) -> None:
     negated = node.data == "negated"
     inner = node.children[1] if negated else node
     if isinstance(inner, Token):
-        clauses.append(Clause("phrase" if inner.type == "PHRASE" else "word", _unquote(inner), negated))
+        if _has_words(_unquote(inner)):
+            clauses.append(Clause("phrase" if inner.type == "PHRASE" else "word", _unquote(inner), negated))
         return
     keyword = str(inner.children[0])[:-1]
     if len(inner.children) < 2:  # "intitle:" and nothing: text, as CirrusSearch reads it
         words.append(keyword + ":")
         return
     value = _unquote(inner.children[1])
+    if not _has_words(value):
+        return
     clauses.append(Clause(keyword, value, negated))
     if keyword == "intitle" and not negated:  # the title's words are part of what is looked for
         words.append(value)

@@ -41,6 +41,10 @@ PARSED = [
     ("a - b", "a - b", []),
     ('"unclosed phrase', "unclosed phrase", [Clause("phrase", "unclosed phrase")]),
     ('"near words"~2 here', "near words here", [Clause("phrase", "near words")]),
+    ('intitle:"" upload', "upload", []),  # an operator on no word is left out
+    ('"!!!" upload -""', "!!! upload", []),
+    ('""', '""', []),  # nothing but marks: the text as typed
+    ("-", "-", []),
 ]
 
 
