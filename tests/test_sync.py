@@ -24,6 +24,7 @@ from core.settings import Settings
 from index_format import Index
 from index_format.manifest import MANIFEST
 from indexer.build import build_index
+from indexer.sources import wiki_api
 from indexer.sources.dump import DumpSource
 from indexer.sources.wiki_api import ApiPolicy, WikiApi
 from indexer.sync import sync_index
@@ -499,9 +500,12 @@ def test_the_gadget_panel_fits_every_skin_wide_and_narrow(wiki: Wiki, tmp_path: 
         server.proc.poll() is None and server.stop()
 
 
-def test_categories_a_template_adds_reach_a_synced_index(wiki: Wiki, tmp_path: Path) -> None:
+def test_categories_a_template_adds_reach_a_synced_index(
+    wiki: Wiki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The Action API gives the categories MediaWiki files a page in, templates' too,
-    which a dump's wikitext does not show."""
+    which a dump's wikitext does not show; when the wiki sends them over several
+    answers (``clcontinue``), each page is still read once, with all of them."""
     wiki.edit("Template:Deprecated setting", "This setting is deprecated.[[Category:Deprecated settings]]")
     wiki.edit("Manual:$wgOldThing", "{{Deprecated setting}}\nAn old setting.\n[[Category:Configuration settings]]")
     fake_sync(wiki.api, tmp_path / "idx")
@@ -510,3 +514,10 @@ def test_categories_a_template_adds_reach_a_synced_index(wiki: Wiki, tmp_path: P
         "Configuration settings",
         "Deprecated settings",
     }
+    monkeypatch.setattr(wiki_api, "_REVISIONS", {**wiki_api._REVISIONS, "cllimit": "1"})  # one category an answer
+    report = fake_sync(wiki.api, tmp_path / "split")
+    split = Index.open(tmp_path / "split")
+    assert report.build.pages == index.manifest.counts.pages
+    assert split.categories_of(p.title for p, _, _ in split.stored_pages()) == index.categories_of(
+        p.title for p, _, _ in index.stored_pages()
+    )
