@@ -93,6 +93,12 @@ class TextLookups:
             named.setdefault(str(title), []).append(str(name))
         return {title: tuple(names) for title, names in named.items()}
 
+    def category_names(self) -> list[str]:
+        """Every category some page is in, once each, in name order (read through its index)."""
+        if not self.keeps_categories:
+            return []
+        return [str(row[0]) for row in self.db().execute("SELECT DISTINCT name FROM categories ORDER BY name")]
+
     def category_pages(self, name: str) -> set[int]:
         """The page rows (``page_rows``) in a category, read through its index."""
         if not self.keeps_categories:

@@ -4,6 +4,7 @@ redirects, categories through the category table."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ from index_format import Index
 from .syntax import Parsed
 from .tables import Tables
 
+#: How alike a category name must be to the one asked for to be offered instead (difflib's ratio).
+CLOSE_CATEGORY = 0.8
 #: A required set of at most this many chunks is scored exactly, chunk by chunk,
 #: instead of read from the nearest neighbours of the whole index.
 EXACT_CHUNKS = 20_000
@@ -78,7 +81,7 @@ def narrowing(index: Index, table: Tables, parsed: Parsed) -> Narrowing:
             continue
         titles = _titles(index, table, clause.keyword, clause.value)
         if clause.keyword == "incategory" and not titles and not clause.negated:
-            notices.append(f"No page of {index.path.name} is in the category “{clause.value.replace('_', ' ')}”.")
+            notices.append(_no_such_category(index, clause.value))
         if clause.negated:
             excluded |= titles
             continue
@@ -101,3 +104,11 @@ def _titles(index: Index, table: Tables, keyword: str, value: str) -> set[str]:
             rows |= index.category_pages(category_name(name))
         return {table.page_titles[row] for row in rows if row in table.page_titles}
     return index.titles_matching(value, in_title=keyword == "intitle")
+
+
+def _no_such_category(index: Index, value: str) -> str:
+    """What to say of a category no page is in, with the closest name of one that has pages."""
+    said = f"No page of {index.path.name} is in the category “{value.replace('_', ' ')}”"
+    named = [category_name(name) for name in value.split("|")]
+    close = difflib.get_close_matches(named[0], index.category_names(), n=1, cutoff=CLOSE_CATEGORY)
+    return f"{said}: did you mean “{close[0]}”?" if close and len(named) == 1 else f"{said}."

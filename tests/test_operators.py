@@ -120,10 +120,13 @@ def test_what_cannot_be_applied_is_said_and_the_rest_is_searched(docs: Index, tm
     assert response.as_dict()["notices"] == response.notices
 
 
-def test_a_category_no_page_is_in_is_said_so(docs: Index) -> None:
+def test_a_category_no_page_is_in_is_said_so_with_the_closest_one(docs: Index) -> None:
+    name = Path(docs.path).name
     response = search(docs, FakeEmbedder(), "incategory:Marsupials upload")
-    assert not response.results and response.notices == [
-        f"No page of {Path(docs.path).name} is in the category “Marsupials”."
+    assert not response.results and response.notices == [f"No page of {name} is in the category “Marsupials”."]
+    typo = search(docs, FakeEmbedder(), 'incategory:"Configuration setings"')
+    assert typo.notices == [
+        f"No page of {name} is in the category “Configuration setings”: did you mean “Configuration settings”?"
     ]
 
 
