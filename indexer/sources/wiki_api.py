@@ -141,24 +141,27 @@ class WikiApi:
             raise WikiApiError(f"{self.url}: the API refused: {code}: {error.get('info', '')}", "api_error")
         return None, data
 
-    def query(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every batch of an ``action=query`` request, following ``continue``."""
+    def _answers(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every answer of an ``action=query`` request, following ``continue``."""
         cont: dict[str, Any] = {}
         while True:
             data = self.call({"action": "query", **params, **cont})
-            yield data.get("query", {})
+            yield data
             if "continue" not in data:
                 return
             cont = data["continue"]
+
+    def query(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every batch of an ``action=query`` request, following ``continue``."""
+        for data in self._answers(params):
+            yield data.get("query", {})
 
     def query_pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """The pages of an ``action=query`` request, one generator batch at a time, each page
         whole: a property's continuation (``clcontinue``, ``rvcontinue``) sends a page's
         categories or revisions over several answers, which are merged here."""
-        cont: dict[str, Any] = {}
         pending: dict[str, dict[str, Any]] = {}
-        while True:
-            data = self.call({"action": "query", **params, **cont})
+        for data in self._answers(params):
             for page in data.get("query", {}).get("pages", []):
                 merged = pending.setdefault(str(page.get("title")), {})
                 for key, value in page.items():
@@ -170,8 +173,6 @@ class WikiApi:
             if not any(k != "continue" and not k.startswith("g") for k in cont):  # the batch is whole
                 yield list(pending.values())
                 pending = {}
-            if not cont:
-                return
 
     def login(self, user: str, password: str) -> None:
         """Log in with a bot password (Special:BotPasswords); the session keeps the cookie."""
