@@ -88,12 +88,11 @@ def build_index(
     ``reader``: what reads the version's queries (``index_model``). ``publish`` False: the
     version is finished but not swapped in (``report.version`` names it; the caller decides)."""
     target = Path(target)
-    runtime = getattr(embedder, "runtime", None) or Runtime(type(embedder).__name__)
+    runtime = runtime_of(embedder)
     previous = _reusable(target, model, runtime, replace)
     chunk_settings = ChunkSettings.from_settings(settings)
     chunking = chunking_of(chunk_settings)
-    # Unchanged pages keep their chunks only if they would be cut the same way.
-    reuse = previous if previous is not None and previous.manifest.chunking == chunking else None
+    reuse = previous if previous is not None and carries_over(previous.manifest, model, runtime, chunking) else None
     if keep_previous is not None and reuse is None:
         if previous is not None:
             previous.close()
@@ -179,6 +178,19 @@ def _finished(
     where = f" in namespaces {','.join(map(str, namespaces))}" if namespaces else ""
     out.finish(manifest, settings, reader, publish, empty=f"{described.path}: no pages to index{where}")
     return out.report
+
+
+def runtime_of(embedder: Embedder) -> Runtime:
+    """How ``embedder`` computes vectors (its runtime and precision), as a manifest records it."""
+    return getattr(embedder, "runtime", None) or Runtime(type(embedder).__name__)
+
+
+def carries_over(manifest: Manifest, model: ModelInfo, runtime: Runtime, chunking: Chunking) -> bool:
+    """Whether the pages of the index ``manifest`` describes can be kept as they are by a build
+    with this model, runtime and chunking: the same model, in the same precision, cut the same way."""
+    same_model = (manifest.model.name, manifest.model.sha256) == (model.name, model.sha256)
+    same_precision = precision_of(manifest.embedded_with) == runtime.precision
+    return same_model and same_precision and manifest.chunking == chunking
 
 
 def chunking_of(settings: ChunkSettings) -> Chunking:

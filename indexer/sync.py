@@ -21,7 +21,8 @@ from core.models import Embedder, ModelInfo
 from core.settings import Settings
 from index_format import BuildReport, Index, Manifest, SyncState, existing_manifest
 
-from .build import build_index
+from .build import build_index, carries_over, chunking_of, runtime_of
+from .chunk import ChunkSettings
 from .index_model import QueryReader
 from .sources.wiki_api import AllPagesSource, TitlesSource, WikiApi
 
@@ -83,7 +84,9 @@ def sync_index(
     if since and manifest is not None:
         changes = list(changed_titles(api, since, until))
         titles = {title for title, _ in changes}
-        if _already_indexed(target, changes):  # no new version; the next sync reads from ``since`` again
+        chunking = chunking_of(ChunkSettings.from_settings(settings))
+        kept = carries_over(manifest, model, runtime_of(embedder), chunking)
+        if kept and _already_indexed(target, changes):  # no new version; the next sync reads from ``since`` again
             return SyncReport("unchanged", since, until, _unchanged(target, manifest))
         source = TitlesSource(api, site, namespaces, titles)
         sync = SyncState(api.url, until, state.full_pass if state else "")
