@@ -76,7 +76,11 @@ class TextLookups:
     @functools.cached_property
     def keeps_categories(self) -> bool:
         """Whether pages' categories are stored (an index built before they were is read without them)."""
-        found = self.db().execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'categories'")
+        return self._has_table("categories")
+
+    def _has_table(self, name: str) -> bool:
+        """Whether the store has table ``name``: one a later format added is absent from older indexes."""
+        found = self.db().execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         return found.fetchone() is not None
 
     def categories_of(self, titles: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -132,7 +136,6 @@ class TextLookups:
     def vocabulary(self) -> dict[str, int]:
         """Every word of letters in the pages, with how often it occurs (empty for an
         index built before the vocabulary was kept)."""
-        exists = self.db().execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vocabulary'")
-        if exists.fetchone() is None:
+        if not self._has_table("vocabulary"):
             return {}
         return {str(word): int(count) for word, count in self.db().execute("SELECT word, count FROM vocabulary")}
