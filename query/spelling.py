@@ -4,7 +4,6 @@ unknown when neither the pages nor English (``core/words.txt``) have it."""
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 
@@ -25,10 +24,9 @@ MAX_EDITS = 2
 MIN_COUNT = 2
 #: The most frequent words a speller offers from: its memory grows with them.
 OFFERED_MAX = 100_000
-#: A word of letters in a query, not part of an identifier (``$wgFoo``, ``wd:Q1``, ``user_id``).
-_WORD = re.compile(r"(?<![\w$:])[^\W\d_]+(?![\w:])")
-#: The same in a whole query, where an ``intitle:`` value is words too.
-_QUERY_WORD = re.compile(r"(?:(?<=intitle:)|(?<![\w$:]))[^\W\d_]+(?![\w:])")
+#: A word of letters in a query, not part of an identifier (``$wgFoo``, ``wd:Q1``, ``user_id``);
+#: an ``intitle:`` value is words too.
+_WORD = re.compile(r"(?:(?<=intitle:)|(?<![\w$:]))[^\W\d_]+(?![\w:])")
 
 
 class Speller:
@@ -36,18 +34,20 @@ class Speller:
 
     def __init__(self, vocabulary: dict[str, int]):
         self.known = vocabulary
+        self._symspell: SymSpell | None = None
         self._lock = threading.Lock()
 
-    @functools.cached_property
     def symspell(self) -> SymSpell:
-        """The lookup, made when a query first has an unknown word (~2.3 KiB and ~20 µs a
-        word offered: docs/experiments/2026-12-05-search-language.md)."""
+        """The lookup, made once, when a query first has an unknown word (~2.3 KiB and
+        ~20 µs a word offered: docs/experiments/2026-12-05-search-language.md)."""
         with self._lock:
-            found = SymSpell(max_dictionary_edit_distance=MAX_EDITS, prefix_length=7)
-            offered = sorted((n, w) for w, n in self.known.items() if n >= MIN_COUNT)[-OFFERED_MAX:]
-            for count, word in offered:
-                found.create_dictionary_entry(word, count)
-            return found
+            if self._symspell is None:
+                made = SymSpell(max_dictionary_edit_distance=MAX_EDITS, prefix_length=7)
+                offered = sorted((n, w) for w, n in self.known.items() if n >= MIN_COUNT)[-OFFERED_MAX:]
+                for count, word in offered:
+                    made.create_dictionary_entry(word, count)
+                self._symspell = made
+            return self._symspell
 
     def correct(self, text: str) -> dict[str, str]:
         """The unknown words of ``text`` respelled, word → spelling: all of them, or none when
@@ -61,7 +61,7 @@ class Speller:
             if english_word(lower):  # a real word the pages do not use is not a typo
                 continue
             edits = 1 if len(word) <= SHORT_WORD else MAX_EDITS
-            found = self.symspell.lookup(lower, Verbosity.TOP, max_edit_distance=edits)
+            found = self.symspell().lookup(lower, Verbosity.TOP, max_edit_distance=edits)
             if not found:  # a word nothing is close to: the query is not a typo of the pages' words
                 return {}
             fixes[word] = found[0].term if word == lower else found[0].term.capitalize()
@@ -80,4 +80,4 @@ def did_you_mean(index: Index, query: str, text: str) -> str | None:
     fixes = speller(index).correct(text)
     if not fixes:
         return None
-    return _QUERY_WORD.sub(lambda m: fixes.get(m.group(), m.group()), query)
+    return _WORD.sub(lambda m: fixes.get(m.group(), m.group()), query)
