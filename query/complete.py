@@ -62,7 +62,8 @@ def _semantic(
     """Pages that are good matches for what was typed (at the model's match floor,
     not merely results): a suggestion is a claim, as the answer line is."""
     try:
-        response = search(index, embedder, typed, limit=limit, settings=settings, answer=False)
+        # A word being typed is no typo: respelling it would search twice on every keystroke.
+        response = search(index, embedder, typed, limit=limit, settings=settings, answer=False, respell=False)
     except QueryError:
         return []
     floor = Floor.of_index(index)
