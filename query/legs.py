@@ -33,6 +33,7 @@ class Ask:
     floor: Floor | None
     identifiers: bool  # a query mostly of identifiers (query.floor.reads_as_identifiers)
     required: frozenset[str] | None = None  # the only pages the query's operators allow (None: any)
+    matched: frozenset[str] = frozenset()  # pages an operator asked for by their words: they pass the floor
 
 
 def legs(ask: Ask, allowed: Callable[[str], bool] | None) -> tuple[Leg, Leg]:
@@ -59,15 +60,9 @@ def _dense_among(
     if len(ids) > EXACT_CHUNKS:
         return None
     nearest = index.search(vector, NORM_DEPTH)
-    leg = Leg(floor=nearest[-1][1] if nearest else 0.0, complete=True)
     scored = sorted(zip(ids.tolist(), _cosines(index, ids.tolist(), vector), strict=True), key=lambda cs: -cs[1])
-    names = table.chunk_titles([cid for cid, _ in scored])
-    for cid, score in scored:
-        if allowed is None or allowed(names[cid]):
-            leg.add(names[cid], cid, score)
-    best = {title: chunks[0] for title, chunks in leg.chunks.items()}
-    leg.scores.update(page_cosines(index, table, vector, best, dict(leg.scores)))
-    return leg
+    leg = _leg_of(table, scored, allowed, nearest[-1][1] if nearest else 0.0, complete=True)
+    return _with_page_cosines(index, table, vector, leg)
 
 
 def _dense(
@@ -87,16 +82,31 @@ def _dense(
         hits = index.search(vector, k)
         everything = k >= index.vectors.ntotal
         below = floor is None or not hits or hits[-1][1] < floor.page
-        leg = Leg(floor=hits[min(NORM_DEPTH, len(hits)) - 1][1] if hits else 0.0, complete=everything or below)
-        titles = table.chunk_titles([cid for cid, _ in hits])
-        for cid, score in hits:
-            if cid in titles and (allowed is None or allowed(titles[cid])):
-                leg.add(titles[cid], cid, score)
+        norm = hits[min(NORM_DEPTH, len(hits)) - 1][1] if hits else 0.0
+        leg = _leg_of(table, hits, allowed, norm, complete=everything or below)
         if everything or (len(leg.scores) >= wanted and (below or k >= FLOOR_DEPTH)):
-            best = {title: chunks[0] for title, chunks in leg.chunks.items()}
-            leg.scores.update(page_cosines(index, table, vector, best, dict(leg.scores)))
-            return leg
+            return _with_page_cosines(index, table, vector, leg)
         k *= 4
+
+
+def _leg_of(
+    table: Tables, hits: list[tuple[int, float]], allowed: Callable[[str], bool] | None, norm: float, complete: bool
+) -> Leg:
+    """The pages of these passages (best first) that ``allowed`` lets through; ``norm``:
+    the cosine the leg's scores are normalised from."""
+    leg = Leg(floor=norm, complete=complete)
+    titles = table.chunk_titles([cid for cid, _ in hits])
+    for cid, score in hits:
+        if cid in titles and (allowed is None or allowed(titles[cid])):
+            leg.add(titles[cid], cid, score)
+    return leg
+
+
+def _with_page_cosines(index: Index, table: Tables, vector: np.ndarray, leg: Leg) -> Leg:
+    """``leg`` with each page scored by ``page_cosines`` (its best passage and its opening)."""
+    best = {title: chunks[0] for title, chunks in leg.chunks.items()}
+    leg.scores.update(page_cosines(index, table, vector, best, dict(leg.scores)))
+    return leg
 
 
 def page_cosines(

@@ -165,17 +165,17 @@ def _searched(index: Index, embedder: Embedder, query: str, asked: _Request) -> 
     wanted = offset + limit + 1  # one more page tells whether there is a next page
     vector = embedder.encode([text])[0] if ranking.mode != "lexical" else None
     floor = Floor.of_index(index) if vector is not None and ranking.floor else None
-    ask = Ask(index, table, vector, text, ranking, wanted, floor, reads_as_identifiers(text), narrow.required)
+    identifiers = reads_as_identifiers(text)
+    ask = Ask(index, table, vector, text, ranking, wanted, floor, identifiers, narrow.required, narrow.matched)
     narrowed = narrow.predicate()
-    dense, lexical, order, verdict = _ranked(ask, narrowed, narrow.matched)
+    dense, lexical, order, verdict = _ranked(ask, narrowed)
     good = verdict.good_match([t for t, _ in order])
     passing = [ts for ts in order if verdict.passes(ts[0])] if good else []
-    others = Filters(prefix=filters.prefix).predicate(table)  # facets count under the other filters
-    facets = namespace_facets([t for t, _ in passing if others is None or others(t)], table)
+    facets = _facets([t for t, _ in passing], filters, table)
     suggestions = [] if good else _suggestions(index, table, order, verdict)
     allowed = filters.predicate(table)
     if allowed is not None and good:
-        dense, lexical, order, verdict = _ranked(ask, _both(allowed, narrowed), narrow.matched)
+        dense, lexical, order, verdict = _ranked(ask, _both(allowed, narrowed))
         passing = [ts for ts in order if verdict.passes(ts[0])]
     if sort == "recent":
         passing = sorted(passing, key=lambda ts: table.timestamps.get(ts[0], ""), reverse=True)
@@ -213,8 +213,7 @@ def _listing(
     allow is a result, in the wiki's title order (or the most recent first); there is no
     meaning to rank by, so no floor and no answer line."""
     listed = narrow.listing(table)
-    others = Filters(prefix=filters.prefix).predicate(table)
-    facets = namespace_facets([t for t in listed if others is None or others(t)], table)
+    facets = _facets(listed, filters, table)
     allowed = filters.predicate(table)
     listed = [t for t in listed if allowed is None or allowed(t)]
     if sort == "recent":
@@ -234,13 +233,17 @@ def _listing(
     )
 
 
-def _ranked(
-    ask: Ask, allowed: Callable[[str], bool] | None, matched: frozenset[str]
-) -> tuple[Leg, Leg, list[tuple[str, float]], Verdict]:
-    """Both legs, their fused order of pages, and which pages pass the floor (``matched``:
-    pages an operator asked for by their words pass it, as a named page does)."""
+def _facets(titles: list[str], filters: Filters, table: Tables) -> list[Facet]:
+    """The namespaces of these results under the filters other than the namespace's:
+    a facet's count is what a click on it gives."""
+    others = Filters(prefix=filters.prefix).predicate(table)
+    return namespace_facets([t for t in titles if others is None or others(t)], table)
+
+
+def _ranked(ask: Ask, allowed: Callable[[str], bool] | None) -> tuple[Leg, Leg, list[tuple[str, float]], Verdict]:
+    """Both legs, their fused order of pages, and which pages pass the floor."""
     dense, lexical = legs(ask, allowed)
-    order, verdict = _judged(ask, dense, lexical, allowed, matched)
+    order, verdict = _judged(ask, dense, lexical, allowed)
     return dense, lexical, order, verdict
 
 
@@ -277,7 +280,7 @@ def _results(
 
 
 def _judged(
-    ask: Ask, dense: Leg, lexical: Leg, allowed: Callable[[str], bool] | None, matched: frozenset[str]
+    ask: Ask, dense: Leg, lexical: Leg, allowed: Callable[[str], bool] | None
 ) -> tuple[list[tuple[str, float]], Verdict]:
     """The fused order of candidates, and which of them pass the floor."""
     index, table, vector, query, ranking = ask.index, ask.table, ask.vector, ask.query, ask.ranking
@@ -285,7 +288,7 @@ def _judged(
     lifted = _exact_titles(table, query, allowed) if ranking.title_boost else []
     if lifted:
         order = [(t, 1.0) for t in lifted] + [(t, s) for t, s in order if t not in lifted]
-    named = set(lifted) | matched
+    named = set(lifted) | ask.matched
     relevance = dict(dense.scores)
     if vector is not None:
         unscored = {t: lexical.chunks[t][0] for t in lexical.scores if t not in relevance and lexical.chunks.get(t)}

@@ -73,9 +73,10 @@ def parse_query(query: str) -> Parsed:
     clauses: list[Clause] = []
     for node in tree.children:
         if isinstance(node, Token):
-            if node.type == "PHRASE" and _has_words(_unquote(node)):
-                clauses.append(Clause("phrase", _unquote(node)))
-            words.append(_unquote(node))
+            value = _unquote(node)
+            if node.type == "PHRASE" and _has_words(value):
+                clauses.append(Clause("phrase", value))
+            words.append(value)
         elif node.data == "prefix":
             rest = str(node.children[1]).strip() if len(node.children) > 1 else ""
             if rest:
@@ -98,8 +99,9 @@ def _read(node: Tree, clauses: list[Clause], words: list[str]) -> None:
     negated = node.data == "negated"
     inner = node.children[1] if negated else node
     if isinstance(inner, Token):
-        if _has_words(_unquote(inner)):
-            clauses.append(Clause("phrase" if inner.type == "PHRASE" else "word", _unquote(inner), negated))
+        value = _unquote(inner)
+        if _has_words(value):
+            clauses.append(Clause("phrase" if inner.type == "PHRASE" else "word", value, negated))
         return
     keyword = str(inner.children[0])[:-1]
     if len(inner.children) < 2:  # "intitle:" and nothing: text, as CirrusSearch reads it
