@@ -90,8 +90,9 @@ docs: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not model"
 
+# Two workers, whole files each (module fixtures are built once); tests/conftest.py orders the files.
 test: $(STAMP) lint typecheck browser mediawiki axe
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf $(INDEXES) .pytest_cache .mypy_cache .ruff_cache

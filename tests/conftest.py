@@ -27,6 +27,19 @@ FORMATS = SHARED / "dumps" / "formats"
 WIKISEARCH = [sys.executable, "-m", "wikisearch"]
 
 
+#: The longest test file (Spark jobs): handed out first, so the other worker's files run beside it.
+FIRST = ("test_spark.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with real-model tests before the others, the longest first: ``make test`` hands
+    whole files to two workers in this order (``--dist loadfile --no-loadscope-reorder``), so
+    the many short unit files come last and even out when the two finish. A file's tests stay
+    together and in order."""
+    with_model = {item.path for item in items if item.get_closest_marker("model")}
+    items.sort(key=lambda item: (item.path.name not in FIRST, item.path not in with_model))
+
+
 def shared(path: str) -> Path:
     """A file of the shared real-data folder; tests that need it skip loudly if absent."""
     full = SHARED / path
