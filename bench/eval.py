@@ -7,8 +7,10 @@ One table per judgements file — by default the shared dev set
 written to bench/results/eval.json. ``--sweep`` adds the fusion variants
 (blends at several weights, no title lift) measured in the same run. A second table per
 judgements file says how the answer line does: of the questions in words, how
-many get one at each confidence threshold, and how many of those come from a
-page judged relevant.
+many get one at each confidence threshold, how many of those come from a
+page judged relevant, and how many of the lines shown are judged, sentence by
+sentence, to answer (``bench/answers-team.jsonl``; a line no one judged yet is
+counted as unjudged: judge it there).
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from lexical import with_tantivy  # bench/lexical.py, beside this script
 from core.errors import IndexFormatError
 from core.settings import Settings
 from query.catalog import Catalog
-from query.evaluate import answer_lines, evaluate, floor_effect, load_offtopic, load_qrels
+from query.evaluate import LineJudgements, answer_lines, evaluate, floor_effect, load_lines, load_offtopic, load_qrels
 from query.ranking import Ranking
 
 ROOT = Path(__file__).resolve().parent.parent
 TEAM = ROOT / "bench/qrels-team.jsonl"
+#: Answer lines judged sentence by sentence (query.evaluate.load_lines).
+LINES = ROOT / "bench/answers-team.jsonl"
 #: Off-topic and nonsense queries, written before the floor was calibrated.
 OFFTOPIC = ROOT / "bench/offtopic.txt"
 CORPORA = {
@@ -83,7 +87,9 @@ def main() -> int:
     tables = []
     offtopic = load_offtopic(OFFTOPIC)
     for qrels in args.qrels:
-        rows, means, answers, floors = measure(qrels, rankings, settings, embedders, args.lexical_engine, offtopic)
+        rows, means, answers, floors = measure(
+            qrels, rankings, settings, embedders, args.lexical_engine, offtopic, load_lines(LINES)
+        )
         print_table(qrels, rows, means)
         print_answers(answers, settings.answer_min_score)
         print_floor(floors)
@@ -106,6 +112,7 @@ def measure(
     embedders: dict,
     lexical_engine: str = "fts5",
     offtopic: list[str] | None = None,
+    lines: LineJudgements | None = None,
 ) -> tuple[list[dict], dict[str, float], list[dict], list[dict]]:
     rows, answers, floors = [], [], []
     for corpus, path in CORPORA.items():
@@ -128,7 +135,7 @@ def measure(
             result["seconds_per_query"] = round((time.perf_counter() - started) / len(judgements), 4)
             rows.append(result)
         thresholds = tuple(sorted({*THRESHOLDS, settings.answer_min_score}))
-        answers.append(answer_lines(served.index, served.embedder, judgements, rankings["hybrid"], thresholds))
+        answers.append(answer_lines(served.index, served.embedder, judgements, rankings["hybrid"], thresholds, lines))
         floors.append(floor_effect(served.index, served.embedder, judgements, rankings["hybrid"], offtopic or []))
     means = {}
     for name in rankings:
@@ -172,11 +179,12 @@ def print_answers(answers: list[dict], configured: float) -> None:
     if not answers:
         return
     levels = [level["min_score"] for level in answers[0]["levels"]]
-    print(f"answer line (hybrid; configured threshold {configured}): answered / from a relevant page")
+    print(f"answer line (hybrid; configured threshold {configured}): answered / from a relevant page;")
+    print(f"lines right: of those shown at {configured}, judged to answer by themselves ({LINES.name})")
     header = (
         f"{'corpus':<18} {'questions':>9} "
         + " ".join(f"{'≥ ' + str(t):>12}" for t in levels)
-        + f" {'precision':>10} {'coverage':>9}"
+        + f" {'precision':>10} {'coverage':>9} {'lines right':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -185,7 +193,8 @@ def print_answers(answers: list[dict], configured: float) -> None:
         shown = next(lv for lv in corpus["levels"] if lv["min_score"] == configured)
         precision = f"{shown['share_relevant']:.2f}" if shown["answered"] else "–"
         coverage = f"{shown['answered'] / corpus['questions']:.2f}" if corpus["questions"] else "–"
-        print(f"{corpus['corpus']:<18} {corpus['questions']:>9} {cells} {precision:>10} {coverage:>9}")
+        right = f"{shown['judged_right']} ({shown['unjudged']} unjudged)" if shown["answered"] else "–"
+        print(f"{corpus['corpus']:<18} {corpus['questions']:>9} {cells} {precision:>10} {coverage:>9} {right:>12}")
     print()
 
 

@@ -3,6 +3,8 @@
 Metrics come from ir-measures (pytrec_eval underneath), not hand-written code.
 Judgements are page-level and binary, as in ``../shared/data/eval/dev.jsonl``:
 one JSON object a line, ``{"id", "corpus", "query", "relevant": [titles]}``.
+The answer line is also judged sentence by sentence (``load_lines``), since a
+sentence from a relevant page can still fail to answer.
 """
 
 from __future__ import annotations
@@ -67,6 +69,32 @@ def load_qrels(path: str | Path, corpus: str | None = None) -> list[Judgement]:
     if not judgements:
         raise WikisearchError(f"{path}: no judgements" + (f" for corpus {corpus!r}" if corpus else ""))
     return judgements
+
+
+#: A judged answer line: (corpus, query, sentence) -> does the sentence alone answer the query.
+LineJudgements = dict[tuple[str, str, str], bool]
+
+
+def load_lines(path: str | Path) -> LineJudgements:
+    """Answer lines judged one by one: ``{"corpus", "query", "answer", "right"}`` a line."""
+    path = Path(path)
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise WikisearchError(f"{path}: cannot read judged answer lines: {exc.strerror}") from None
+    judged: LineJudgements = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            key, right = (str(data["corpus"]), str(data["query"]), str(data["answer"])), data["right"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WikisearchError(f"{path}:{number}: not a judged answer line ({exc})") from None
+        if not isinstance(right, bool):
+            raise WikisearchError(f'{path}:{number}: "right" must be true or false')
+        judged[key] = right
+    return judged
 
 
 def run_queries(
@@ -139,12 +167,19 @@ def evaluate(
 
 
 def answer_lines(
-    index: Index, embedder: Embedder, judgements: list[Judgement], ranking: Ranking, thresholds: tuple[float, ...]
+    index: Index,
+    embedder: Embedder,
+    judgements: list[Judgement],
+    ranking: Ranking,
+    thresholds: tuple[float, ...],
+    lines: LineJudgements | None = None,
 ) -> dict[str, Any]:
     """How the answer line does: of the judged questions in words, how many get
-    one at each threshold, and how many of those come from a page judged
-    relevant (the share a reader can trust)."""
+    one at each threshold, how many of those come from a page judged relevant
+    (the share a reader can trust), and, of those ``lines`` judges sentence by
+    sentence, how many answer (the rest are counted as unjudged, to be judged)."""
     settings = _EVAL_LIMITS.replace(answer_min_score=0.0)  # the best sentence, whatever its score
+    lines = lines or {}
     rows: list[dict[str, Any]] = []
     for j in judgements:
         if not is_question(j.query):
@@ -158,6 +193,7 @@ def answer_lines(
                 "title": line.title if line else None,
                 "score": line.score if line else 0.0,
                 "relevant": bool(line and doc_id(line.title) in relevant),
+                "right": lines.get((j.corpus, j.query, line.text)) if line else None,
             }
         )
     levels = []
@@ -170,6 +206,8 @@ def answer_lines(
                 "answered": len(shown),
                 "from_relevant_page": trusted,
                 "share_relevant": round(trusted / len(shown), 4) if shown else None,
+                "judged_right": sum(1 for r in shown if r["right"] is True),
+                "unjudged": sum(1 for r in shown if r["right"] is None),
             }
         )
     return {"corpus": judgements[0].corpus, "questions": len(rows), "levels": levels, "rows": rows}

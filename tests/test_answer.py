@@ -187,3 +187,56 @@ def test_an_answer_from_a_page_read_whole_links_to_its_own_section(docs: Index) 
     assert answer is not None and answer.text == sentence
     assert answer.url == "https://www.mediawiki.org/wiki/Manual:$wgPingback#Details"
     assert answer.section == "Manual:$wgPingback > Details"
+
+
+def test_the_evaluation_counts_the_lines_judged_to_answer_and_those_no_one_judged(docs: Index, tmp_path: Path) -> None:
+    """A line from a relevant page can still fail to answer: ``make eval`` counts the shown
+    lines judged right sentence by sentence, and those still to judge."""
+    from query.evaluate import Judgement, answer_lines, load_lines
+    from query.ranking import Ranking
+
+    asked = [
+        Judgement("1", "mediawiki-docs", "send a password reset email to a user", ("API:Resetpassword",)),
+        Judgement("2", "mediawiki-docs", "log in and get authentication cookies", ("API:Login",)),
+    ]
+    rows = answer_lines(docs, FakeEmbedder(), asked, Ranking(), (0.0,))["rows"]
+    shown = [(r["query"], r["answer"]) for r in rows if r["answer"]]
+    assert len(shown) == 2, rows
+    judged = tmp_path / "lines.jsonl"
+    (query, answer), _ = shown
+    judged.write_text(f'{{"corpus": "mediawiki-docs", "query": "{query}", "answer": "{answer}", "right": false}}\n')
+    level = answer_lines(docs, FakeEmbedder(), asked, Ranking(), (0.0,), load_lines(judged))["levels"][0]
+    assert (level["answered"], level["judged_right"], level["unjudged"]) == (2, 0, 1)
+    judged.write_text(judged.read_text().replace("false", "true"))
+    level = answer_lines(docs, FakeEmbedder(), asked, Ranking(), (0.0,), load_lines(judged))["levels"][0]
+    assert (level["answered"], level["judged_right"], level["unjudged"]) == (2, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ('{"corpus": "c", "query": "q", "answer": "a"}', "not a judged answer line"),
+        ('{"corpus": "c", "query": "q", "answer": "a", "right": "yes"}', '"right" must be true or false'),
+        ("not json", "not a judged answer line"),
+    ],
+)
+def test_a_bad_judged_line_is_one_clear_error_naming_its_line(tmp_path: Path, line: str, said: str) -> None:
+    from core.errors import WikisearchError
+    from query.evaluate import load_lines
+
+    path = tmp_path / "lines.jsonl"
+    path.write_text('{"corpus": "c", "query": "q", "answer": "b", "right": true}\n' + line + "\n")
+    with pytest.raises(WikisearchError, match=f"lines.jsonl:2: {said}"):
+        load_lines(path)
+
+
+def test_the_teams_judged_lines_are_of_judged_queries() -> None:
+    """Every judged line answers a query of the team's or the shared dev judgements."""
+    from query.evaluate import load_lines, load_qrels
+    from tests.conftest import ROOT, SHARED
+
+    queries = {(j.corpus, j.query) for path in (ROOT / "bench/qrels-team.jsonl", SHARED / "eval/dev.jsonl")
+               for j in load_qrels(path)}  # fmt: skip
+    judged = load_lines(ROOT / "bench/answers-team.jsonl")
+    assert len(judged) > 100 and {(c, q) for c, q, _ in judged} <= queries
+    assert 0 < sum(judged.values()) < len(judged)  # both kinds
