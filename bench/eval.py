@@ -85,10 +85,10 @@ def main() -> int:
             rankings[f"hybrid blend {weight}"] = Ranking(dense_weight=weight)
     embedders: dict = {}
     tables = []
-    offtopic = load_offtopic(OFFTOPIC)
+    offtopic, lines = load_offtopic(OFFTOPIC), load_lines(LINES)
     for qrels in args.qrels:
         rows, means, answers, floors = measure(
-            qrels, rankings, settings, embedders, args.lexical_engine, offtopic, load_lines(LINES)
+            qrels, rankings, settings, embedders, args.lexical_engine, offtopic, lines
         )
         print_table(qrels, rows, means)
         print_answers(answers, settings.answer_min_score)

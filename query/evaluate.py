@@ -49,16 +49,19 @@ def doc_id(title: str) -> str:
     return " ".join(text.split())
 
 
-def load_qrels(path: str | Path, corpus: str | None = None) -> list[Judgement]:
-    path = Path(path)
+def _lines_of(path: Path, what: str) -> list[tuple[int, str]]:
+    """The numbered lines of a judgements file that are not blank; one clear error if it cannot be read."""
     try:
         lines = path.read_text("utf-8").splitlines()
     except OSError as exc:
-        raise WikisearchError(f"{path}: cannot read qrels: {exc.strerror}") from None
+        raise WikisearchError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    return [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def load_qrels(path: str | Path, corpus: str | None = None) -> list[Judgement]:
+    path = Path(path)
     judgements = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in _lines_of(path, "qrels"):
         try:
             data = json.loads(line)
             item = Judgement(str(data["id"]), str(data["corpus"]), str(data["query"]), tuple(data["relevant"]))
@@ -78,14 +81,8 @@ LineJudgements = dict[tuple[str, str, str], bool]
 def load_lines(path: str | Path) -> LineJudgements:
     """Answer lines judged one by one: ``{"corpus", "query", "answer", "right"}`` a line."""
     path = Path(path)
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except OSError as exc:
-        raise WikisearchError(f"{path}: cannot read judged answer lines: {exc.strerror}") from None
     judged: LineJudgements = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in _lines_of(path, "judged answer lines"):
         try:
             data = json.loads(line)
             key, right = (str(data["corpus"]), str(data["query"]), str(data["answer"])), data["right"]
@@ -215,11 +212,7 @@ def answer_lines(
 
 def load_offtopic(path: str | Path) -> list[str]:
     """Queries no index should answer: one a line, ``#`` comments."""
-    try:
-        lines = Path(path).read_text("utf-8").splitlines()
-    except OSError as exc:
-        raise WikisearchError(f"{path}: cannot read queries: {exc.strerror}") from None
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return [line.strip() for _, line in _lines_of(Path(path), "queries") if not line.lstrip().startswith("#")]
 
 
 def floor_effect(
