@@ -127,15 +127,10 @@ def page_cosines(
 
 
 def _lexical(index: Index, table: Tables, query: str, depth: int, allowed: Callable[[str], bool] | None) -> Leg:
-    leg = Leg()
     terms = query_terms(query)
     if not terms:
-        return leg
-    hits = index.lexical(terms, depth)
-    titles = table.chunk_titles([cid for cid, _ in hits])
-    for cid, score in hits:
-        if cid in titles and (allowed is None or allowed(titles[cid])):
-            leg.add(titles[cid], cid, score)
+        return Leg()
+    leg = _leg_of(table, index.lexical(terms, depth), allowed, 0.0, complete=True)
     for target, score in index.lexical_aliases(fts_expression(terms), 20):
         if allowed is not None and not allowed(target):
             continue
